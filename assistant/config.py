@@ -1,0 +1,169 @@
+"""Settings: the only module that reads ``os.environ``.
+
+Precedence is explicit argument > environment > default. Standard names are used where they exist
+(``OPENAI_API_KEY``, ``OPENAI_BASE_URL``); everything else is prefixed ``PARK_``. Secrets never appear in
+``repr`` or logs.
+
+>>> s = Settings.from_env({"PARK_INDEX_DIR": "/tmp/idx"})
+>>> s.index_dir.name
+'idx'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_tiktoken_cache() -> Path:
+    return PROJECT_ROOT / ".tiktoken"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the assistant, read once. Build with :meth:`from_env` or directly in tests."""
+
+    # Knowledge base
+    index_dir: Path = PROJECT_ROOT / "index"
+    sources_dir: Path | None = None  # default: index_dir / "sources"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    collection: str = "park"
+
+    # Chroma: embedded by default, a server when CHROMA_HOST is set
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # Embeddings: "e5" (bundled multilingual-e5-small, offline) or "openai" (OpenAI-compatible endpoint)
+    embedder: str = "e5"
+    embedding_model: str = "text-embedding-3-small"
+    embed_threads: int | None = None
+
+    # Chunking
+    chunk_max_tokens: int = 220
+    chunk_min_tokens: int = 40
+    tokenizer: str = "cl100k_base"
+    tiktoken_cache_dir: Path = field(default_factory=_default_tiktoken_cache)
+
+    # Retrieval
+    top_k: int = 6
+    candidates: int = 30
+
+    # LLM (generative answers); extractive when no key/base URL is configured
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 30.0
+    llm_max_tokens: int = 700
+    context_tokens: int = 2500
+    mode: str = "auto"  # auto | extractive | llm
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 30
+    max_question_chars: int = 1000
+    max_history_turns: int = 10
+    feedback_db: Path = PROJECT_ROOT / "var" / "feedback.sqlite3"
+
+    # Evaluation cost estimate (USD per 1M tokens)
+    price_prompt_per_m: float = 0.15
+    price_completion_per_m: float = 0.60
+
+    @property
+    def sources(self) -> Path:
+        return self.sources_dir or self.index_dir / "sources"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_base_url or self.openai_api_key)
+
+    @property
+    def answer_mode(self) -> str:
+        """The effective mode: ``llm`` only when an endpoint is configured and the mode allows it."""
+        if self.mode == "extractive":
+            return "extractive"
+        if self.mode == "llm" and not self.llm_configured:
+            raise ConfigError("PARK_MODE=llm needs OPENAI_BASE_URL or OPENAI_API_KEY to be set")
+        return "llm" if self.llm_configured else "extractive"
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (settings are frozen)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment (``os.environ`` unless ``env`` is given); ``overrides`` win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, env_name in _ENV_NAMES.items():
+            raw = env.get(env_name)
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(name, env_name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+_ENV_NAMES: dict[str, str] = {
+    "index_dir": "PARK_INDEX_DIR",
+    "sources_dir": "PARK_SOURCES_DIR",
+    "prompts_dir": "PARK_PROMPTS_DIR",
+    "collection": "PARK_COLLECTION",
+    "chroma_host": "CHROMA_HOST",
+    "chroma_port": "CHROMA_PORT",
+    "embedder": "PARK_EMBEDDER",
+    "embedding_model": "PARK_EMBEDDING_MODEL",
+    "embed_threads": "PARK_EMBED_THREADS",
+    "chunk_max_tokens": "PARK_CHUNK_MAX_TOKENS",
+    "tiktoken_cache_dir": "TIKTOKEN_CACHE_DIR",
+    "top_k": "PARK_TOP_K",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "llm_model": "PARK_LLM_MODEL",
+    "llm_timeout_s": "PARK_LLM_TIMEOUT",
+    "llm_max_tokens": "PARK_LLM_MAX_TOKENS",
+    "context_tokens": "PARK_CONTEXT_TOKENS",
+    "mode": "PARK_MODE",
+    "host": "PARK_HOST",
+    "port": "PARK_PORT",
+    "allowed_origins": "PARK_ALLOWED_ORIGINS",
+    "rate_limit_per_minute": "PARK_RATE_LIMIT",
+    "feedback_db": "PARK_FEEDBACK_DB",
+    "price_prompt_per_m": "PARK_PRICE_PROMPT_PER_M",
+    "price_completion_per_m": "PARK_PRICE_COMPLETION_PER_M",
+}
+
+_INTS = {"chroma_port", "embed_threads", "chunk_max_tokens", "top_k", "llm_max_tokens", "context_tokens",
+         "port", "rate_limit_per_minute"}
+_FLOATS = {"llm_timeout_s", "price_prompt_per_m", "price_completion_per_m"}
+_PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db"}
+_CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai")}
+
+
+def _parse(name: str, env_name: str, raw: str) -> Any:
+    try:
+        if name in _INTS:
+            return int(raw)
+        if name in _FLOATS:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env_name}={raw!r} is not a number") from None
+    if name in _PATHS:
+        return Path(raw).expanduser()
+    if name == "allowed_origins":
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name in _CHOICES and raw not in _CHOICES[name]:
+        raise ConfigError(f"{env_name}={raw!r}: expected one of {', '.join(_CHOICES[name])}")
+    return raw

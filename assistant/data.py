@@ -1,0 +1,163 @@
+"""The dataclasses that cross module lines. Frozen, typed, with a ``meta`` dict for extras.
+
+Imports nothing from the package: every other module may import this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+EmbedKind = Literal["query", "passage"]
+AnswerMode = Literal["extractive", "llm", "decline"]
+
+#: Metadata keys of a document that travel into every chunk and citation.
+DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, parsed to plain text.
+
+    ``source`` is the path relative to the sources folder (``hetao-plan-digest.md``); ``text`` is the body
+    (front matter removed) that chunk offsets point into; ``meta`` holds front-matter fields.
+    """
+
+    source: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return str(self.meta.get("title") or self.source)
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous span ``document.text[start:end]`` with its section path.
+
+    ``id`` is a hash of the source and the content, so an unchanged chunk keeps its id (and its embedding)
+    across index builds.
+    """
+
+    id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    section: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def make_id(source: str, text: str, section: tuple[str, ...] = ()) -> str:
+        key = "\x1f".join([source, " › ".join(section), text])
+        return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+
+    @property
+    def section_path(self) -> str:
+        return " › ".join(self.section)
+
+    @property
+    def title(self) -> str:
+        return str(self.meta.get("title") or self.source)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused score and the per-retriever details."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage: ``n`` is the marker ``[n]`` in the answer text.
+
+    ``quote`` is the exact source text of the cited sentence(s) and ``start``/``end`` its offsets in the
+    document body, so a UI can show it in context.
+    """
+
+    n: int
+    chunk_id: str
+    source: str
+    title: str
+    section: str
+    quote: str
+    start: int
+    end: int
+    passage_text: str = ""
+    doc_no: str | None = None
+    date: str | None = None
+    issuer: str | None = None
+    url: str | None = None
+    verified: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn, in OpenAI's role vocabulary."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts (tiktoken when the backend does not report them)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says, and everything needed to check it.
+
+    ``citations`` holds only the passages the text actually cites; ``passages`` all that were retrieved.
+    ``notice`` is set when the answer was degraded (e.g. the LLM was unreachable and the quoted answer is
+    shown instead).
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    answerable: bool = True
+    mode: AnswerMode = "extractive"
+    model: str | None = None
+    lang: str = "zh-Hans"
+    passages: tuple[Passage, ...] = ()
+    notice: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of answer text while streaming; the stream ends with the full :class:`Answer`."""
+
+    text: str

@@ -1,0 +1,62 @@
+"""Languages: detect zh-Hans / zh-Hant / en, and normalise Traditional (Hong Kong) to Simplified.
+
+Indexing and querying both go through :func:`to_simplified`, so a Traditional question meets the Simplified
+sources on the same terms. OpenCC's dictionaries ship inside its wheel: nothing is downloaded.
+
+>>> to_simplified("河套合作區深圳園區")
+'河套合作区深圳园区'
+>>> detect_lang("How large is the zone?")
+'en'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+import opencc
+
+Lang = Literal["zh-Hans", "zh-Hant", "en"]
+LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    # hk2s also folds Hong Kong variant characters (綫, 裏, …) that plain t2s leaves alone.
+    return opencc.OpenCC("hk2s")
+
+
+@lru_cache(maxsize=1)
+def _s2hk() -> opencc.OpenCC:
+    return opencc.OpenCC("s2hk")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional (incl. Hong Kong variants) → Simplified. Length-preserving for the corpus' characters."""
+    return _t2s().convert(text) if _HAN.search(text) else text
+
+
+def to_traditional(text: str) -> str:
+    """Simplified → Traditional (Hong Kong standard), for answers to zh-Hant questions."""
+    return _s2hk().convert(text)
+
+
+def detect_lang(text: str) -> Lang:
+    """Guess the language of a question: English when Latin letters outweigh Han characters."""
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN.findall(text))
+    if han == 0 or latin > han * 2:
+        return "en" if latin else "zh-Hans"
+    simplified = to_simplified(text)
+    changed = sum(1 for a, b in zip(text, simplified, strict=False) if a != b)
+    return "zh-Hant" if changed > 0 else "zh-Hans"
+
+
+def normalize_for_match(text: str) -> str:
+    """Simplified, no whitespace, lower-case: how eval compares fact strings with answers."""
+    return _SPACE.sub("", to_simplified(text)).lower()

@@ -1,0 +1,124 @@
+"""Fakes that implement the package's protocols, for fast unit tests.
+
+They ship with the package so that users testing their own integrations can use them too. Every real
+component also has a test against the real thing; a fake is never the only test of a component.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from assistant.data import Answer, Chunk, Citation, Delta, EmbedKind, Message, Passage, Usage
+from assistant.errors import LLMError
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-characters embedder: texts sharing characters are close. No model needed."""
+
+    name = "fake"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[EmbedKind, int]] = []
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        self.calls.append((kind, len(texts)))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for ch in text:
+                h = int(hashlib.md5(ch.encode("utf-8")).hexdigest()[:8], 16)
+                out[i, h % self.dim] += 1.0
+            norm = float(np.linalg.norm(out[i])) or 1.0
+            out[i] /= norm
+        return out
+
+    @property
+    def embedded_count(self) -> int:
+        return sum(n for _, n in self.calls)
+
+
+class FakeChatModel:
+    """A scripted chat model: replies with ``replies`` in turn (the last one repeats).
+
+    ``fail`` makes every call raise :class:`LLMError`, as an unreachable endpoint would.
+    """
+
+    def __init__(self, replies: Sequence[str] = ("[1]",), *, fail: bool = False, name: str = "fake-llm") -> None:
+        self.replies = list(replies)
+        self.fail = fail
+        self.name = name
+        self.requests: list[list[Message]] = []
+        self._usage = Usage()
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str]:
+        self.requests.append(list(messages))
+        if self.fail:
+            raise LLMError("fake chat model is set to fail")
+        reply = self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
+        for i in range(0, len(reply), 4):
+            yield reply[i : i + 4]
+        self._usage = Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply))
+
+    @property
+    def last_usage(self) -> Usage:
+        return self._usage
+
+
+FAKE_CHUNK = Chunk(
+    id="fakechunk0000000001",
+    source="hetao-plan-digest.md",
+    text="河套深港科技创新合作区总面积约3.89平方公里。",
+    start=0,
+    end=22,
+    section=("规划要点摘编", "〇、文件概况"),
+    meta={"title": "规划要点摘编", "doc_no": "国发〔2023〕12号"},
+)
+
+
+class FakeAssistant:
+    """Answers every question with one canned cited sentence; declines questions containing "诗".
+
+    Implements the public surface of :class:`assistant.answering.Assistant` that the outer adapters use.
+    """
+
+    mode = "extractive"
+    model_name: str | None = None
+
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.questions: list[str] = []
+
+    def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        self.questions.append(question)
+        if "诗" in question:
+            return Answer(question=question, text="抱歉，资料中没有这方面的内容。", answerable=False, mode="decline")
+        c = FAKE_CHUNK
+        citation = Citation(n=1, chunk_id=c.id, source=c.source, title=c.title, section=c.section_path,
+                            quote=c.text, start=c.start, end=c.end, passage_text=c.text,
+                            doc_no=str(c.meta["doc_no"]))
+        return Answer(question=question, text=f"摘录：{c.text}[1]", citations=(citation,),
+                      passages=(Passage(chunk=c, score=1.0),), mode="extractive")
+
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self._answer(question, history)
+
+    def stream(self, question: str, history: Sequence[Message] = (), *,
+               lang: str | None = None) -> Iterator[Delta | Answer]:
+        answer = self._answer(question, history)
+        for i in range(0, len(answer.text), 3):
+            if self.delay_s:
+                time.sleep(self.delay_s / 10)
+            yield Delta(answer.text[i : i + 3])
+        yield answer
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        return FAKE_CHUNK if chunk_id == FAKE_CHUNK.id else None
+
+    def info(self) -> dict[str, object]:
+        return {"mode": self.mode, "model": self.model_name, "chunks": 1, "ready": True}
