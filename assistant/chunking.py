@@ -1,0 +1,219 @@
+"""Documents → Chunks along the document's own structure. Pure functions.
+
+Chinese policy text carries its structure in headings (Markdown ``#``, ``第X章``, ``一、``, ``（一）``),
+numbered items (``1.``, ``（1）``, ``第X条``), bullet lists and ``一是/二是`` enumerations. The chunker
+keeps those units whole where it can, merges small neighbours of the same section up to a token budget
+(counted with tiktoken), and splits only oversized units, at sentence ends (。！？；).
+
+Every chunk is an exact span of the document body, ``doc.text[chunk.start:chunk.end] == chunk.text``,
+so a citation can always show the quote in place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from assistant.data import DOC_META_KEYS, Chunk, Document
+
+TokenCounter = Callable[[str], int]
+
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# Plain-text headings (txt, pdf, docx without styles): short lines led by a structural marker.
+_CN_NUM = "一二三四五六七八九十百零〇"
+_TEXT_HEADINGS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(rf"^第[{_CN_NUM}\d]+[编章]"), 1),
+    (re.compile(rf"^第[{_CN_NUM}\d]+节"), 2),
+    (re.compile(rf"^[{_CN_NUM}]+、"), 2),
+    (re.compile(rf"^（[{_CN_NUM}]+）"), 3),
+)
+# Item markers: a block starting with one is a unit (its marker goes into the section path).
+_ITEM = re.compile(
+    rf"^(?:[-*+•][ \t]+|(?P<num>\d{{1,3}}[.、．)]|（\d{{1,3}}）|\(\d{{1,3}}\)|第[{_CN_NUM}\d]+条|[{_CN_NUM}]+是)[ \t]*)"
+)
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]]*|\n+")
+
+
+@dataclass(frozen=True)
+class _Block:
+    start: int
+    end: int
+    section: tuple[str, ...]
+    label: str | None  # the item marker ("2.", "第三条") when the block is a numbered unit
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    m = _MD_HEADING.match(line)
+    if m:
+        return len(m.group(1)), m.group(2).strip()
+    stripped = line.strip()
+    if 0 < len(stripped) <= 40 and not re.search(r"[。；！？]$", stripped):
+        for pattern, level in _TEXT_HEADINGS:
+            if pattern.match(stripped):
+                return level + 1, stripped  # below the document title
+    return None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _item_label(line: str) -> str | None:
+    m = _ITEM.match(line.lstrip(" \t"))
+    if not m:
+        return None
+    marker = m.group(0).strip()
+    return None if marker in {"-", "*", "+", "•"} else marker.rstrip("、")
+
+
+def _blocks(text: str, title: str) -> Iterator[_Block]:
+    """Split the body into structural blocks: paragraphs and top-level list items (with their sub-items)."""
+    stack: list[tuple[int, str]] = []  # (level, heading)
+    block_start: int | None = None
+    block_end = 0
+    block_label: str | None = None
+    pos = 0
+
+    def section() -> tuple[str, ...]:
+        names = [h for _, h in stack]
+        if not names or (stack[0][0] > 1 and names[0] != title):
+            names.insert(0, title)
+        return tuple(names)
+
+    for line in text.splitlines(keepends=True):
+        line_start, pos = pos, pos + len(line)
+        content = line.rstrip("\r\n")
+        heading = _heading(content) if _indent(content) == 0 else None
+        is_blank = not content.strip()
+        top_item = bool(content.strip()) and _indent(content) == 0 and _ITEM.match(content) is not None
+        # A block ends at a blank line, a heading, or a new top-level list item.
+        if block_start is not None and (is_blank or heading or top_item):
+            yield _Block(block_start, block_end, section(), block_label)
+            block_start = None
+        if heading:
+            level, name = heading
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, name))
+            continue
+        if is_blank:
+            continue
+        if block_start is None:
+            offset = len(content) - len(content.lstrip(" \t"))
+            block_start = line_start + offset
+            block_label = _item_label(content)
+        block_end = line_start + len(content.rstrip())
+    if block_start is not None:
+        yield _Block(block_start, block_end, section(), block_label)
+
+
+def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` of ``text`` (shifted by ``base``), cut after 。！？； and newlines.
+
+    Spans exclude surrounding whitespace; closing quotes and brackets stay with their sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        _add_span(text, start, end, base, spans)
+        start = end
+    _add_span(text, start, len(text), base, spans)
+    return spans
+
+
+def _add_span(text: str, start: int, end: int, base: int, spans: list[tuple[int, int]]) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((base + start + lead, base + start + lead + len(stripped)))
+
+
+def _split_oversized(text: str, block: _Block, max_tokens: int, count: TokenCounter) -> list[_Block]:
+    """Cut a block above the budget into runs of whole sentences (a lone long sentence stays whole)."""
+    pieces: list[_Block] = []
+    run_start: int | None = None
+    run_end = 0
+    for s, e in split_sentences(text[block.start : block.end], base=block.start):
+        if run_start is not None and count(text[run_start:e]) > max_tokens:
+            pieces.append(_Block(run_start, run_end, block.section, block.label))
+            run_start = None
+        if run_start is None:
+            run_start = s
+        run_end = e
+    if run_start is not None:
+        pieces.append(_Block(run_start, run_end, block.section, block.label))
+    # Every piece of an item keeps the item's label, so no piece is merged into a neighbouring unit.
+    return pieces
+
+
+def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 220, min_tokens: int = 40) -> list[Chunk]:
+    """Chunk one document. ``count`` counts tokens (tiktoken in production, ``len`` in quick tests).
+
+    >>> doc = Document("a.md", "# T\\n\\n## 一、总则\\n\\n1. 第一句。\\n2. 第二句。\\n", {"title": "T"})
+    >>> [c.section for c in chunk_document(doc, len, max_tokens=8, min_tokens=1)]
+    [('T', '一、总则', '1.'), ('T', '一、总则', '2.')]
+    """
+    text = doc.text
+    blocks: list[_Block] = []
+    for block in _blocks(text, doc.title):
+        if count(text[block.start : block.end]) > max_tokens:
+            blocks.extend(_split_oversized(text, block, max_tokens, count))
+        else:
+            blocks.append(block)
+
+    meta = {k: str(doc.meta[k]) for k in DOC_META_KEYS if doc.meta.get(k) not in (None, "")}
+    meta["title"] = doc.title
+    chunks: list[Chunk] = []
+    group: list[_Block] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        start, end = group[0].start, group[-1].end
+        labels = [b.label for b in group if b.label]
+        section = group[0].section
+        if labels:
+            section = (*section, labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}")
+        body = text[start:end]
+        chunks.append(
+            Chunk(
+                id=Chunk.make_id(doc.source, body, section),
+                source=doc.source,
+                text=body,
+                start=start,
+                end=end,
+                section=section,
+                meta={**meta, "ordinal": len(chunks)},
+            )
+        )
+        group.clear()
+
+    for block in blocks:
+        if group:
+            same_section = group[-1].section == block.section
+            merged = count(text[group[0].start : block.end])
+            small = count(text[group[0].start : group[-1].end]) < min_tokens
+            # Numbered items stay separate units unless the group is still too small to stand alone.
+            separate_items = block.label is not None and group[0].label is not None and not small
+            if not same_section or merged > max_tokens or separate_items or (not small and block.label is None
+                                                                             and group[-1].label is not None):
+                flush()
+        group.append(block)
+    flush()
+    return chunks
+
+
+def chunk_documents(docs: list[Document], count: TokenCounter, max_tokens: int = 220,
+                    min_tokens: int = 40) -> list[Chunk]:
+    """Chunk several documents; ids are unique across them (a duplicate span keeps its first chunk)."""
+    seen: set[str] = set()
+    out: list[Chunk] = []
+    for doc in docs:
+        for chunk in chunk_document(doc, count, max_tokens, min_tokens):
+            if chunk.id not in seen:
+                seen.add(chunk.id)
+                out.append(chunk)
+    return out

@@ -1,0 +1,233 @@
+"""ingest → chunk → embed → write: incremental and atomic.
+
+Layout under ``<index_dir>/store/``::
+
+    current.json            the manifest: which build serves (replaced atomically, last step of a build)
+    builds/<id>/            chunks.jsonl, the BM25 index, the park terms used
+    chroma/                 the embedded chroma store (absent when CHROMA_HOST points to a server)
+
+A build embeds only chunks whose id (hash of source and content) the live build does not already have —
+their vectors are copied from the live collection — writes everything into a new collection and build
+folder, then swaps the manifest. Until that swap the previous index keeps serving, so an interrupted or
+failed build loses nothing; leftovers of such a build are removed by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.chunking import chunk_documents
+from assistant.data import Chunk
+from assistant.embedding import Embedder, embed_batched, passage_text
+from assistant.errors import IndexNotBuiltError
+from assistant.ingest import SkippedFile, load_sources
+from assistant.lang import to_simplified
+from assistant.lexical import BM25Index, load_user_dict, tokenize
+from assistant.store import ChromaStore, collection_names, drop_collection
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "current.json"
+PARK_TERMS = "park_terms.txt"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: counts, timings and the files it had to skip."""
+
+    build_id: str
+    chunks: int
+    embedded: int
+    reused: int
+    documents: int
+    skipped: tuple[SkippedFile, ...]
+    seconds: float
+    unchanged: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedIndex:
+    """A built index, in memory: chunks in order, their BM25 index, and the vector collection."""
+
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    bm25: BM25Index
+    store: ChromaStore
+    by_id: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        i = self.by_id.get(chunk_id)
+        return None if i is None else self.chunks[i]
+
+
+def store_dir(index_dir: Path) -> Path:
+    return index_dir / "store"
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    path = store_dir(index_dir) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for c in chunks:
+            row = {"id": c.id, "source": c.source, "text": c.text, "start": c.start, "end": c.end,
+                   "section": list(c.section), "meta": c.meta}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    chunks = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            chunks.append(Chunk(id=r["id"], source=r["source"], text=r["text"], start=r["start"], end=r["end"],
+                                section=tuple(r["section"]), meta=r["meta"]))
+    return chunks
+
+
+def chunk_index_text(chunk: Chunk) -> str:
+    """The text a chunk is embedded and BM25-indexed as (Simplified, with its title and section path)."""
+    return to_simplified(passage_text(chunk.title, chunk.section, chunk.text))
+
+
+def _store_metadata(chunk: Chunk) -> dict[str, str]:
+    """Flat string metadata for chroma filters (document, kind, status)."""
+    meta = {"source": chunk.source}
+    for key in ("kind", "status", "doc_no", "issuer"):
+        if chunk.meta.get(key):
+            meta[key] = str(chunk.meta[key])
+    return meta
+
+
+class Indexer:
+    """Builds the index of ``sources`` into ``index_dir``. Dependencies passed in (see wiring)."""
+
+    def __init__(self, *, sources: Path, index_dir: Path, embedder: Embedder, client: Any, collection: str,
+                 count_tokens: Callable[[str], int], chunk_max_tokens: int = 220, chunk_min_tokens: int = 40,
+                 park_terms: Path | None = None) -> None:
+        self.sources = sources
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.client = client
+        self.prefix = f"{collection}__"
+        self.count_tokens = count_tokens
+        self.max_tokens = chunk_max_tokens
+        self.min_tokens = chunk_min_tokens
+        self.park_terms = park_terms if park_terms is not None else index_dir / PARK_TERMS
+
+    def build(self, *, progress: Callable[[int, int], None] | None = None, force: bool = False) -> BuildReport:
+        """Build (or refresh) the index; returns what was done. See the module docstring for the protocol."""
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        docs, skipped = load_sources(self.sources)
+        timings["ingest"] = time.perf_counter() - t0
+        load_user_dict(self.park_terms if self.park_terms.exists() else None)
+        chunks = chunk_documents(docs, self.count_tokens, self.max_tokens, self.min_tokens)
+        timings["chunk"] = time.perf_counter() - t0 - timings["ingest"]
+
+        root = store_dir(self.index_dir)
+        old = read_manifest(self.index_dir)
+        old_store = None
+        if old is not None:
+            try:
+                old_store = ChromaStore.open(self.client, old["collection"])
+            except Exception:
+                old_store = None
+        ids = [c.id for c in chunks]
+        same_embedder = old is not None and old.get("embedder") == self.embedder.name
+        if (not force and old is not None and old_store is not None and same_embedder
+                and old.get("chunk_ids") == ids and old.get("park_terms") == self._terms_digest()):
+            return BuildReport(old["build_id"], len(chunks), 0, len(chunks), len(docs), tuple(skipped),
+                               time.perf_counter() - t0, unchanged=True, timings=timings)
+
+        self._cleanup(root, keep=old["build_id"] if old else None)
+        build_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        build_dir = root / "builds" / build_id
+        build_dir.mkdir(parents=True)
+
+        # Reuse the vectors of unchanged chunks; embed the rest.
+        reused: dict[str, np.ndarray] = {}
+        if old_store is not None and same_embedder and not force:
+            reused = old_store.vectors([i for i in ids if i in set(old.get("chunk_ids", []))]) if old else {}
+        todo = [c for c in chunks if c.id not in reused]
+        t_embed = time.perf_counter()
+        new_vectors = embed_batched(self.embedder, [chunk_index_text(c) for c in todo], "passage", batch_size=16,
+                                    progress=(lambda done: progress(done, len(todo))) if progress else None)
+        timings["embed"] = time.perf_counter() - t_embed
+        fresh = {c.id: new_vectors[i] for i, c in enumerate(todo)}
+        vectors = np.vstack([reused[i] if i in reused else fresh[i] for i in ids]) if ids else np.zeros((0, 1))
+
+        t_write = time.perf_counter()
+        store = ChromaStore.create(self.client, self.prefix + build_id.replace("-", "_"))
+        store.upsert(ids, vectors, [_store_metadata(c) for c in chunks])
+        BM25Index.build([tokenize(chunk_index_text(c)) for c in chunks]).save(build_dir)
+        _write_chunks(build_dir / "chunks.jsonl", chunks)
+        if self.park_terms.exists():
+            shutil.copy2(self.park_terms, build_dir / PARK_TERMS)
+        timings["write"] = time.perf_counter() - t_write
+
+        manifest = {
+            "build_id": build_id,
+            "collection": store.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embedder": self.embedder.name,
+            "chunk_count": len(chunks),
+            "chunk_ids": ids,
+            "park_terms": self._terms_digest(),
+            "sources": {d.source: d.meta.get("sha1", d.sha1) for d in docs},
+            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+            "chunk_max_tokens": self.max_tokens,
+        }
+        tmp = root / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, root / MANIFEST)  # the swap: from here on the new build serves
+        self._cleanup(root, keep=build_id)
+        return BuildReport(build_id, len(chunks), len(todo), len(reused), len(docs), tuple(skipped),
+                           time.perf_counter() - t0, timings=timings)
+
+    def _terms_digest(self) -> str:
+        return self.park_terms.read_text(encoding="utf-8") if self.park_terms.exists() else ""
+
+    def _cleanup(self, root: Path, keep: str | None) -> None:
+        """Remove builds (folders and collections) other than ``keep``: leftovers of old or broken builds."""
+        keep_col = self.prefix + keep.replace("-", "_") if keep else None
+        for name in collection_names(self.client, self.prefix):
+            if name != keep_col:
+                drop_collection(self.client, name)
+        builds = root / "builds"
+        if builds.exists():
+            for d in builds.iterdir():
+                if d.name != keep:
+                    shutil.rmtree(d, ignore_errors=True)
+
+
+def load_index(index_dir: Path, client: Any) -> LoadedIndex:
+    """Open the live build. Raises IndexNotBuiltError with the command to run when there is none."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexNotBuiltError(f"no index at {store_dir(index_dir)} — run `park-assistant index` first")
+    build_dir = store_dir(index_dir) / "builds" / manifest["build_id"]
+    if not (build_dir / "chunks.jsonl").exists():
+        raise IndexNotBuiltError(f"index build {build_dir} is incomplete — run `park-assistant index --force`")
+    load_user_dict(build_dir / PARK_TERMS if (build_dir / PARK_TERMS).exists() else None)
+    return LoadedIndex(manifest=manifest, chunks=_read_chunks(build_dir / "chunks.jsonl"),
+                       bm25=BM25Index.load(build_dir), store=ChromaStore.open(client, manifest["collection"]))

@@ -1,0 +1,244 @@
+"""Hybrid retrieval: dense (e5 in chroma) and lexical (BM25 over jieba) fused by reciprocal rank.
+
+English questions meet Chinese sources through a bilingual glossary of park and policy terms
+(``index/glossary.tsv``): matched English phrases add their Chinese terms to the query, for both
+retrievers. Traditional questions are folded to Simplified first. Filters (document, kind, status) apply
+to both sides. :class:`ParkRetriever` exposes the same search as a LangChain ``BaseRetriever``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from assistant.data import Chunk, Passage
+from assistant.embedding import Embedder
+from assistant.indexing import LoadedIndex
+from assistant.lang import to_simplified
+from assistant.lexical import tokenize
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some documents (``source``), kinds or statuses. Empty means no restriction."""
+
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses = [{key: {"$in": list(values)}} for key, values in
+                   (("source", self.sources), ("kind", self.kinds), ("status", self.statuses)) if values]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, chunk: Chunk) -> bool:
+        return ((not self.sources or chunk.source in self.sources)
+                and (not self.kinds or str(chunk.meta.get("kind", "")) in self.kinds)
+                and (not self.statuses or str(chunk.meta.get("status", "")) in self.statuses))
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.kinds or self.statuses)
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """English phrases match as whole words (plural allowed); Chinese keys (synonyms) as substrings."""
+    if re.search(r"[\u3400-\u9fff]", phrase):
+        return re.compile(re.escape(phrase))
+    return re.compile(r"\b" + re.escape(phrase).replace(r"\ ", r"[\s-]+") + r"s?\b", re.I)
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """English phrase (or Chinese synonym key) → Chinese terms, for query expansion."""
+
+    entries: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def load(cls, path: Path | None) -> Glossary:
+        """Read ``english<TAB>中文1|中文2`` lines (``#`` comments). Longer phrases match first."""
+        if path is None or not path.exists():
+            return cls()
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].rstrip()
+            if "\t" not in line:
+                continue
+            en, zh = line.split("\t", 1)
+            terms = tuple(t.strip() for t in zh.split("|") if t.strip())
+            if en.strip() and terms:
+                rows.append((en.strip().lower(), terms))
+        rows.sort(key=lambda r: -len(r[0]))
+        return cls(tuple((_phrase_pattern(en), zh) for en, zh in rows))
+
+    def expand(self, text: str) -> list[str]:
+        """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""
+        terms: list[str] = []
+        rest = text
+        for pattern, zh in self.entries:
+            if pattern.search(rest):
+                rest = pattern.sub(" ", rest)
+                terms.extend(t for t in zh if t not in terms)
+        # Chinese synonym keys also apply to the terms an English phrase brought in (area → 面积 → 平方公里).
+        joined = " ".join(terms)
+        for pattern, zh in self.entries:
+            if pattern.pattern[:1] != "\\" and pattern.search(joined):
+                terms.extend(t for t in zh if t not in terms)
+        return terms
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Passages best first, plus what the search did (for logs, eval and benchmarks)."""
+
+    passages: tuple[Passage, ...]
+    query: str
+    expansion: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _is_mostly_latin(text: str) -> bool:
+    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u3400-\u9fff]", text))
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None,
+                           k: int = RRF_K) -> dict[str, float]:
+    """Fuse ranked id lists: ``score(id) = Σ w / (k + rank)``, rank starting at 1.
+
+    >>> sorted(reciprocal_rank_fusion([["a", "b"], ["b", "c"]]).items(), key=lambda kv: -kv[1])[0][0]
+    'b'
+    """
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return scores
+
+
+def diversify(ranked: Sequence[tuple[str, float]], source_of: Callable[[str], str], k: int,
+              max_per_source: int | None) -> list[tuple[str, float]]:
+    """The first ``k`` of ``ranked``, taking at most ``max_per_source`` from one document while others remain.
+
+    The plan digest, the policy list and the commentary often restate the same fact; showing the best
+    passage of each keeps every source that speaks to a question in view (and their disagreements).
+    """
+    if not max_per_source:
+        return list(ranked[:k])
+    picked: list[tuple[str, float]] = []
+    deferred: list[tuple[str, float]] = []
+    per_source: dict[str, int] = {}
+    for item in ranked:
+        src = source_of(item[0])
+        if per_source.get(src, 0) < max_per_source:
+            per_source[src] = per_source.get(src, 0) + 1
+            picked.append(item)
+        else:
+            deferred.append(item)
+        if len(picked) == k:
+            return picked
+    return picked + deferred[: k - len(picked)]
+
+
+class HybridRetriever:
+    """Dense + BM25 search over a :class:`LoadedIndex`."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, glossary: Glossary | None = None, *,
+                 candidates: int = 30, dense_weight: float = 1.0, lexical_weight: float = 1.0,
+                 max_per_source: int | None = 2) -> None:
+        self.index = index
+        self.max_per_source = max_per_source
+        self.embedder = embedder
+        self.glossary = glossary or Glossary()
+        self.candidates = candidates
+        self.weights = (dense_weight, lexical_weight)
+
+    def query_text(self, question: str) -> tuple[str, list[str]]:
+        """The question folded to Simplified, with glossary terms appended for English phrases."""
+        simplified = to_simplified(question)
+        expansion = self.glossary.expand(simplified)
+        return (f"{simplified} {' '.join(expansion)}" if expansion else simplified), expansion
+
+    def search(self, question: str, k: int = 6, filters: Filters | None = None,
+               query_vector: np.ndarray | None = None) -> SearchResult:
+        """The ``k`` best passages for ``question``. ``query_vector`` skips embedding (benchmarks, tests)."""
+        filters = filters or Filters()
+        text, expansion = self.query_text(question)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if query_vector is None:
+            query_vector = self.embedder.embed([text], "query")[0]
+        t1 = time.perf_counter()
+        timings["embed_query"] = (t1 - t0) * 1000
+        dense = self.index.store.query(query_vector, self.candidates, filters.chroma_where())
+        rankings = [[i for i, _ in dense if i in self.index.by_id]]
+        if expansion and _is_mostly_latin(question):
+            # An English question: also search with its Chinese terms alone, a query in the corpus' language.
+            zh_vector = self.embedder.embed([" ".join(expansion)], "query")[0]
+            rankings.append([i for i, _ in self.index.store.query(zh_vector, self.candidates,
+                                                                  filters.chroma_where()) if i in self.index.by_id])
+        t2 = time.perf_counter()
+        timings["dense"] = (t2 - t1) * 1000
+        mask = np.array([filters.accepts(c) for c in self.index.chunks]) if filters else None
+        lexical = self.index.bm25.top(tokenize(text), self.candidates, mask)
+        t3 = time.perf_counter()
+        timings["lexical"] = (t3 - t2) * 1000
+
+        lexical_ids = [self.index.chunks[n].id for n, _ in lexical]
+        dense_w, lexical_w = self.weights
+        weights = [dense_w / len(rankings)] * len(rankings) + [lexical_w]
+        fused = reciprocal_rank_fusion([*rankings, lexical_ids], weights)
+        dense_info = {i: (r, s) for r, (i, s) in enumerate(dense, start=1)}
+        lexical_info = {self.index.chunks[n].id: (r, s) for r, (n, s) in enumerate(lexical, start=1)}
+        best = diversify(sorted(fused.items(), key=lambda kv: -kv[1]),
+                         lambda i: self.index.chunks[self.index.by_id[i]].source, k, self.max_per_source)
+        passages = []
+        for chunk_id, score in best:
+            d = dense_info.get(chunk_id)
+            lx = lexical_info.get(chunk_id)
+            passages.append(Passage(
+                chunk=self.index.chunks[self.index.by_id[chunk_id]], score=score,
+                dense_score=d[1] if d else None, dense_rank=d[0] if d else None,
+                lexical_score=lx[1] if lx else None, lexical_rank=lx[0] if lx else None,
+            ))
+        timings["fuse"] = (time.perf_counter() - t3) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(tuple(passages), text, tuple(expansion), timings)
+
+
+def passage_to_langchain(p: Passage) -> LCDocument:
+    """A Passage as a LangChain Document: the chunk text, with citation metadata flattened."""
+    c = p.chunk
+    meta: dict[str, Any] = {k: v for k, v in c.meta.items() if isinstance(v, str | int | float)}
+    meta.update({"id": c.id, "source": c.source, "section": c.section_path, "start": c.start, "end": c.end,
+                 "score": p.score})
+    return LCDocument(page_content=c.text, metadata=meta, id=c.id)
+
+
+class ParkRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain ``BaseRetriever``.
+
+    >>> # retriever = ParkRetriever(retriever=build_retriever(settings), k=5)
+    >>> # retriever.invoke("河套合作区总面积有多大？")  → list[langchain Document]
+    """
+
+    retriever: Any
+    k: int = 6
+    filters: Mapping[str, Sequence[str]] = {}
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        f = Filters(**{key: tuple(v) for key, v in self.filters.items()})
+        return [passage_to_langchain(p) for p in self.retriever.search(query, self.k, f).passages]
