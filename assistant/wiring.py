@@ -1,0 +1,74 @@
+"""The one place where concrete classes meet: settings in, built components out.
+
+>>> # from assistant.config import Settings
+>>> # assistant = build_assistant(Settings.from_env())
+>>> # assistant.answer("河套合作区总面积有多大？").text
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from assistant.answering import Assistant
+from assistant.config import Settings
+from assistant.embedding import E5Embedder, Embedder, OpenAIEmbedder
+from assistant.indexing import Indexer, load_index, store_dir
+from assistant.llm import ChatModel
+from assistant.prompts import Prompts
+from assistant.retrieval import Glossary, HybridRetriever
+from assistant.store import open_client
+from assistant.tokens import count_tokens, encoding
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "openai":
+        return OpenAIEmbedder(settings.embedding_model, settings.openai_base_url, settings.openai_api_key)
+    return E5Embedder(threads=settings.embed_threads)
+
+
+def build_client(settings: Settings) -> Any:
+    """The chroma client: a server when CHROMA_HOST is set, else embedded in the index folder."""
+    return open_client(store_dir(settings.index_dir) / "chroma", settings.chroma_host, settings.chroma_port)
+
+
+def token_counter(settings: Settings) -> partial[int]:
+    encoding(settings.tokenizer, str(settings.tiktoken_cache_dir))  # prepare the offline cache first
+    return partial(count_tokens, name=settings.tokenizer)
+
+
+def build_indexer(settings: Settings, embedder: Embedder | None = None) -> Indexer:
+    return Indexer(sources=settings.sources, index_dir=settings.index_dir,
+                   embedder=embedder or build_embedder(settings), client=build_client(settings),
+                   collection=settings.collection, count_tokens=token_counter(settings),
+                   chunk_max_tokens=settings.chunk_max_tokens, chunk_min_tokens=settings.chunk_min_tokens)
+
+
+def build_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
+    index = load_index(settings.index_dir, build_client(settings))
+    return HybridRetriever(index, embedder or build_embedder(settings),
+                           Glossary.load(settings.index_dir / "glossary.tsv"), candidates=settings.candidates)
+
+
+def build_chat_model(settings: Settings) -> ChatModel | None:
+    """The OpenAI-compatible chat model when the effective mode is ``llm``, else None."""
+    if settings.answer_mode != "llm":
+        return None
+    from assistant.llm import OpenAIChatModel
+
+    return OpenAIChatModel(model=settings.llm_model, base_url=settings.openai_base_url,
+                           api_key=settings.openai_api_key, timeout_s=settings.llm_timeout_s)
+
+
+def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
+                    chat_model: ChatModel | None = None) -> Assistant:
+    """The assistant over the built index, answering extractively or with the configured LLM."""
+    return Assistant(
+        retriever=build_retriever(settings, embedder),
+        chat_model=chat_model if chat_model is not None else build_chat_model(settings),
+        prompts=Prompts(settings.prompts_dir),
+        count_tokens=token_counter(settings),
+        top_k=settings.top_k,
+        context_tokens=settings.context_tokens,
+        max_tokens=settings.llm_max_tokens,
+    )
