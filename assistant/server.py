@@ -1,0 +1,41 @@
+"""The whole server as one ASGI app: API + widget (FastAPI) with the gradio web chat mounted at ``/``.
+
+``app.py`` and ``park-assistant serve`` both call :func:`serve`; tests call :func:`build_app`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from assistant.config import Settings
+
+
+def _offline_gradio() -> None:
+    # gradio reads these at import time: no analytics, no hub requests, nothing downloaded at run time.
+    for key, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
+                       ("HF_HUB_DISABLE_TELEMETRY", "1")):
+        os.environ.setdefault(key, value)
+
+
+def build_app(settings: Settings, assistant: Any = None) -> Any:
+    """FastAPI app with the API, the widget and the web chat; builds the assistant unless given one."""
+    _offline_gradio()
+    import gradio
+
+    from assistant.api import create_app
+    from assistant.feedback import FeedbackStore
+    from assistant.ui import build_ui, launch_options
+    from assistant.wiring import build_assistant
+
+    assistant = assistant if assistant is not None else build_assistant(settings)
+    feedback = FeedbackStore(settings.feedback_db)
+    app = create_app(assistant, settings, feedback)
+    return gradio.mount_gradio_app(app, build_ui(assistant, feedback, settings), path="/", **launch_options())
+
+
+def serve(settings: Settings) -> None:
+    """Build and serve on ``settings.host:settings.port`` (127.0.0.1:7860 by default)."""
+    import uvicorn
+
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
