@@ -1,0 +1,593 @@
+"""Batch evaluation: load question files, ask the assistant, score every answer, aggregate.
+
+Question files are JSONL (one object a line) or CSV with the same columns (list columns as JSON strings,
+empty cells allowed); see :func:`load_questions`. Every text comparison goes through
+:func:`assistant.lang.normalize_for_match` (Traditional → Simplified, no spaces, lower-case), so a
+Traditional answer meets Simplified facts and evidence on the same terms.
+
+Per-question metrics (``None`` where a metric does not apply; aggregates are means over the questions
+where it applies):
+
+* ``recall_at_{1,3,5,k}`` — answerable questions with evidence: 1 when one of the top-k retrieved passages
+  contains an evidence string. ``mrr`` — 1/rank of the first such passage within the top k, else 0.
+* ``fact_coverage`` — answerable questions with facts: 1 when the answer text (``[n]`` markers removed)
+  contains at least one string of every fact group.
+* ``citation_precision`` — answerable questions with evidence and at least one citation: the fraction of
+  citations whose cited passage (``Citation.passage_text``, the quote when that is empty) contains an
+  evidence string. A declined or uncited answer is not counted here (it shows in ``citation_recall``).
+* ``citation_recall`` — answerable questions with evidence: 1 when at least one citation hits evidence.
+* ``decline_accuracy`` — non-answerable questions: 1 when the answer declined (``answer.answerable`` False).
+* ``false_decline`` — answerable questions: 1 when the answer declined (aggregated as ``false_decline_rate``).
+* ``forbidden_violation`` — questions with ``forbidden`` strings: 1 when the answer contains one
+  (aggregated as the count ``forbidden_violations``).
+* ``faithfulness`` / ``answer_correctness`` — only when a :class:`Judge` (an LLM) is passed in; see there.
+
+Latency is the wall time of the ``answer()`` call; tokens come from ``Answer.usage``. A question whose
+assistant call raised is recorded with ``error`` and scored as an empty, non-declining answer, so it fails
+every metric that applies to it; it is left out of latency.
+
+>>> summary = run_eval(FakeAssistant(), "questions.jsonl", "eval-out/run1")   # doctest: +SKIP
+>>> summary["overall"]["fact_coverage"]                                      # doctest: +SKIP
+0.92
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from assistant.data import Answer, Message
+from assistant.errors import AssistantError, InputError, LLMError
+from assistant.lang import LANGS, detect_lang, normalize_for_match
+from assistant.llm import ChatModel
+from assistant.prompts import Prompts
+
+log = logging.getLogger(__name__)
+
+RECALL_KS = (1, 3, 5)
+#: Aggregated metrics a CI gate may use, and which way is better.
+HIGHER_IS_BETTER = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "fact_coverage", "citation_precision",
+                    "citation_recall", "decline_accuracy", "faithfulness", "answer_correctness")
+LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "latency_p50_ms", "latency_p95_ms",
+                   "prompt_tokens", "completion_tokens", "cost_usd")
+#: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
+CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_recall": True,
+                           "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}
+_MARKER = re.compile(r"\[\d+\]")
+
+
+class AnswersQuestions(Protocol):
+    """The one method of :class:`assistant.answering.Assistant` the evaluator uses."""
+
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Question:
+    """One evaluation question (see ``shared/README.md`` for the file format)."""
+
+    id: str
+    question: str
+    lang: str
+    answerable: bool
+    category: str = "uncategorized"
+    facts: tuple[tuple[str, ...], ...] = ()
+    evidence: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    history: tuple[Message, ...] = field(default=())
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+def load_questions(path: str | Path) -> list[Question]:
+    """Read a ``.jsonl`` (or ``.json`` lines) or ``.csv`` question file.
+
+    Required: ``id``, ``question``. Defaults for missing/empty cells: ``lang`` detected from the question,
+    ``category`` "uncategorized", list columns empty, ``answerable`` true when facts or evidence are given.
+    Raises :class:`InputError` naming the file and line of the first bad row.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read question file {path}: {exc.strerror or exc}") from None
+    rows: list[tuple[int, Mapping[str, Any]]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(raw.splitlines(keepends=True))
+        for cells in reader:
+            if any((v or "").strip() for v in cells.values() if isinstance(v, str)):
+                rows.append((reader.line_num, cells))
+    else:
+        for lineno, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}); each line must be one "
+                                 "JSON object") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            rows.append((lineno, obj))
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    for lineno, row in rows:
+        try:
+            q = _question(row)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{path}:{lineno}: {exc}") from None
+        if q.id in seen:
+            raise InputError(f"{path}:{lineno}: duplicate id {q.id!r} (first on line {seen[q.id]})")
+        seen[q.id] = lineno
+        questions.append(q)
+    if not questions:
+        raise InputError(f"{path}: no questions found")
+    return questions
+
+
+def _question(row: Mapping[str, Any]) -> Question:
+    def text(name: str, default: str = "") -> str:
+        value = row.get(name)
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str | int):
+            raise ValueError(f"{name!r} must be a string")
+        return str(value).strip()
+
+    def as_list(name: str) -> list[Any]:
+        value = row.get(name)
+        if isinstance(value, str):  # CSV cell: a JSON string, or empty
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(f"{name!r} must be a JSON list, got {value[:40]!r}") from None
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ValueError(f"{name!r} must be a list")
+        return value
+
+    def strings(items: Iterable[Any], name: str) -> tuple[str, ...]:
+        out = tuple(s for s in items if isinstance(s, str) and s.strip())
+        if len(out) != len(list(items)):
+            raise ValueError(f"{name!r} must hold non-empty strings")
+        return out
+
+    qid, question = text("id"), text("question")
+    if not qid:
+        raise ValueError("missing 'id'")
+    if not question:
+        raise ValueError("missing 'question'")
+    lang = text("lang") or detect_lang(question)
+    if lang not in LANGS:
+        raise ValueError(f"'lang' is {lang!r}; expected one of {', '.join(LANGS)}")
+    # A group may be written as a bare string: one fact with no alternatives.
+    facts = tuple(strings([g] if isinstance(g, str) else g, "facts") for g in as_list("facts")
+                  if not isinstance(g, list) or g)
+    evidence, forbidden = strings(as_list("evidence"), "evidence"), strings(as_list("forbidden"), "forbidden")
+    history = []
+    for turn in as_list("history"):
+        if not isinstance(turn, dict) or turn.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(turn.get("content"), str):
+            raise ValueError("'history' must be a list of {\"role\": user|assistant|system, \"content\": str}")
+        history.append(Message(turn["role"], turn["content"]))
+    answerable = row.get("answerable")
+    if isinstance(answerable, str):
+        flag = answerable.strip().lower()
+        if flag in ("true", "1", "yes", "y"):
+            answerable = True
+        elif flag in ("false", "0", "no", "n"):
+            answerable = False
+        elif flag == "":
+            answerable = None
+        else:
+            raise ValueError(f"'answerable' must be true or false, got {answerable!r}")
+    if answerable is None:
+        answerable = bool(facts or evidence)
+    if not isinstance(answerable, bool):
+        raise ValueError("'answerable' must be true or false")
+    return Question(id=qid, question=question, lang=lang, answerable=answerable,
+                    category=text("category", "uncategorized"), facts=facts, evidence=evidence,
+                    forbidden=forbidden, history=tuple(history))
+
+
+# --- scoring ----------------------------------------------------------------------------------------------
+
+def _contains_any(text: str, needles: Sequence[str]) -> bool:
+    haystack = normalize_for_match(text)
+    return any(n and n in haystack for n in needles)
+
+
+def score_answer(q: Question, answer: Answer, *, k: int = 5) -> dict[str, float | None]:
+    """The per-question metrics of one answer (see the module docstring for definitions)."""
+    evidence = [normalize_for_match(e) for e in q.evidence]
+    declined = not answer.answerable
+    m: dict[str, float | None] = {}
+    ranks = [i for i, p in enumerate(answer.passages[:max(k, *RECALL_KS)], 1) if _contains_any(p.chunk.text, evidence)]
+    for kk in sorted({*RECALL_KS, k}):
+        m[f"recall_at_{kk}"] = float(any(r <= kk for r in ranks)) if q.answerable and evidence else None
+    first = next((r for r in ranks if r <= k), None)
+    m["mrr"] = (1.0 / first if first else 0.0) if q.answerable and evidence else None
+
+    answer_text = normalize_for_match(_MARKER.sub("", answer.text))
+    groups = [[normalize_for_match(s) for s in g] for g in q.facts]
+    m["fact_coverage"] = (float(not declined and all(any(s in answer_text for s in g) for g in groups))
+                          if q.answerable and groups else None)
+
+    by_id = {p.chunk.id: p.chunk.text for p in answer.passages}
+    hits = [_contains_any(c.passage_text or by_id.get(c.chunk_id) or c.quote, evidence) for c in answer.citations]
+    m["citation_precision"] = sum(hits) / len(hits) if q.answerable and evidence and hits else None
+    m["citation_recall"] = float(any(hits)) if q.answerable and evidence else None
+    m["decline_accuracy"] = None if q.answerable else float(declined)
+    m["false_decline"] = float(declined) if q.answerable else None
+    forbidden = [normalize_for_match(s) for s in q.forbidden]
+    m["forbidden_violation"] = float(any(s in answer_text for s in forbidden)) if forbidden else None
+    return m
+
+
+def question_checks(record: Mapping[str, Any]) -> dict[str, bool]:
+    """Pass/fail of each applicable check of a result record (see :data:`CHECKS`), plus ``error``."""
+    metrics = record.get("metrics", {})
+    out = {name: (metrics[name] == 1.0) == good for name, good in CHECKS.items() if metrics.get(name) is not None}
+    out["error"] = not record.get("error")
+    return out
+
+
+def question_passed(record: Mapping[str, Any]) -> bool:
+    """A question passes when every applicable check except retrieval recall passes (the answer is what counts)."""
+    return all(ok for name, ok in question_checks(record).items() if name != "recall_at_5")
+
+
+# --- aggregation ------------------------------------------------------------------------------------------
+
+def aggregate(records: Sequence[Mapping[str, Any]], *, price_prompt_per_m: float = 0.15,
+              price_completion_per_m: float = 0.60) -> dict[str, Any]:
+    """Aggregate result records into one metrics dict (rates are means over applicable questions)."""
+    def values(name: str) -> list[float]:
+        return [float(r["metrics"][name]) for r in records if r.get("metrics", {}).get(name) is not None]
+
+    def mean(name: str) -> float | None:
+        vals = values(name)
+        return round(sum(vals) / len(vals), 4) if vals else None
+
+    out: dict[str, Any] = {"n": len(records), "n_answerable": sum(1 for r in records if r["expected_answerable"]),
+                           "errors": sum(1 for r in records if r.get("error"))}
+    out["n_unanswerable"] = out["n"] - out["n_answerable"]
+    metric_names = dict.fromkeys(n for r in records for n in r.get("metrics", {}))
+    for name in metric_names:
+        if name == "false_decline":
+            out["false_decline_rate"] = mean(name)
+        elif name == "forbidden_violation":
+            out["forbidden_violations"] = int(sum(values(name)))
+        else:
+            out[name] = mean(name)
+    latencies = [float(r["latency_ms"]) for r in records if not r.get("error") and r.get("latency_ms") is not None]
+    out["latency_p50_ms"], out["latency_p95_ms"] = _percentile(latencies, 50), _percentile(latencies, 95)
+    out["prompt_tokens"] = sum(int(r.get("usage", {}).get("prompt_tokens", 0)) for r in records)
+    out["completion_tokens"] = sum(int(r.get("usage", {}).get("completion_tokens", 0)) for r in records)
+    out["cost_usd"] = round(out["prompt_tokens"] * price_prompt_per_m / 1e6
+                            + out["completion_tokens"] * price_completion_per_m / 1e6, 6)
+    return out
+
+
+def _percentile(values: Sequence[float], pct: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * pct / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 1)
+
+
+def summarize(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], **prices: float) -> dict[str, Any]:
+    """``{"overall", "by_lang" (all three languages), "by_category", "meta"}`` from result records."""
+    by_lang = {lang: aggregate([r for r in records if r["lang"] == lang], **prices) for lang in LANGS}
+    categories = sorted({r["category"] for r in records})
+    by_category = {c: aggregate([r for r in records if r["category"] == c], **prices) for c in categories}
+    return {"overall": aggregate(records, **prices), "by_lang": by_lang, "by_category": by_category,
+            "meta": dict(meta)}
+
+
+# --- the CI gate --------------------------------------------------------------------------------------------
+
+def parse_threshold(spec: str, *, lower_is_better: bool) -> tuple[str, float]:
+    """``"fact_coverage=0.9"`` → ``("fact_coverage", 0.9)``; unknown metrics and wrong directions are errors."""
+    name, sep, value = spec.partition("=")
+    name = name.strip()
+    if not sep:
+        raise InputError(f"threshold {spec!r}: expected METRIC=VALUE, e.g. fact_coverage=0.9")
+    if name not in HIGHER_IS_BETTER + LOWER_IS_BETTER:
+        raise InputError(f"unknown metric {name!r}; known: {', '.join(HIGHER_IS_BETTER + LOWER_IS_BETTER)}")
+    if (name in LOWER_IS_BETTER) != lower_is_better:
+        flag = "--max" if name in LOWER_IS_BETTER else "--min"
+        raise InputError(f"{name} is {'lower' if flag == '--max' else 'higher'}-is-better: use {flag} {spec}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise InputError(f"threshold {spec!r}: {value!r} is not a number") from None
+
+
+def check_thresholds(overall: Mapping[str, Any], minimums: Mapping[str, float],
+                     maximums: Mapping[str, float]) -> list[str]:
+    """One line per failed threshold (empty when the gate passes). A metric that was not measured fails."""
+    failures = []
+    for name, bound, is_min in [(n, v, True) for n, v in minimums.items()] + [(n, v, False) for n, v in
+                                                                                maximums.items()]:
+        value = overall.get(name)
+        if value is None:
+            hint = " or run with --judge" if name in ("faithfulness", "answer_correctness") else ""
+            failures.append(f"{name}: not measured (no applicable questions{hint})")
+        elif is_min and value < bound:
+            failures.append(f"{name} = {value:g} < {bound:g} (short by {bound - value:.4g})")
+        elif not is_min and value > bound:
+            failures.append(f"{name} = {value:g} > {bound:g} (over by {value - bound:.4g})")
+    return failures
+
+
+# --- LLM-judged metrics -------------------------------------------------------------------------------------
+
+class Judge:
+    """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.llm.ChatModel`.
+
+    * ``faithfulness`` = supported claims / all claims of the answer. ``prompts/judge_claims.txt`` splits the
+      answer into claims; ``prompts/judge_verdicts.txt`` checks each against the retrieved passages (1/0).
+      An answer with no claims (e.g. a declined one) gets ``None``.
+    * ``answer_correctness`` = ``weights[0]·F1 + weights[1]·similarity`` (RAGAS defaults 0.75/0.25), where
+      TP = answer claims the ground truth supports, FP = answer claims it does not, FN = ground-truth facts
+      (one statement per fact group, alternatives joined by "or") the answer does not support, and
+      F1 = TP / (TP + (FP + FN) / 2). ``similarity`` defaults to the cosine of character bigrams (offline;
+      RAGAS uses embeddings, so pass an embedding-based one for fidelity).
+
+    Only answerable questions are judged. Model failures and unparseable replies raise :class:`LLMError`.
+
+    >>> judge = Judge(FakeChatModel(['["面积约3.89平方公里"]', "[1]"]), Prompts(Path("prompts")))  # doctest: +SKIP
+    """
+
+    def __init__(self, chat: ChatModel, prompts: Prompts, *, similarity: Callable[[str, str], float] | None = None,
+                 weights: tuple[float, float] = (0.75, 0.25), max_context_chars: int = 8000,
+                 max_tokens: int = 800) -> None:
+        self.chat = chat
+        self.prompts = prompts
+        self.similarity = similarity or bigram_similarity
+        self.weights = weights
+        self.max_context_chars = max_context_chars
+        self.max_tokens = max_tokens
+
+    @property
+    def name(self) -> str:
+        return self.chat.name
+
+    def judge(self, q: Question, answer: Answer) -> dict[str, float | None]:
+        """``{"faithfulness": …, "answer_correctness": …}`` for one answer (``None`` where not applicable)."""
+        if not q.answerable:
+            return {"faithfulness": None, "answer_correctness": None}
+        text = _MARKER.sub("", answer.text).strip()
+        claims = self._claims(q.question, text) if answer.answerable and text else []
+        context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(answer.passages, 1))
+        faithfulness = None
+        if claims:
+            verdicts = self._verdicts(claims, context[: self.max_context_chars]) if context else [0] * len(claims)
+            faithfulness = round(sum(verdicts) / len(verdicts), 4)
+        correctness = None
+        if q.facts:
+            truth = [" or ".join(group) for group in q.facts]
+            tp = sum(self._verdicts(claims, "\n".join(truth))) if claims else 0
+            fp = len(claims) - tp
+            fn = len(truth) - (sum(self._verdicts(truth, text)) if claims else 0)
+            f1 = tp / (tp + (fp + fn) / 2) if tp + fp + fn else 0.0
+            sim = self.similarity(text, "；".join(truth)) if text else 0.0
+            correctness = round(self.weights[0] * f1 + self.weights[1] * sim, 4)
+        return {"faithfulness": faithfulness, "answer_correctness": correctness}
+
+    def _claims(self, question: str, text: str) -> list[str]:
+        reply = self._ask(self.prompts.render("judge_claims", question=question, text=text))
+        return [c.strip() for c in _json_list(reply) if isinstance(c, str) and c.strip()]
+
+    def _verdicts(self, statements: Sequence[str], reference: str) -> list[int]:
+        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, 1))
+        reply = self._ask(self.prompts.render("judge_verdicts", reference=reference, statements=numbered))
+        verdicts = [_verdict(v) for v in _json_list(reply)]
+        if len(verdicts) != len(statements):
+            raise LLMError(f"judge model gave {len(verdicts)} verdicts for {len(statements)} statements: "
+                           f"{reply[:200]!r}")
+        return verdicts
+
+    def _ask(self, prompt: str) -> str:
+        return "".join(self.chat.stream([Message("user", prompt)], max_tokens=self.max_tokens))
+
+
+def _json_list(reply: str) -> list[Any]:
+    start, end = reply.find("["), reply.rfind("]")
+    try:
+        value = json.loads(reply[start : end + 1]) if 0 <= start < end else None
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list):
+        raise LLMError(f"judge model did not answer with a JSON list: {reply[:200]!r}")
+    return value
+
+
+def _verdict(value: Any) -> int:
+    if isinstance(value, dict):
+        value = value.get("verdict")
+    if isinstance(value, str):
+        value = value.strip().lower() in ("1", "yes", "true", "supported")
+    if isinstance(value, bool | int | float):
+        return int(bool(value))
+    raise LLMError(f"judge model gave an unreadable verdict: {value!r}")
+
+
+def bigram_similarity(a: str, b: str) -> float:
+    """Cosine similarity of normalised character bigrams: a cheap, offline stand-in for embedding similarity."""
+    def grams(text: str) -> Counter[str]:
+        t = normalize_for_match(text)
+        return Counter(t[i : i + 2] for i in range(len(t) - 1)) or Counter(t)
+
+    ga, gb = grams(a), grams(b)
+    dot = sum(n * gb[g] for g, n in ga.items())
+    norm = (sum(n * n for n in ga.values()) * sum(n * n for n in gb.values())) ** 0.5
+    return round(dot / norm, 4) if norm else 0.0
+
+
+# --- the runner ---------------------------------------------------------------------------------------------
+
+def run_eval(assistant: AnswersQuestions, questions: Sequence[Question] | str | Path, out_dir: str | Path, *,
+             concurrency: int = 2, k: int = 5, resume: bool = True, progress: bool = True,
+             judge: Judge | None = None, meta: Mapping[str, Any] | None = None,
+             price_prompt_per_m: float = 0.15, price_completion_per_m: float = 0.60) -> dict[str, Any]:
+    """Ask every question (at most ``concurrency`` at a time), score, append to ``out_dir/results.jsonl``.
+
+    Each record is written as soon as its question finishes, so an interrupted run resumes: with
+    ``resume`` and the same ``out_dir``, questions already answered without error are skipped. A changed
+    question file, mode, ``k`` or judge starts fresh (``out_dir/run.json`` keeps the run's fingerprint).
+    Returns the summary (see :func:`summarize`); :mod:`assistant.report` writes it out.
+    """
+    meta = dict(meta or {})
+    if isinstance(questions, str | Path):
+        meta.setdefault("questions_file", str(questions))
+        questions = load_questions(questions)
+    qs = list(questions)
+    if concurrency < 1 or k < 1:
+        raise InputError("concurrency and k must be at least 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mode = meta.get("mode") or getattr(assistant, "mode", None) or "unknown"
+    blob = json.dumps([[asdict(q) for q in qs], mode, k, judge is not None], ensure_ascii=False, sort_keys=True)
+    fingerprint = hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+    results_path, run_path = out / "results.jsonl", out / "run.json"
+    done = _resumable(run_path, results_path, fingerprint, {q.id for q in qs}) if resume else {}
+    if not done:
+        results_path.write_text("", encoding="utf-8")
+        run_path.write_text(json.dumps({"fingerprint": fingerprint, "mode": mode, "k": k,
+                                        "questions_file": meta.get("questions_file")}, ensure_ascii=False),
+                            encoding="utf-8")
+    todo = [q for q in qs if q.id not in done]
+    index = {q.id: i for i, q in enumerate(qs)}
+    records: dict[str, dict[str, Any]] = dict(done)
+    started, t0 = datetime.now(UTC), time.perf_counter()
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
+    try:
+        with results_path.open("a", encoding="utf-8") as sink, \
+                tqdm(total=len(qs), initial=len(done), desc="eval", unit="q", disable=not progress) as bar:
+            def keep(done_futures: Iterable[Future[dict[str, Any]]]) -> BaseException | None:
+                """Write the finished records; return what stopped a worker (Ctrl-C and the like)."""
+                stop = None
+                for fut in sorted(done_futures, key=futures.__getitem__):
+                    if fut.cancelled():
+                        continue
+                    if (exc := fut.exception()) is not None:
+                        stop = stop or exc
+                        continue
+                    record = fut.result()
+                    sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    sink.flush()
+                    records[record["id"]] = record
+                    bar.update()
+                return stop
+
+            futures = {pool.submit(_ask, assistant, q, k, judge, index[q.id]): index[q.id] for q in todo}
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                if (stop := keep(finished)) is not None:
+                    for fut in pending:
+                        fut.cancel()
+                    keep(wait(pending).done)  # questions already running still count
+                    raise stop
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    ordered = [records[q.id] for q in qs]
+    models = Counter(r["model"] for r in ordered if r.get("model"))
+    meta.update(mode=mode, model=meta.get("model") or getattr(assistant, "model_name", None)
+                or (models.most_common(1)[0][0] if models else None),
+                n=len(qs), started=started.isoformat(timespec="seconds"),
+                duration_s=round(time.perf_counter() - t0, 2), k=k, concurrency=concurrency,
+                fingerprint=fingerprint, resumed=len(done), judge=judge.name if judge else None,
+                answer_modes=dict(Counter(str(r.get("mode")) for r in ordered)),
+                price_prompt_per_m=price_prompt_per_m, price_completion_per_m=price_completion_per_m)
+    return summarize(ordered, meta, price_prompt_per_m=price_prompt_per_m,
+                     price_completion_per_m=price_completion_per_m)
+
+
+def load_results(out_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of ``out_dir/results.jsonl``, last one per id, in question-file order.
+
+    A line torn by an interruption is skipped.
+    """
+    path = Path(out_dir) / "results.jsonl"
+    records: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a write cut short by an interruption
+            if isinstance(record, dict) and "id" in record:
+                records.pop(record["id"], None)
+                records[record["id"]] = record
+    return sorted(records.values(), key=lambda r: r.get("index", 0))
+
+
+def _resumable(run_path: Path, results_path: Path, fingerprint: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+    try:
+        previous = json.loads(run_path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
+    if previous != fingerprint:
+        log.warning("%s belongs to another question file, mode or k: starting fresh", run_path.parent)
+        return {}
+    return {r["id"]: r for r in load_results(results_path.parent) if r["id"] in ids and not r.get("error")}
+
+
+def _ask(assistant: AnswersQuestions, q: Question, k: int, judge: Judge | None, index: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    error = None
+    try:
+        answer = assistant.answer(q.question, q.history, lang=q.lang)
+    except Exception as exc:  # any failure of one question is recorded and the run goes on
+        log.debug("question %s failed", q.id, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
+        answer = Answer(question=q.question, text="", lang=q.lang)
+    latency_ms = round((time.perf_counter() - t0) * 1000, 1)
+    metrics = score_answer(q, answer, k=k)
+    judge_error = None
+    if judge is not None:
+        metrics.update(faithfulness=None, answer_correctness=None)
+        if error is None:
+            try:
+                metrics.update(judge.judge(q, answer))
+            except AssistantError as exc:
+                judge_error = str(exc)
+    evidence = [normalize_for_match(e) for e in q.evidence]
+    return {
+        "id": q.id, "index": index, "question": q.question, "lang": q.lang, "category": q.category,
+        "expected_answerable": q.answerable, "history": [asdict(m) for m in q.history],
+        "answer": answer.text, "answerable": None if error else answer.answerable,
+        "mode": None if error else answer.mode, "model": answer.model, "notice": answer.notice,
+        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "source": c.source, "title": c.title, "section": c.section,
+                       "quote": c.quote, "verified": c.verified,
+                       "hit": _contains_any(c.passage_text or c.quote, evidence)} for c in answer.citations],
+        "passages": [{"rank": i, "id": p.chunk.id, "source": p.chunk.source, "section": p.chunk.section_path,
+                      "score": round(float(p.score), 4), "text": p.chunk.text,
+                      "hit": _contains_any(p.chunk.text, evidence)} for i, p in enumerate(answer.passages[:k], 1)],
+        "metrics": metrics, "latency_ms": None if error else latency_ms, "timings_ms": dict(answer.timings_ms),
+        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+        "error": error, "judge_error": judge_error,
+    }

@@ -1,0 +1,72 @@
+"""The HTML evaluation report in real headless Chromium: it renders offline from one file, every chart image
+decodes (natural width > 0), hostile text stays text, and a screenshot is kept as artifacts/eval-report.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluate import load_results, run_eval
+from assistant.report import write_report
+from assistant.testing import FakeAssistant
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+
+ROWS = [
+    {"id": "r1", "question": "河套合作区总面积有多大？", "lang": "zh-Hans", "answerable": True, "category": "数字",
+     "facts": [["3.89"]], "evidence": ["总面积约3.89平方公里"]},
+    {"id": "r2", "question": "合作區總面積有幾大？", "lang": "zh-Hant", "answerable": True, "category": "数字",
+     "facts": [["3.89"]], "evidence": ["總面積約3.89平方公里"]},
+    {"id": "r3", "question": "How large is the zone?", "lang": "en", "answerable": True, "category": "numeric",
+     "facts": [["3.89"]], "evidence": ["3.89平方公里"]},
+    {"id": "r4", "question": "有哪些口岸？", "lang": "zh-Hans", "answerable": True, "category": "列表",
+     "facts": [["福田口岸"]], "evidence": ["福田口岸"]},
+    {"id": "r5", "question": "写一首诗<img src=x onerror=\"document.title='pwned'\">", "lang": "zh-Hans",
+     "answerable": False, "category": "off-topic", "facts": [], "evidence": []},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+def test_report_opens_in_chromium_with_decoded_charts(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
+    first = run_eval(FakeAssistant(), qfile, tmp_path / "run1", progress=False)
+    write_report(tmp_path / "run1", first, load_results(tmp_path / "run1"))
+    summary = run_eval(FakeAssistant(delay_s=0.01), qfile, tmp_path / "run2", progress=False)
+    paths = write_report(tmp_path / "run2", summary, load_results(tmp_path / "run2"), previous=tmp_path / "run1")
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda req: requests.append(req.url))
+            page.goto(paths["html"].resolve().as_uri(), wait_until="load")
+            images = page.evaluate("""() => Array.from(document.images).map(img => ({
+                alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight}))""")
+            headings = page.locator("h2").all_inner_texts()
+            question_cells = page.locator("#questions tbody tr").count()
+            hostile = page.locator("#questions").inner_text()
+            title = page.title()
+            out = REPO / "artifacts"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / "eval-report.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert [i["alt"] for i in images] == ["metrics by language chart", "metrics by category chart",
+                                          "latency histogram"]
+    assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in images), images
+    assert headings[:3] == ["Headline", "Compared with " + str(tmp_path / "run1"), "By language"]
+    assert question_cells == len(ROWS)
+    assert title == "Evaluation report"  # the onerror payload stayed text and never ran
+    assert "<img src=x onerror=" in hostile
+    assert all(u.startswith(("file://", "data:")) for u in requests), requests  # nothing leaves the file
+    assert (REPO / "artifacts" / "eval-report.png").stat().st_size > 10_000
