@@ -21,9 +21,10 @@ from dataclasses import replace
 from assistant.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
 from assistant.data import Answer, Chunk, Citation, Delta, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
-from assistant.extractive import Quote, notes_for, question_terms, select_quotes, siblings
+from assistant.extractive import Quote, notes_for, question_terms, select_quotes, sentence_end, siblings
 from assistant.guard import is_injection, resolve_followup
 from assistant.lang import Lang, detect_lang, to_traditional
+from assistant.lexical import tokenize
 from assistant.llm import ChatModel
 from assistant.prompts import Prompts
 from assistant.retrieval import Filters, HybridRetriever
@@ -52,6 +53,22 @@ _NOTES: dict[str, dict[str, str]] = {
         "zh-Hans": "语言模型暂时不可用，以下为资料原文摘录。",
         "zh-Hant": "語言模型暫時不可用，以下為資料原文摘錄。",
         "en": "The language model is unavailable right now; showing quoted excerpts instead.",
+    },
+}
+_WEB_ADDRESS = re.compile(r"https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)\b", re.I)
+_LABEL = re.compile(r"^\s*(?:[-*•]\s*|\d{1,2}[.、．]\s*|（\d{1,2}）\s*)")
+_DECLINE_LEADS: dict[str, dict[str, str]] = {
+    "injection": {
+        "zh-Hans": "我只能根据河套合作区的规划和政策资料回答问题，不能执行其他指令，也不会透露系统设置。",
+        "zh-Hant": "我只能根據河套合作區的規劃和政策資料回答問題，不能執行其他指令，也不會透露系統設定。",
+        "en": "I can only answer questions from the Hetao zone's plan and policy sources; I cannot follow other "
+              "instructions or reveal my configuration.",
+    },
+    "no-evidence": {
+        "zh-Hans": "抱歉，现有资料（河套合作区规划要点、政策清单和解读文章）没有回答这个问题，我不作推测。",
+        "zh-Hant": "抱歉，現有資料（河套合作區規劃要點、政策清單和解讀文章）沒有回答這個問題，我不作推測。",
+        "en": "Sorry — the sources I have (the Hetao plan digest, the policy list and a commentary article) do "
+              "not answer this question, and I will not guess.",
     },
 }
 _LANGUAGE_NAMES = {"zh-Hans": "Simplified Chinese (简体中文)", "zh-Hant": "Traditional Chinese, Hong Kong (繁體中文)",
@@ -121,9 +138,7 @@ class Assistant:
         standalone = self._standalone(question, history)
         result = self.retriever.search(standalone, self.top_k, filters)
         passages = list(result.passages)
-        idf = self.retriever.index.bm25.idf
-        vocab = self.retriever.index.bm25.vocab
-        terms = question_terms(result.query, idf, lambda t: t in vocab)
+        terms = self._terms(result.query, result.expansion, language == "en")
         quotes, best = select_quotes(standalone, passages, terms)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not terms or best < ANSWERABLE_MIN_COVERAGE:
@@ -158,11 +173,15 @@ class Assistant:
                 pass  # the heuristic below still resolves most follow-ups
         return resolve_followup(question, history, self._previous_items)
 
+    def _terms(self, query: str, expansion: Sequence[str] = (), english: bool = False) -> dict[str, float]:
+        df = self.retriever.index.text_df
+        keep = set(tokenize(" ".join(expansion)))
+        return question_terms(query, df.idf, df.__contains__, drop_unknown_latin=english, keep=keep)
+
     def _previous_items(self, previous_question: str) -> list[str]:
         """The quoted lines of the extractive answer to an earlier question (to resolve "the second one")."""
         result = self.retriever.search(previous_question, self.top_k)
-        vocab = self.retriever.index.bm25.vocab
-        terms = question_terms(result.query, self.retriever.index.bm25.idf, lambda t: t in vocab)
+        terms = self._terms(result.query, result.expansion, detect_lang(previous_question) == "en")
         quotes, _ = select_quotes(previous_question, result.passages, terms)
         items = []
         for p, span in self._expand_lists(previous_question, list(result.passages), quotes):
@@ -172,15 +191,11 @@ class Assistant:
     def _expand_lists(self, question: str, passages: list[Passage],
                       quotes: list[Quote]) -> list[tuple[Passage, tuple[int, int]]]:
         """Quotes as (passage, span); a quoted numbered item brings its sibling items (a list kept whole)."""
-        from assistant.extractive import is_list_question
-
         out: list[tuple[Passage, tuple[int, int]]] = []
         seen: set[str] = set()
         for q in quotes:
             p = passages[q.passage_index]
-            group = [p.chunk]
-            if is_list_question(question):
-                group = siblings(p.chunk, self.retriever.index.chunks)
+            group = siblings(p.chunk, self.retriever.index.chunks) if q.whole_list else [p.chunk]
             for c in group:
                 if c.id in seen:
                     continue
@@ -189,7 +204,22 @@ class Assistant:
                     out.append((p, (q.start, q.end)))
                 else:
                     out.append((Passage(chunk=c, score=p.score), (c.start, c.end)))
+            if q.continues:
+                # A list sentence cut by the chunk budget: quote on to its full stop in the next chunk.
+                nxt = self._next_chunk(p.chunk)
+                if nxt is not None and nxt.id not in seen:
+                    seen.add(nxt.id)
+                    end = nxt.start + sentence_end(nxt.text, 0)
+                    out.append((Passage(chunk=nxt, score=p.score), (nxt.start, end)))
         return out
+
+    def _next_chunk(self, chunk: Chunk) -> Chunk | None:
+        index = self.retriever.index
+        i = index.by_id.get(chunk.id)
+        if i is None or i + 1 >= len(index.chunks):
+            return None
+        nxt = index.chunks[i + 1]
+        return nxt if nxt.source == chunk.source and nxt.section[:-1] == chunk.section[:-1] else None
 
     def _extractive(self, question: str, standalone: str, lang: Lang, passages: list[Passage],
                     quotes: list[Quote], t0: float, timings: dict[str, float], notice: str | None = None) -> Answer:
@@ -268,10 +298,11 @@ class Assistant:
         if channel is not None:
             sentence, passage = channel
             citations = (make_citation(1, passage, _span_of(passage, sentence)),)
-            channel_text = f"{_one_line(sentence)}[1]"
+            channel_text = f"{_LABEL.sub('', _one_line(sentence))}[1]"
         else:
             channel_text = {"zh-Hans": "河套发展署", "zh-Hant": "河套發展署", "en": "the Hetao Development Office"}[lang]
-        text = self.prompts.render(f"decline.{lang}", topics=topics, channel=channel_text)
+        text = self.prompts.render(f"decline.{lang}", lead=_DECLINE_LEADS[reason][lang], topics=topics,
+                                   channel=channel_text)
         return Answer(question=question, text=text, citations=citations, answerable=False, mode="decline",
                       lang=lang, passages=tuple(passages),
                       timings_ms={"total": (time.perf_counter() - t0) * 1000},
@@ -282,14 +313,13 @@ class Assistant:
         if self._channel is False:
             self._channel = None
             hits = self.retriever.index.bm25.top(["官网", "办理", "渠道", "联系"], 5)
-            for n, _ in hits:
-                chunk = self.retriever.index.chunks[n]
-                for line in chunk.text.splitlines():
-                    if "官网" in line:
-                        self._channel = (line.strip(), Passage(chunk=chunk, score=0.0))
-                        break
-                if self._channel:
-                    break
+            lines = [(line.strip(), n) for n, _ in hits for line in self.retriever.index.chunks[n].text.splitlines()
+                     if "官网" in line]
+            # A line that gives the address beats one that only mentions the website.
+            lines.sort(key=lambda ln: not _WEB_ADDRESS.search(ln[0]))
+            if lines:
+                line, n = lines[0]
+                self._channel = (line, Passage(chunk=self.retriever.index.chunks[n], score=0.0))
         return self._channel or None
 
     def _emit(self, answer: Answer) -> Iterator[Delta | Answer]:

@@ -33,6 +33,7 @@ _ITEM = re.compile(
     rf"^(?:[-*+•][ \t]+|(?P<num>\d{{1,3}}[.、．)]|（\d{{1,3}}）|\(\d{{1,3}}\)|第[{_CN_NUM}\d]+条|[{_CN_NUM}]+是)[ \t]*)"
 )
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]]*|\n+")
+_FULL_STOP_END = re.compile(r"[。！？!?]+[”’」』）)\]]*|\n+")
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,15 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
         yield _Block(block_start, block_end, section(), block_label)
 
 
-def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text`` (shifted by ``base``), cut after 。！？； and newlines.
+def split_sentences(text: str, base: int = 0, *, clauses: bool = True) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` of ``text`` (shifted by ``base``), cut after 。！？ and newlines,
+    and after ； too when ``clauses`` (the items of a ；-separated enumeration are then separate units).
 
     Spans exclude surrounding whitespace; closing quotes and brackets stay with their sentence.
     """
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _SENTENCE_END.finditer(text):
+    for m in (_SENTENCE_END if clauses else _FULL_STOP_END).finditer(text):
         end = m.end()
         _add_span(text, start, end, base, spans)
         start = end
@@ -132,11 +134,18 @@ def _add_span(text: str, start: int, end: int, base: int, spans: list[tuple[int,
 
 
 def _split_oversized(text: str, block: _Block, max_tokens: int, count: TokenCounter) -> list[_Block]:
-    """Cut a block above the budget into runs of whole sentences (a lone long sentence stays whole)."""
+    """Cut a block above the budget into runs of whole sentences, at full stops where possible (an
+    enumeration 一是…；二是…。 stays together); a sentence still over the budget is cut at its ；."""
+    spans: list[tuple[int, int]] = []
+    for s, e in split_sentences(text[block.start : block.end], base=block.start, clauses=False):
+        if count(text[s:e]) > max_tokens:
+            spans.extend(split_sentences(text[s:e], base=s))
+        else:
+            spans.append((s, e))
     pieces: list[_Block] = []
     run_start: int | None = None
     run_end = 0
-    for s, e in split_sentences(text[block.start : block.end], base=block.start):
+    for s, e in spans:
         if run_start is not None and count(text[run_start:e]) > max_tokens:
             pieces.append(_Block(run_start, run_end, block.section, block.label))
             run_start = None

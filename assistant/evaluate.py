@@ -12,10 +12,14 @@ where it applies):
   contains an evidence string. ``mrr`` — 1/rank of the first such passage within the top k, else 0.
 * ``fact_coverage`` — answerable questions with facts: 1 when the answer text (``[n]`` markers removed)
   contains at least one string of every fact group.
-* ``citation_precision`` — answerable questions with evidence and at least one citation: the fraction of
-  citations whose cited passage (``Citation.passage_text``, the quote when that is empty) contains an
-  evidence string. A declined or uncited answer is not counted here (it shows in ``citation_recall``).
-* ``citation_recall`` — answerable questions with evidence: 1 when at least one citation hits evidence.
+* ``citation_precision`` — answerable questions with evidence and at least one citation: 1 when the cited
+  passages (``Citation.passage_text``, the quote when that is empty) contain an evidence string — the
+  definition of the answers issue. A declined or uncited answer is not counted here (see recall).
+* ``citation_passage_precision`` — the stricter per-citation form: the fraction of an answer's citations
+  whose passage contains an evidence string. Evidence lists name one wording of a fact; a passage of
+  another source stating the same fact counts as a miss here, so read it as a lower bound.
+* ``citation_recall`` — answerable questions with evidence: the fraction of the evidence strings found in
+  the cited passages (0 for a declined or uncited answer).
 * ``decline_accuracy`` — non-answerable questions: 1 when the answer declined (``answer.answerable`` False).
 * ``false_decline`` — answerable questions: 1 when the answer declined (aggregated as ``false_decline_rate``).
 * ``forbidden_violation`` — questions with ``forbidden`` strings: 1 when the answer contains one
@@ -60,11 +64,11 @@ log = logging.getLogger(__name__)
 RECALL_KS = (1, 3, 5)
 #: Aggregated metrics a CI gate may use, and which way is better.
 HIGHER_IS_BETTER = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "fact_coverage", "citation_precision",
-                    "citation_recall", "decline_accuracy", "faithfulness", "answer_correctness")
+                    "citation_passage_precision", "citation_recall", "decline_accuracy", "faithfulness", "answer_correctness")
 LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "latency_p50_ms", "latency_p95_ms",
                    "prompt_tokens", "completion_tokens", "cost_usd")
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
-CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_recall": True,
+CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_precision": True,
                            "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}
 _MARKER = re.compile(r"\[\d+\]")
 
@@ -230,9 +234,12 @@ def score_answer(q: Question, answer: Answer, *, k: int = 5) -> dict[str, float 
                           if q.answerable and groups else None)
 
     by_id = {p.chunk.id: p.chunk.text for p in answer.passages}
-    hits = [_contains_any(c.passage_text or by_id.get(c.chunk_id) or c.quote, evidence) for c in answer.citations]
-    m["citation_precision"] = sum(hits) / len(hits) if q.answerable and evidence and hits else None
-    m["citation_recall"] = float(any(hits)) if q.answerable and evidence else None
+    cited = [normalize_for_match(c.passage_text or by_id.get(c.chunk_id) or c.quote) for c in answer.citations]
+    hits = [any(e in text for e in evidence) for text in cited]
+    m["citation_precision"] = float(any(hits)) if q.answerable and evidence and hits else None
+    m["citation_passage_precision"] = sum(hits) / len(hits) if q.answerable and evidence and hits else None
+    m["citation_recall"] = (sum(any(e in text for text in cited) for e in evidence) / len(evidence)
+                            if q.answerable and evidence else None)
     m["decline_accuracy"] = None if q.answerable else float(declined)
     m["false_decline"] = float(declined) if q.answerable else None
     forbidden = [normalize_for_match(s) for s in q.forbidden]

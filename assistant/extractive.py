@@ -11,7 +11,7 @@ answer at all: see :func:`coverage`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from assistant.chunking import split_sentences
@@ -23,6 +23,7 @@ IdfFn = Callable[[str], float]
 
 _LIST_QUESTION = re.compile(
     r"哪些|哪几|哪[两三四五六七八九十]|有几|几个|几项|几方面|分别|包括|包含|列出|列举|清单|什么措施|哪方面"
+    r"|[两二三四五六七八九十]+(?:大|个|项|方面|类|种|条|点|部分|阶段|片区)"
     r"|\bwhich\b.*\b(are|were)\b|\bwhat are\b|\blist\b|\bwhich\b.*s\b", re.I)
 _LATIN = re.compile(r"^[a-z]+$")
 _UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
@@ -45,32 +46,62 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(to_simplified(question)))
 
 
-def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool]) -> dict[str, float]:
-    """Content terms of the (expanded, Simplified) query with their IDF weights.
+_QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
+_DIGITS = re.compile(r"^\d")
 
-    Latin words the corpus never uses are dropped (an English question is matched through its glossary
-    terms, not its English words). An unseen Chinese compound whose parts are also terms is dropped too:
-    ``重点任务`` counts through ``重点`` and ``任务``.
+
+def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
+                   drop_unknown_latin: bool = False, keep: Collection[str] = ()) -> dict[str, float]:
+    """Content terms of the (expanded, Simplified) query with their weights: IDF, adjusted by kind.
+
+    - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
+      question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
+    - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
+    - An unseen compound whose parts are also terms is dropped: ``重点任务`` counts through ``重点``, ``任务``.
+    - Single characters weigh less (mostly grammar: 定, 给), figures more (2035, 3.89: they pin the answer).
     """
     tokens = list(dict.fromkeys(tokenize(query_text)))
-    terms: dict[str, float] = {}
+    cleaned: list[str] = []
     for t in tokens:
-        if _LATIN.match(t) and not known(t):
+        m = _QUESTION_WORD.match(t)
+        if m:
+            t = t[m.end():]
+            if len(t) < 2:
+                continue
+        if t not in cleaned:
+            cleaned.append(t)
+    terms: dict[str, float] = {}
+    for t in cleaned:
+        if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
             continue
-        if not known(t) and len(t) > 2 and sum(1 for o in tokens if o != t and o in t) >= 2:
+        if not known(t) and len(t) > 2 and sum(1 for o in cleaned if o != t and o in t) >= 2:
             continue
-        terms[t] = idf(t)
+        weight = idf(t)
+        if len(t) == 1 and not t.isdigit():
+            weight *= 0.3
+        elif _DIGITS.match(t):
+            weight *= 1.5
+        terms[t] = weight
     return terms
 
 
-def coverage(text: str, terms: dict[str, float], context: str = "") -> float:
-    """Weighted share of ``terms`` found in ``text`` (full weight) or ``context`` (half weight)."""
+def coverage(text: str, terms: dict[str, float], context: str = "", passage: str = "") -> float:
+    """Weighted share of ``terms`` found in ``text`` (full weight), else in its section heading
+    ``context`` (half) or elsewhere in its ``passage`` (a quarter: the paragraph's topic sentence)."""
     total = sum(terms.values())
     if total <= 0:
         return 0.0
     text = to_simplified(text).lower()
     context = to_simplified(context).lower()
-    got = sum(w if t in text else (0.5 * w if t in context else 0.0) for t, w in terms.items())
+    passage = to_simplified(passage).lower()
+    got = 0.0
+    for t, w in terms.items():
+        if t in text:
+            got += w
+        elif t in context:
+            got += 0.5 * w
+        elif t in passage:
+            got += 0.25 * w
     return got / total
 
 
@@ -85,44 +116,94 @@ def units_of(passages: Sequence[Passage], terms: dict[str, float]) -> list[Unit]
             text = c.text[s - c.start : e - c.start]
             if len(text.strip(" -*0123456789.、（）()")) < 4:
                 continue
-            units.append(Unit(i, s, e, text, coverage(text, terms, ctx) + prior))
+            units.append(Unit(i, s, e, text, coverage(text, terms, ctx, c.text) + prior))
     return units
 
 
 @dataclass(frozen=True)
 class Quote:
-    """A span of one passage to quote."""
+    """A span of one passage to quote (document offsets); ``whole_list`` asks for its sibling items too."""
 
     passage_index: int
     start: int
     end: int
+    whole_list: bool = False
+    continues: bool = False  # the quoted sentence runs on into the next chunk
+
+
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.、．]|（\d{1,2}）|[一二三四五六七八九十]+是)")
+_FULL_STOP = re.compile(r"[。！？!?]")
+
+
+def _is_list_shaped(text: str) -> bool:
+    return sum(1 for line in text.splitlines() if _LIST_LINE.match(line)) >= 2
+
+
+def sentence_end(text: str, offset: int) -> int:
+    """Index just past the full stop (。！？ or line end) at or after ``offset``."""
+    m = _FULL_STOP.search(text, offset)
+    line_end = text.find("\n", offset)
+    candidates = [x for x in ((m.end() if m else -1), line_end) if x >= 0]
+    return min(candidates) if candidates else len(text)
+
+
+def sentence_start(text: str, offset: int) -> int:
+    """Index of the first character of the sentence that contains ``offset``."""
+    head = text[:offset]
+    cut = max(head.rfind(ch) for ch in "。！？!?\n")
+    start = cut + 1
+    while start < offset and text[start] in " \t":
+        start += 1
+    return start
 
 
 def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, float], *,
-                  max_quotes: int = 4, relative: float = 0.8) -> tuple[list[Quote], float]:
-    """The spans to quote, best first, and the best unit's score (0 when nothing matches)."""
+                  max_quotes: int = 4, relative: float = 0.8,
+                  other_source_relative: float = 0.75) -> tuple[list[Quote], float]:
+    """The spans to quote, best first, and the best unit's score (0 when nothing matches).
+
+    Units within ``relative`` of the best one are quoted, and each other source's best unit within
+    ``other_source_relative``: each source's best passage first, one span per passage covering its units. A sentence that introduces a list
+    (ends with ：) brings the list; for a list question a list-shaped passage is quoted whole, a sentence
+    from full stop to full stop (its ；-separated items included), and a numbered item whose section
+    heading names what is asked brings its sibling items.
+    """
     units = units_of(passages, terms)
     if not units:
         return [], 0.0
     ranked = sorted(units, key=lambda u: -u.score)
     best = ranked[0].score
     wants_list = is_list_question(question)
-    quotes: list[Quote] = []
-    used_passages: set[int] = set()
+    good: dict[int, list[Unit]] = {}
     for u in ranked:
-        if u.score < best * relative or len(quotes) >= max_quotes:
-            break
-        if u.passage_index in used_passages:
-            continue
-        used_passages.add(u.passage_index)
-        c = passages[u.passage_index].chunk
-        start, end = u.start, u.end
-        if wants_list or u.text.rstrip().endswith(("：", ":")):
-            # Keep the list whole: quote from this sentence to the end of the passage.
+        if u.score >= best * relative:
+            good.setdefault(u.passage_index, []).append(u)
+    # Each other source's best sentence too, if it is close enough: sources restate and check each other.
+    firsts: dict[str, int] = {}
+    for u in ranked:
+        source = passages[u.passage_index].chunk.source
+        if source not in firsts and u.score >= best * other_source_relative:
+            firsts[source] = u.passage_index
+            good.setdefault(u.passage_index, []).append(u)
+    order = list(dict.fromkeys([*firsts.values(), *good]))
+    quotes: list[Quote] = []
+    for i in order[:max_quotes]:
+        c = passages[i].chunk
+        chosen = good[i]
+        start, end = min(u.start for u in chosen), max(u.end for u in chosen)
+        whole_list = False
+        if c.text[: end - c.start].rstrip().endswith(("：", ":")):
             end = c.end
-            if wants_list:
-                start = c.start
-        quotes.append(Quote(u.passage_index, start, end))
+        elif wants_list:
+            if _is_list_shaped(c.text):
+                start, end = c.start, c.end
+            else:
+                start = c.start + sentence_start(c.text, start - c.start)
+                end = c.start + sentence_end(c.text, end - c.start - 1)
+            parent = c.section[-2] if len(c.section) >= 2 else ""
+            whole_list = coverage(parent, terms) >= 0.3
+        continues = wants_list and end == c.end and not _FULL_STOP.search(c.text[-2:])
+        quotes.append(Quote(i, start, end, whole_list, continues))
     return quotes, best
 
 

@@ -33,12 +33,14 @@ from assistant.embedding import Embedder, embed_batched, passage_text
 from assistant.errors import IndexNotBuiltError
 from assistant.ingest import SkippedFile, load_sources
 from assistant.lang import to_simplified
-from assistant.lexical import BM25Index, load_user_dict, tokenize
+from assistant.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
 from assistant.store import ChromaStore, collection_names, drop_collection
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "current.json"
+#: Bumped when the files of a build change shape: an older build is then rebuilt (its vectors reused).
+INDEX_FORMAT = 2
 PARK_TERMS = "park_terms.txt"
 
 
@@ -65,6 +67,7 @@ class LoadedIndex:
     chunks: list[Chunk]
     bm25: BM25Index
     store: ChromaStore
+    text_df: DocFrequencies
     by_id: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,7 +158,8 @@ class Indexer:
         ids = [c.id for c in chunks]
         same_embedder = old is not None and old.get("embedder") == self.embedder.name
         if (not force and old is not None and old_store is not None and same_embedder
-                and old.get("chunk_ids") == ids and old.get("park_terms") == self._terms_digest()):
+                and old.get("chunk_ids") == ids and old.get("park_terms") == self._terms_digest()
+                and old.get("format") == INDEX_FORMAT):
             return BuildReport(old["build_id"], len(chunks), 0, len(chunks), len(docs), tuple(skipped),
                                time.perf_counter() - t0, unchanged=True, timings=timings)
 
@@ -180,6 +184,7 @@ class Indexer:
         store = ChromaStore.create(self.client, self.prefix + build_id.replace("-", "_"))
         store.upsert(ids, vectors, [_store_metadata(c) for c in chunks])
         BM25Index.build([tokenize(chunk_index_text(c)) for c in chunks]).save(build_dir)
+        DocFrequencies.build(tokenize(c.text) for c in chunks).save(build_dir)
         _write_chunks(build_dir / "chunks.jsonl", chunks)
         if self.park_terms.exists():
             shutil.copy2(self.park_terms, build_dir / PARK_TERMS)
@@ -196,6 +201,7 @@ class Indexer:
             "sources": {d.source: d.meta.get("sha1", d.sha1) for d in docs},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
             "chunk_max_tokens": self.max_tokens,
+            "format": INDEX_FORMAT,
         }
         tmp = root / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -226,8 +232,9 @@ def load_index(index_dir: Path, client: Any) -> LoadedIndex:
     if manifest is None:
         raise IndexNotBuiltError(f"no index at {store_dir(index_dir)} — run `park-assistant index` first")
     build_dir = store_dir(index_dir) / "builds" / manifest["build_id"]
-    if not (build_dir / "chunks.jsonl").exists():
+    if not all((build_dir / name).exists() for name in ("chunks.jsonl", "bm25.npz", "text_df.json")):
         raise IndexNotBuiltError(f"index build {build_dir} is incomplete — run `park-assistant index --force`")
     load_user_dict(build_dir / PARK_TERMS if (build_dir / PARK_TERMS).exists() else None)
     return LoadedIndex(manifest=manifest, chunks=_read_chunks(build_dir / "chunks.jsonl"),
-                       bm25=BM25Index.load(build_dir), store=ChromaStore.open(client, manifest["collection"]))
+                       bm25=BM25Index.load(build_dir), store=ChromaStore.open(client, manifest["collection"]),
+                       text_df=DocFrequencies.load(build_dir))

@@ -41,6 +41,7 @@ STOPWORDS = frozenset(
     为什么 是不是 会不会 能否 the a an of to in on for and or is are was were be been by with as at
     from what which who whom how when where why does do did can could should would will there their
     its it this that these those any some about into than then also please tell me i we you
+    哪几 几方面 做什么 是什么 有何 何种 哪种 哪类 多久 多长 怎么样 怎么办 要求 一些 呀 么 到 给 让 向 从 来 去 得 着 过 方面
     """.split()
 )
 
@@ -148,3 +149,41 @@ class BM25Index:
         data = np.load(directory / "bm25.npz")
         vocab = json.loads((directory / "bm25_vocab.json").read_text(encoding="utf-8"))
         return cls(vocab, data["ptr"], data["doc"], data["weight"], int(data["n_docs"][0]), data["idf"])
+
+
+class DocFrequencies:
+    """Document frequencies over the chunks' own text (no titles or section paths).
+
+    BM25 indexes a chunk with its title and section path, so a title word (深圳园区) looks like it is in
+    every chunk; to weigh a question's terms by how specific they are *in the text*, the extractive
+    answerer uses these counts instead.
+    """
+
+    def __init__(self, df: dict[str, int], n_docs: int) -> None:
+        self.df = df
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, docs: Iterable[Sequence[str]]) -> DocFrequencies:
+        df: Counter[str] = Counter()
+        n = 0
+        for doc in docs:
+            df.update(set(doc))
+            n += 1
+        return cls(dict(df), n)
+
+    def idf(self, term: str) -> float:
+        """Smoothed IDF; a term seen nowhere gets the maximum."""
+        return math.log(1.0 + (self.n_docs - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.df
+
+    def save(self, directory: Path) -> None:
+        (directory / "text_df.json").write_text(json.dumps({"n": self.n_docs, "df": self.df}, ensure_ascii=False),
+                                                encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> DocFrequencies:
+        data = json.loads((directory / "text_df.json").read_text(encoding="utf-8"))
+        return cls(data["df"], int(data["n"]))

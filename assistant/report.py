@@ -34,8 +34,9 @@ HEADLINE: dict[str, str] = {
     "recall_at_1": "evidence in the top passage", "recall_at_3": "evidence in the top 3 passages",
     "recall_at_5": "evidence in the top 5 passages", "mrr": "mean reciprocal rank of the first evidence passage",
     "fact_coverage": "answers containing every expected fact",
-    "citation_precision": "cited passages that contain evidence (mean per answer)",
-    "citation_recall": "answers citing at least one evidence passage",
+    "citation_precision": "answers whose cited passages contain evidence",
+    "citation_passage_precision": "citations whose passage contains evidence (mean per answer; a lower bound)",
+    "citation_recall": "evidence strings found in the cited passages (mean per answer)",
     "faithfulness": "answer claims supported by the retrieved passages (LLM judge)",
     "answer_correctness": "claim F1 against the facts + similarity (LLM judge)",
     "decline_accuracy": "unanswerable questions declined",
@@ -46,10 +47,11 @@ HEADLINE: dict[str, str] = {
     "prompt_tokens": "prompt tokens, all questions", "completion_tokens": "completion tokens, all questions",
     "cost_usd": "estimated cost at the configured prices",
 }
-TABLE_METRICS = ("recall_at_5", "mrr", "fact_coverage", "citation_precision", "decline_accuracy",
+TABLE_METRICS = ("recall_at_5", "mrr", "fact_coverage", "citation_precision", "citation_passage_precision",
+                 "decline_accuracy",
                  "false_decline_rate", "forbidden_violations", "latency_p50_ms", "latency_p95_ms")
 _SHORT = {"recall_at_5": "R@5", "mrr": "MRR", "fact_coverage": "facts", "citation_precision": "cite P",
-          "citation_recall": "cite R", "decline_accuracy": "decline", "false_decline_rate": "false decl",
+          "citation_recall": "cite R", "citation_passage_precision": "cite P/psg", "decline_accuracy": "decline", "false_decline_rate": "false decl",
           "false_decline": "false decl", "forbidden_violations": "forbidden", "forbidden_violation": "forbidden",
           "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms", "error": "no error"}
 CHART_METRICS = ("recall_at_5", "fact_coverage", "citation_precision", "decline_accuracy")

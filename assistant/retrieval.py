@@ -156,14 +156,13 @@ class HybridRetriever:
     """Dense + BM25 search over a :class:`LoadedIndex`."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, glossary: Glossary | None = None, *,
-                 candidates: int = 30, dense_weight: float = 1.0, lexical_weight: float = 1.0,
-                 max_per_source: int | None = 2) -> None:
+                 candidates: int = 30, alpha: float = 0.3, max_per_source: int | None = 3) -> None:
         self.index = index
-        self.max_per_source = max_per_source
         self.embedder = embedder
         self.glossary = glossary or Glossary()
         self.candidates = candidates
-        self.weights = (dense_weight, lexical_weight)
+        self.alpha = alpha  # weight of the dense score against BM25
+        self.max_per_source = max_per_source
 
     def query_text(self, question: str) -> tuple[str, list[str]]:
         """The question folded to Simplified, with glossary terms appended for English phrases."""
@@ -173,49 +172,80 @@ class HybridRetriever:
 
     def search(self, question: str, k: int = 6, filters: Filters | None = None,
                query_vector: np.ndarray | None = None) -> SearchResult:
-        """The ``k`` best passages for ``question``. ``query_vector`` skips embedding (benchmarks, tests)."""
+        """The ``k`` best passages for ``question``. ``query_vector`` skips embedding (benchmarks, tests).
+
+        Each retriever nominates its ``candidates`` best; every candidate then gets both exact scores
+        (its cosine similarity, fetched for lexical-only candidates, and its BM25 score), normalised over
+        the candidates and mixed. Unlike rank fusion this keeps how far ahead a strong lexical match is.
+        """
         filters = filters or Filters()
         text, expansion = self.query_text(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        if query_vector is None:
-            query_vector = self.embedder.embed([text], "query")[0]
-        t1 = time.perf_counter()
-        timings["embed_query"] = (t1 - t0) * 1000
-        dense = self.index.store.query(query_vector, self.candidates, filters.chroma_where())
-        rankings = [[i for i, _ in dense if i in self.index.by_id]]
+        vectors = [query_vector if query_vector is not None else self.embedder.embed([text], "query")[0]]
         if expansion and _is_mostly_latin(question):
             # An English question: also search with its Chinese terms alone, a query in the corpus' language.
-            zh_vector = self.embedder.embed([" ".join(expansion)], "query")[0]
-            rankings.append([i for i, _ in self.index.store.query(zh_vector, self.candidates,
-                                                                  filters.chroma_where()) if i in self.index.by_id])
+            vectors.append(self.embedder.embed([" ".join(expansion)], "query")[0])
+        t1 = time.perf_counter()
+        timings["embed_query"] = (t1 - t0) * 1000
+        where = filters.chroma_where()
+        dense: dict[str, float] = {}
+        dense_rank: dict[str, int] = {}
+        for vector in vectors:
+            for rank, (chunk_id, sim) in enumerate(self.index.store.query(vector, self.candidates, where), 1):
+                if chunk_id in self.index.by_id:
+                    dense[chunk_id] = max(sim, dense.get(chunk_id, -1.0))
+                    dense_rank[chunk_id] = min(rank, dense_rank.get(chunk_id, rank))
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
         mask = np.array([filters.accepts(c) for c in self.index.chunks]) if filters else None
-        lexical = self.index.bm25.top(tokenize(text), self.candidates, mask)
+        bm25 = self.index.bm25.scores(tokenize(text))
+        if mask is not None:
+            bm25 = np.where(mask, bm25, 0.0)
+        lexical = _top_indices(bm25, self.candidates)
+        lexical_rank = {self.index.chunks[n].id: r for r, n in enumerate(lexical, start=1)}
         t3 = time.perf_counter()
         timings["lexical"] = (t3 - t2) * 1000
 
-        lexical_ids = [self.index.chunks[n].id for n, _ in lexical]
-        dense_w, lexical_w = self.weights
-        weights = [dense_w / len(rankings)] * len(rankings) + [lexical_w]
-        fused = reciprocal_rank_fusion([*rankings, lexical_ids], weights)
-        dense_info = {i: (r, s) for r, (i, s) in enumerate(dense, start=1)}
-        lexical_info = {self.index.chunks[n].id: (r, s) for r, (n, s) in enumerate(lexical, start=1)}
+        missing = [i for i in lexical_rank if i not in dense]
+        if missing:  # exact similarity of lexical-only candidates
+            for chunk_id, vec in self.index.store.vectors(missing).items():
+                dense[chunk_id] = max(float(np.dot(vec, v)) for v in vectors)
+        ids = list(dict.fromkeys([*dense_rank, *lexical_rank]))
+        lex = {i: float(bm25[self.index.by_id[i]]) for i in ids}
+        fused = mix_scores(ids, dense, lex, self.alpha)
         best = diversify(sorted(fused.items(), key=lambda kv: -kv[1]),
                          lambda i: self.index.chunks[self.index.by_id[i]].source, k, self.max_per_source)
-        passages = []
-        for chunk_id, score in best:
-            d = dense_info.get(chunk_id)
-            lx = lexical_info.get(chunk_id)
-            passages.append(Passage(
-                chunk=self.index.chunks[self.index.by_id[chunk_id]], score=score,
-                dense_score=d[1] if d else None, dense_rank=d[0] if d else None,
-                lexical_score=lx[1] if lx else None, lexical_rank=lx[0] if lx else None,
-            ))
+        passages = [Passage(chunk=self.index.chunks[self.index.by_id[i]], score=score,
+                            dense_score=dense.get(i), dense_rank=dense_rank.get(i),
+                            lexical_score=lex.get(i), lexical_rank=lexical_rank.get(i)) for i, score in best]
         timings["fuse"] = (time.perf_counter() - t3) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(tuple(passages), text, tuple(expansion), timings)
+
+
+def _top_indices(scores: np.ndarray, k: int) -> list[int]:
+    k = min(k, int(np.count_nonzero(scores)))
+    if k <= 0:
+        return []
+    idx = np.argpartition(-scores, k - 1)[:k]
+    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
+
+
+def mix_scores(ids: Sequence[str], dense: Mapping[str, float], lexical: Mapping[str, float],
+               alpha: float) -> dict[str, float]:
+    """``alpha`` × min-max-normalised cosine + (1 − ``alpha``) × max-normalised BM25, over ``ids``.
+
+    >>> mix_scores(["a", "b"], {"a": 0.9, "b": 0.8}, {"a": 0.0, "b": 10.0}, 0.5)
+    {'a': 0.5, 'b': 0.5}
+    """
+    if not ids:
+        return {}
+    d = [dense.get(i, 0.0) for i in ids]
+    lo, hi = min(d), max(d)
+    top_lex = max(lexical.get(i, 0.0) for i in ids) or 1.0
+    return {i: alpha * ((dense.get(i, lo) - lo) / (hi - lo) if hi > lo else 1.0)
+            + (1 - alpha) * lexical.get(i, 0.0) / top_lex for i in ids}
 
 
 def passage_to_langchain(p: Passage) -> LCDocument:

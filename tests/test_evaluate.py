@@ -105,10 +105,13 @@ def test_retrieval_recall_at_k_and_mrr() -> None:
 def test_citation_precision_and_recall() -> None:
     q = question(evidence=("福田口岸", "皇岗口岸"))
     m = score_answer(q, answer("x[1][2][3]", citations=["拥有福田口岸", "无关", "皇崗口岸"]))
-    assert m["citation_precision"] == pytest.approx(2 / 3)
-    assert m["citation_recall"] == 1.0
+    assert m["citation_precision"] == 1.0  # the cited passages contain evidence
+    assert m["citation_passage_precision"] == pytest.approx(2 / 3)  # two of three citations do
+    assert m["citation_recall"] == 1.0  # both evidence strings are cited
+    m = score_answer(q, answer("x[1][2]", citations=["拥有福田口岸", "无关"]))
+    assert (m["citation_precision"], m["citation_passage_precision"], m["citation_recall"]) == (1.0, 0.5, 0.5)
     m = score_answer(q, answer("x[1]", citations=["无关"]))
-    assert (m["citation_precision"], m["citation_recall"]) == (0.0, 0.0)
+    assert (m["citation_precision"], m["citation_passage_precision"], m["citation_recall"]) == (0.0, 0.0, 0.0)
     m = score_answer(q, answer("没有引用"))
     assert m["citation_precision"] is None and m["citation_recall"] == 0.0
 
