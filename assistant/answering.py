@@ -89,7 +89,8 @@ class Assistant:
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
         self.max_question_chars = max_question_chars
-        self._channel: tuple[str, Passage] | bool | None = False  # False: not looked up yet
+        self._channel: tuple[str, Passage] | None = None
+        self._channel_looked_up = False  # the official-channel sentence is looked up on first decline
 
     # -- public surface ---------------------------------------------------------------------------------
     @property
@@ -139,7 +140,7 @@ class Assistant:
         result = self.retriever.search(standalone, self.top_k, filters)
         passages = list(result.passages)
         terms = self._terms(result.query, result.expansion, language == "en")
-        quotes, best = select_quotes(standalone, passages, terms)
+        quotes, best = select_quotes(standalone, passages, terms, paragraph_of=self._paragraph_before)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not terms or best < ANSWERABLE_MIN_COVERAGE:
             answer = self._decline(question, language, passages, t0, reason="no-evidence", coverage=best)
@@ -182,7 +183,7 @@ class Assistant:
         """The quoted lines of the extractive answer to an earlier question (to resolve "the second one")."""
         result = self.retriever.search(previous_question, self.top_k)
         terms = self._terms(result.query, result.expansion, detect_lang(previous_question) == "en")
-        quotes, _ = select_quotes(previous_question, result.passages, terms)
+        quotes, _ = select_quotes(previous_question, result.passages, terms, paragraph_of=self._paragraph_before)
         items = []
         for p, span in self._expand_lists(previous_question, list(result.passages), quotes):
             items.append(p.chunk.text[span[0] - p.chunk.start : span[1] - p.chunk.start])
@@ -212,6 +213,19 @@ class Assistant:
                     end = nxt.start + sentence_end(nxt.text, 0)
                     out.append((Passage(chunk=nxt, score=p.score), (nxt.start, end)))
         return out
+
+    def _paragraph_before(self, chunk: Chunk) -> str:
+        """The earlier chunks of the paragraph ``chunk`` was cut from (same section path, adjacent)."""
+        index = self.retriever.index
+        i = index.by_id.get(chunk.id)
+        parts: list[str] = []
+        while i is not None and i > 0 and len(parts) < 3:
+            prev = index.chunks[i - 1]
+            if prev.source != chunk.source or prev.section != chunk.section:
+                break
+            parts.insert(0, prev.text)
+            i -= 1
+        return "\n".join(parts)
 
     def _next_chunk(self, chunk: Chunk) -> Chunk | None:
         index = self.retriever.index
@@ -310,8 +324,8 @@ class Assistant:
 
     def _official_channel(self) -> tuple[str, Passage] | None:
         """The corpus' own sentence naming the official website (looked up once)."""
-        if self._channel is False:
-            self._channel = None
+        if not self._channel_looked_up:
+            self._channel_looked_up = True
             hits = self.retriever.index.bm25.top(["官网", "办理", "渠道", "联系"], 5)
             lines = [(line.strip(), n) for n, _ in hits for line in self.retriever.index.chunks[n].text.splitlines()
                      if "官网" in line]
@@ -320,7 +334,7 @@ class Assistant:
             if lines:
                 line, n = lines[0]
                 self._channel = (line, Passage(chunk=self.retriever.index.chunks[n], score=0.0))
-        return self._channel or None
+        return self._channel
 
     def _emit(self, answer: Answer) -> Iterator[Delta | Answer]:
         for line in answer.text.splitlines(keepends=True):

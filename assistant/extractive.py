@@ -105,18 +105,24 @@ def coverage(text: str, terms: dict[str, float], context: str = "", passage: str
     return got / total
 
 
-def units_of(passages: Sequence[Passage], terms: dict[str, float]) -> list[Unit]:
-    """Every sentence/list line of the passages, scored. Rank breaks ties: earlier passages win."""
+def units_of(passages: Sequence[Passage], terms: dict[str, float],
+             paragraph_of: Callable[[Chunk], str] | None = None) -> list[Unit]:
+    """Every sentence/list line of the passages, scored. Rank breaks ties: earlier passages win.
+
+    ``paragraph_of(chunk)`` gives the rest of the paragraph a chunk was cut from (a long paragraph is
+    split by the token budget), so a sentence keeps its paragraph's topic sentence as context.
+    """
     units = []
     for i, p in enumerate(passages):
         c = p.chunk
         ctx = " ".join(c.section)
+        paragraph = (paragraph_of(c) + "\n" if paragraph_of else "") + c.text
         prior = 0.05 / (i + 1)
         for s, e in split_sentences(c.text, base=c.start):
             text = c.text[s - c.start : e - c.start]
             if len(text.strip(" -*0123456789.、（）()")) < 4:
                 continue
-            units.append(Unit(i, s, e, text, coverage(text, terms, ctx, c.text) + prior))
+            units.append(Unit(i, s, e, text, coverage(text, terms, ctx, paragraph) + prior))
     return units
 
 
@@ -158,7 +164,7 @@ def sentence_start(text: str, offset: int) -> int:
 
 
 def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, float], *,
-                  max_quotes: int = 4, relative: float = 0.8,
+                  paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
                   other_source_relative: float = 0.75) -> tuple[list[Quote], float]:
     """The spans to quote, best first, and the best unit's score (0 when nothing matches).
 
@@ -168,7 +174,7 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, f
     from full stop to full stop (its ；-separated items included), and a numbered item whose section
     heading names what is asked brings its sibling items.
     """
-    units = units_of(passages, terms)
+    units = units_of(passages, terms, paragraph_of)
     if not units:
         return [], 0.0
     ranked = sorted(units, key=lambda u: -u.score)

@@ -68,7 +68,7 @@ def ordinal(question: str) -> int | None:
 def pick_item(items: Sequence[str], n: int) -> str | None:
     """Item ``n`` (1-based, -1 = last) of a list: numbered lines first (``2.`` / ``（2）``), else position."""
     lines = [line for item in items for line in item.splitlines() if line.strip()]
-    numbered = {}
+    numbered: dict[int, str] = {}
     for line in lines:
         m = _ITEM_LABEL.match(line)
         if m:

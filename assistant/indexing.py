@@ -86,7 +86,8 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     path = store_dir(index_dir) / MANIFEST
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
