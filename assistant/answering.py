@@ -314,7 +314,8 @@ class Assistant:
             citations = (make_citation(1, passage, _span_of(passage, sentence)),)
             channel_text = f"{_LABEL.sub('', _one_line(sentence))}[1]"
         else:
-            channel_text = {"zh-Hans": "河套发展署", "zh-Hant": "河套發展署", "en": "the Hetao Development Office"}[lang]
+            channel_text = {"zh-Hans": "河套发展署", "zh-Hant": "河套發展署",
+                            "en": "the Hetao Development Office"}[lang]
         text = self.prompts.render(f"decline.{lang}", lead=_DECLINE_LEADS[reason][lang], topics=topics,
                                    channel=channel_text)
         return Answer(question=question, text=text, citations=citations, answerable=False, mode="decline",

@@ -106,5 +106,6 @@ def verify_claims(text: str, passages: Sequence[Passage]) -> list[ClaimCheck]:
         source = to_simplified("".join(passages[n - 1].text for n in cited))
         source_figs = figures(source)
         missing = tuple(sorted(f for f in figs if f not in source_figs and f not in source))
-        checks.append(ClaimCheck(sentence, cited, supported=not missing if cited else not figs, missing_figures=missing))
+        supported = not missing if cited else not figs
+        checks.append(ClaimCheck(sentence, cited, supported=supported, missing_figures=missing))
     return checks

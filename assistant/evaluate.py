@@ -64,7 +64,8 @@ log = logging.getLogger(__name__)
 RECALL_KS = (1, 3, 5)
 #: Aggregated metrics a CI gate may use, and which way is better.
 HIGHER_IS_BETTER = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "fact_coverage", "citation_precision",
-                    "citation_passage_precision", "citation_recall", "decline_accuracy", "faithfulness", "answer_correctness")
+                    "citation_passage_precision", "citation_recall", "decline_accuracy", "faithfulness",
+                    "answer_correctness")
 LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "latency_p50_ms", "latency_p95_ms",
                    "prompt_tokens", "completion_tokens", "cost_usd")
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).

@@ -169,10 +169,10 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, f
     """The spans to quote, best first, and the best unit's score (0 when nothing matches).
 
     Units within ``relative`` of the best one are quoted, and each other source's best unit within
-    ``other_source_relative``: each source's best passage first, one span per passage covering its units. A sentence that introduces a list
-    (ends with ：) brings the list; for a list question a list-shaped passage is quoted whole, a sentence
-    from full stop to full stop (its ；-separated items included), and a numbered item whose section
-    heading names what is asked brings its sibling items.
+    ``other_source_relative``: each source's best passage first, one span per passage covering its units.
+    A sentence that introduces a list (ends with ：) brings the list; for a list question a list-shaped
+    passage is quoted whole, a sentence from full stop to full stop (its ；-separated items included), and
+    a numbered item whose section heading names what is asked brings its sibling items.
     """
     units = units_of(passages, terms, paragraph_of)
     if not units:

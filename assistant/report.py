@@ -51,7 +51,8 @@ TABLE_METRICS = ("recall_at_5", "mrr", "fact_coverage", "citation_precision", "c
                  "decline_accuracy",
                  "false_decline_rate", "forbidden_violations", "latency_p50_ms", "latency_p95_ms")
 _SHORT = {"recall_at_5": "R@5", "mrr": "MRR", "fact_coverage": "facts", "citation_precision": "cite P",
-          "citation_recall": "cite R", "citation_passage_precision": "cite P/psg", "decline_accuracy": "decline", "false_decline_rate": "false decl",
+          "citation_recall": "cite R", "citation_passage_precision": "cite P/psg", "decline_accuracy": "decline",
+          "false_decline_rate": "false decl",
           "false_decline": "false decl", "forbidden_violations": "forbidden", "forbidden_violation": "forbidden",
           "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms", "error": "no error"}
 CHART_METRICS = ("recall_at_5", "fact_coverage", "citation_precision", "decline_accuracy")
