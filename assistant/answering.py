@@ -106,6 +106,11 @@ class Assistant:
         return {"mode": self.mode, "model": self.model_name, "chunks": len(self.retriever.index.chunks),
                 "build": self.retriever.index.manifest.get("build_id"), "ready": True}
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (the embedding model, the channel line)."""
+        self.retriever.embedder.embed(["河套"], "query")
+        self._official_channel()
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.retriever.index.chunk(chunk_id)
 

@@ -46,6 +46,8 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(to_simplified(question)))
 
 
+#: Light nouns that frame a question (什么管理模式, 哪些措施) more than they name its topic: half weight.
+LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
 _QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
 _DIGITS = re.compile(r"^\d")
 
@@ -57,8 +59,10 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
       question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
-    - An unseen compound whose parts are also terms is dropped: ``重点任务`` counts through ``重点``, ``任务``.
-    - Single characters weigh less (mostly grammar: 定, 给), figures more (2035, 3.89: they pin the answer).
+    - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
+      when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
+    - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
+      the question); figures weigh more (2035, 3.89: they pin the answer).
     """
     tokens = list(dict.fromkeys(tokenize(query_text)))
     cleaned: list[str] = []
@@ -74,11 +78,14 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     for t in cleaned:
         if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
             continue
-        if not known(t) and len(t) > 2 and sum(1 for o in cleaned if o != t and o in t) >= 2:
+        parts = sum(1 for o in cleaned if o != t and o in t)
+        if not known(t) and len(t) > 2 and parts >= 2:
             continue
-        weight = idf(t)
+        weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式
         if len(t) == 1 and not t.isdigit():
             weight *= 0.3
+        elif t in LIGHT_NOUNS:
+            weight *= 0.5
         elif _DIGITS.match(t):
             weight *= 1.5
         terms[t] = weight

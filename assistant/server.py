@@ -28,7 +28,9 @@ def build_app(settings: Settings, assistant: Any = None) -> Any:
     from assistant.ui import build_ui, launch_options
     from assistant.wiring import build_assistant
 
-    assistant = assistant if assistant is not None else build_assistant(settings)
+    if assistant is None:
+        assistant = build_assistant(settings)
+        assistant.warm_up()  # the first visitor should not wait for the model to load
     feedback = FeedbackStore(settings.feedback_db)
     app = create_app(assistant, settings, feedback)
     return gradio.mount_gradio_app(app, build_ui(assistant, feedback, settings), path="/", **launch_options())

@@ -41,6 +41,7 @@ class ChromaStore:
     def __init__(self, collection: Any) -> None:
         self._col = collection
         self.name: str = collection.name
+        self._count: int | None = None  # cached: the retriever asks on every query; reset by upsert
 
     @classmethod
     def create(cls, client: Any, name: str) -> ChromaStore:
@@ -68,6 +69,8 @@ class ChromaStore:
                                  metadatas=[dict(m) for m in metadatas[i : i + batch]])
         except Exception as exc:
             raise StoreError(f"writing to chroma collection {self.name!r} failed: {exc}") from exc
+        finally:
+            self._count = None
 
     def query(self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
         k = min(k, self.count())
@@ -90,8 +93,11 @@ class ChromaStore:
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(res["ids"], res["embeddings"], strict=True)}
 
     def count(self) -> int:
-        if not hasattr(self, "_count"):
-            self._count: int = int(self._col.count())
+        if self._count is None:
+            try:
+                self._count = int(self._col.count())
+            except Exception as exc:
+                raise StoreError(f"counting chroma collection {self.name!r} failed: {exc}") from exc
         return self._count
 
 
