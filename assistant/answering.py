@@ -49,6 +49,11 @@ _NOTES: dict[str, dict[str, str]] = {
         "zh-Hant": "注意：資料對此說法不一，各來源分列如下。",
         "en": "Note: the sources disagree on this; each is quoted below.",
     },
+    "unverified": {
+        "zh-Hans": "模型的回答无法对应到资料，以下改为资料原文摘录。",
+        "zh-Hant": "模型的回答無法對應到資料，以下改為資料原文摘錄。",
+        "en": "The model's answer could not be tied to the sources; showing quoted excerpts instead.",
+    },
     "fallback": {
         "zh-Hans": "语言模型暂时不可用，以下为资料原文摘录。",
         "zh-Hant": "語言模型暫時不可用，以下為資料原文摘錄。",
@@ -73,6 +78,10 @@ _DECLINE_LEADS: dict[str, dict[str, str]] = {
 }
 _LANGUAGE_NAMES = {"zh-Hans": "Simplified Chinese (简体中文)", "zh-Hant": "Traditional Chinese, Hong Kong (繁體中文)",
                    "en": "English"}
+
+
+class UnverifiedAnswer(LLMError):
+    """The model answered, but nothing in its answer could be tied to a source passage."""
 
 
 class Assistant:
@@ -157,7 +166,8 @@ class Assistant:
                 yield from self._generate(question, standalone, history, language, passages, t0, timings)
                 return
             except LLMError as exc:
-                notice = f"{_NOTES['fallback'][language]} ({exc})"
+                kind = "unverified" if isinstance(exc, UnverifiedAnswer) else "fallback"
+                notice = f"{_NOTES[kind][language]} ({exc})"
                 answer = self._extractive(question, standalone, language, passages, quotes, t0, timings, notice)
                 yield from self._emit(answer)
                 return
@@ -276,7 +286,7 @@ class Assistant:
         kept = "".join(c.sentence for c in checks if c.supported) if unsupported else raw
         cited = [n for n in parse_markers(kept) if 1 <= n <= len(used)]
         if not kept.strip() or not cited:
-            raise LLMError("the model's answer cited no source passage")
+            raise UnverifiedAnswer("the model's answer cited no source passage")
         mapping = {old: new for new, old in enumerate(cited, start=1)}
         text = renumber(kept, mapping)
         citations = tuple(make_citation(mapping[n], used[n - 1]) for n in cited)

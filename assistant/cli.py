@@ -157,7 +157,8 @@ def ask_command(question: str, mode: str | None, lang: str | None) -> None:
     mode_label = final.model if final.mode == "llm" else final.mode
     click.echo(click.style(f"\nSources ({mode_label}):", bold=True))
     for c in final.citations:
-        meta = " · ".join(x for x in (c.title, c.doc_no, c.section) if x)
+        section = c.section.removeprefix(c.title).removeprefix(" › ")
+        meta = " · ".join(x for x in (c.title, c.doc_no, section) if x)
         click.echo(f"[{c.n}] {meta}")
         click.echo(f"    「{c.quote.strip()}」 ({c.source}:{c.start}-{c.end})")
 
