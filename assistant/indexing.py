@@ -161,6 +161,7 @@ class Indexer:
         if (not force and old is not None and old_store is not None and same_embedder
                 and old.get("chunk_ids") == ids and old.get("park_terms") == self._terms_digest()
                 and old.get("format") == INDEX_FORMAT):
+            self._cleanup(root, keep=old["build_id"])  # leftovers of an interrupted build (e.g. --force)
             return BuildReport(old["build_id"], len(chunks), 0, len(chunks), len(docs), tuple(skipped),
                                time.perf_counter() - t0, unchanged=True, timings=timings)
 

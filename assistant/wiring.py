@@ -13,6 +13,7 @@ from typing import Any
 from assistant.answering import Assistant
 from assistant.config import Settings
 from assistant.embedding import E5Embedder, Embedder, OpenAIEmbedder
+from assistant.errors import IndexNotBuiltError
 from assistant.indexing import Indexer, load_index, store_dir
 from assistant.llm import ChatModel
 from assistant.prompts import Prompts
@@ -46,7 +47,12 @@ def build_indexer(settings: Settings, embedder: Embedder | None = None) -> Index
 
 def build_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
     index = load_index(settings.index_dir, build_client(settings))
-    return HybridRetriever(index, embedder or build_embedder(settings),
+    embedder = embedder or build_embedder(settings)
+    built_with = index.manifest.get("embedder")
+    if built_with != embedder.name:
+        raise IndexNotBuiltError(f"the index was built with the embedder {built_with!r} but {embedder.name!r} is "
+                                 "configured (PARK_EMBEDDER) — run `park-assistant index` to rebuild it")
+    return HybridRetriever(index, embedder,
                            Glossary.load(settings.index_dir / "glossary.tsv"), candidates=settings.candidates)
 
 

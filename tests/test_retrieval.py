@@ -1,0 +1,220 @@
+"""Hybrid retrieval over a real built index (real chunking, chroma, BM25) embedded with the FakeEmbedder:
+filters on both retrievers, the LangChain adapters, timings and the English glossary expansion."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document as LCDocument
+
+from assistant.config import Settings
+from assistant.data import Chunk
+from assistant.embedding import LangChainEmbeddings
+from assistant.ingest import load_document
+from assistant.retrieval import Filters, Glossary, HybridRetriever, ParkRetriever, SearchResult
+from assistant.testing import FakeEmbedder
+from assistant.wiring import build_indexer, build_retriever
+
+AREA_ZH = "河套合作区总面积有多大？"
+AREA_EN = "How large is the zone in total?"
+
+# A third document with kind/status front matter; the two tiny sources get theirs added below.
+OLD_NOTICE = """---
+title: 河套合作区旧版入驻须知（已废止）
+kind: notice
+status: expired
+---
+
+# 河套合作区旧版入驻须知（已废止）
+
+## 一、说明
+
+1. 本须知曾介绍合作区面积和入驻条件，已于2024年废止，合作区总面积等数据以国务院规划为准，不再在此重复。
+2. 咨询渠道：请查阅河套发展署官网的最新通知，旧版须知中的电话和邮箱均已停用，请勿再使用。
+"""
+
+
+def _add_front_matter(path: Path, **fields: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    extra = "".join(f"{k}: {v}\n" for k, v in fields.items())
+    path.write_text("---\n" + extra + text[4:], encoding="utf-8")
+
+
+@pytest.fixture
+def embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def settings(tiny_settings: Settings, embedder: FakeEmbedder) -> Settings:
+    src = tiny_settings.sources
+    _add_front_matter(src / "plan-excerpt.md", kind="plan", status="current")
+    _add_front_matter(src / "policy-excerpt.md", kind="policy", status="current")
+    (src / "old-notice.md").write_text(OLD_NOTICE, encoding="utf-8")
+    report = build_indexer(tiny_settings, embedder=embedder).build()
+    assert report.documents == 3 and not report.skipped
+    return tiny_settings
+
+
+@pytest.fixture
+def retriever(settings: Settings, embedder: FakeEmbedder) -> HybridRetriever:
+    return build_retriever(settings, embedder=embedder)
+
+
+def sources_of(result: SearchResult) -> set[str]:
+    return {p.chunk.source for p in result.passages}
+
+
+# ------------------------------------------------------------------------------------------------ filters
+
+
+def test_unfiltered_search_finds_the_area_passage(retriever: HybridRetriever) -> None:
+    result = retriever.search(AREA_ZH, k=5)
+    assert "3.89平方公里" in result.passages[0].text
+    assert len(result.passages) == 5
+    scores = [p.score for p in result.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert len({p.id for p in result.passages}) == 5
+
+
+def test_source_filter_restricts_both_retrievers(retriever: HybridRetriever) -> None:
+    for sources in (("policy-excerpt.md",), ("old-notice.md", "policy-excerpt.md")):
+        result = retriever.search(AREA_ZH, k=8, filters=Filters(sources=sources))
+        assert result.passages and sources_of(result) <= set(sources)
+        # The dense side was filtered in chroma too: nothing it nominated is from another document.
+        assert any(p.dense_rank is not None for p in result.passages)
+    only_plan = retriever.search("个人所得税", k=8, filters=Filters(sources=("plan-excerpt.md",)))
+    assert sources_of(only_plan) == {"plan-excerpt.md"}
+
+
+def test_dense_side_honours_the_where_filter(retriever: HybridRetriever, embedder: FakeEmbedder) -> None:
+    vector = embedder.embed([AREA_ZH], "query")[0]
+    where = Filters(sources=("policy-excerpt.md",)).chroma_where()
+    hits = retriever.index.store.query(vector, 50, where)
+    assert hits and {retriever.index.chunk(i).source for i, _ in hits} == {"policy-excerpt.md"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (Filters(kinds=("notice",)), {"old-notice.md"}),
+    (Filters(statuses=("expired",)), {"old-notice.md"}),
+    (Filters(statuses=("current",)), {"plan-excerpt.md", "policy-excerpt.md"}),
+    (Filters(kinds=("policy", "plan")), {"plan-excerpt.md", "policy-excerpt.md"}),
+    (Filters(kinds=("policy",), statuses=("current",)), {"policy-excerpt.md"}),
+    (Filters(kinds=("notice",), statuses=("current",)), set()),
+])
+def test_kind_and_status_filters(retriever: HybridRetriever, filters: Filters, expected: set[str]) -> None:
+    result = retriever.search("合作区面积 河套发展署 咨询", k=20, filters=filters)
+    assert sources_of(result) == expected
+    assert all(filters.accepts(p.chunk) for p in result.passages)
+
+
+def test_filters_translate_to_chroma_and_to_chunks() -> None:
+    assert Filters().chroma_where() is None and not Filters()
+    assert Filters(sources=("a.md",)).chroma_where() == {"source": {"$in": ["a.md"]}}
+    assert Filters(kinds=("plan",), statuses=("current",)).chroma_where() == {
+        "$and": [{"kind": {"$in": ["plan"]}}, {"status": {"$in": ["current"]}}]}
+    chunk = Chunk(id="x", source="a.md", text="t", start=0, end=1, meta={"kind": "plan"})
+    assert Filters(sources=("a.md",), kinds=("plan",)).accepts(chunk)
+    assert not Filters(statuses=("current",)).accepts(chunk)  # no status: not "current"
+
+
+# ----------------------------------------------------------------------------------------------- LangChain
+
+
+def test_park_retriever_returns_langchain_documents(retriever: HybridRetriever, settings: Settings) -> None:
+    lc = ParkRetriever(retriever=retriever, k=3)
+    docs = lc.invoke(AREA_ZH)
+    assert len(docs) == 3 and all(isinstance(d, LCDocument) for d in docs)
+    top = docs[0]
+    assert "3.89平方公里" in top.page_content
+    assert {"id", "source", "section", "start", "end", "score", "title"} <= set(top.metadata)
+    assert top.id == top.metadata["id"]
+    assert top.metadata["source"] == "plan-excerpt.md"
+    assert top.metadata["section"].endswith("一、序言与规划背景 › 6.")
+    # start/end locate the quote in the source document's body.
+    body = load_document(settings.sources / "plan-excerpt.md", settings.sources).text
+    assert body[top.metadata["start"]:top.metadata["end"]] == top.page_content
+    assert [d.metadata["score"] for d in docs] == sorted((d.metadata["score"] for d in docs), reverse=True)
+
+    assert len(ParkRetriever(retriever=retriever, k=1).invoke(AREA_ZH)) == 1
+    assert len(ParkRetriever(retriever=retriever, k=7).invoke(AREA_ZH)) == 7
+    async_docs = asyncio.run(lc.ainvoke(AREA_ZH))
+    assert [d.id for d in async_docs] == [d.id for d in docs]
+
+
+def test_park_retriever_applies_filters(retriever: HybridRetriever) -> None:
+    lc = ParkRetriever(retriever=retriever, k=5, filters={"sources": ["policy-excerpt.md"]})
+    docs = lc.invoke(AREA_ZH)
+    assert docs and {d.metadata["source"] for d in docs} == {"policy-excerpt.md"}
+    notice = ParkRetriever(retriever=retriever, k=5, filters={"kinds": ["notice"]}).invoke(AREA_ZH)
+    assert notice and {d.metadata["kind"] for d in notice} == {"notice"}
+
+
+def test_langchain_embeddings_with_the_fake(embedder: FakeEmbedder) -> None:
+    lc = LangChainEmbeddings(embedder)
+    texts = ["河套深港科技创新合作区", "深圳园区面积", "Hetao"]
+    docs = lc.embed_documents(texts)
+    assert len(docs) == 3 and all(len(v) == FakeEmbedder.dim for v in docs)
+    assert all(isinstance(x, float) for x in docs[0])
+    np.testing.assert_allclose(docs, FakeEmbedder().embed(texts, "passage"), atol=1e-6)
+    query = lc.embed_query("深圳园区面积")
+    assert len(query) == FakeEmbedder.dim
+    assert embedder.calls == [("passage", 3), ("query", 1)]
+    assert lc.embed_documents([]) == []
+
+
+def test_langchain_embeddings_plug_into_langchain_chroma(tmp_path: Path, embedder: FakeEmbedder) -> None:
+    """What the adapter is for: someone else's LangChain vector store, embedding with our Embedder."""
+    from langchain_chroma import Chroma
+
+    store = Chroma(collection_name="lc_test", embedding_function=LangChainEmbeddings(embedder),
+                   persist_directory=str(tmp_path / "lc"), collection_metadata={"hnsw:space": "cosine"})
+    store.add_texts(["合作区共约3.89平方公里", "个人所得税税负差额免征", "福田口岸和皇岗口岸"],
+                    ids=["area", "tax", "ports"])
+    hits = store.similarity_search("合作区面积平方公里", k=1)
+    assert [h.id for h in hits] == ["area"]
+    assert ("passage", 3) in embedder.calls and ("query", 1) in embedder.calls
+
+
+# ------------------------------------------------------------------------------------ timings, expansion
+
+
+def test_search_result_reports_timings(retriever: HybridRetriever) -> None:
+    result = retriever.search(AREA_ZH, k=3)
+    parts = ("embed_query", "dense", "lexical", "fuse")
+    assert set(result.timings_ms) == {*parts, "total"}
+    assert all(result.timings_ms[p] >= 0 for p in parts)
+    assert result.timings_ms["total"] >= sum(result.timings_ms[p] for p in parts) - 1.0
+    assert result.timings_ms["total"] < 10_000
+
+
+def test_english_question_is_expanded_with_the_glossary(retriever: HybridRetriever,
+                                                        embedder: FakeEmbedder) -> None:
+    calls = len(embedder.calls)
+    result = retriever.search(AREA_EN, k=3)
+    assert "面积" in result.expansion and "平方公里" in result.expansion
+    assert result.query.startswith(AREA_EN) and all(t in result.query for t in result.expansion)
+    # Two query vectors: the question with its terms, and the Chinese terms alone.
+    assert embedder.calls[calls:] == [("query", 1), ("query", 1)]
+    assert "3.89平方公里" in result.passages[0].text
+
+
+def test_glossary_file_is_what_drives_expansion(settings: Settings, embedder: FakeEmbedder,
+                                                retriever: HybridRetriever) -> None:
+    plain = HybridRetriever(retriever.index, embedder, Glossary())
+    assert plain.search(AREA_EN, k=3).expansion == ()
+    own = settings.index_dir / "mine.tsv"
+    own.write_text("# english<TAB>中文\nzone\t合作区|园区\n", encoding="utf-8")
+    custom = HybridRetriever(retriever.index, embedder, Glossary.load(own))
+    assert custom.search("the zones", k=1).expansion == ("合作区", "园区")
+    assert Glossary.load(settings.index_dir / "absent.tsv").expand(AREA_EN) == []
+
+
+def test_traditional_question_is_folded_to_simplified(retriever: HybridRetriever) -> None:
+    result = retriever.search("深圳園區的面積是多少？", k=3)
+    assert result.query.startswith("深圳园区的面积是多少？")
+    assert any("3.02平方公里" in p.text for p in result.passages)
