@@ -13,7 +13,7 @@ if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev
   echo "== installing chromium and CJK fonts (browser tests)"
   SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk fonts-noto-color-emoji
 fi
 
 if [ ! -x .venv/bin/python ]; then
