@@ -63,7 +63,9 @@ def make_citation(n: int, passage: Passage, quote_span: tuple[int, int] | None =
     start, end = quote_span or (c.start, c.end)
     quote = c.text[start - c.start : end - c.start]
     return Citation(
-        n=n, chunk_id=c.id, source=c.source, title=c.title, section=c.section_path, quote=quote,
+        # The first element of a section path is the document's own heading: the title already says it.
+        n=n, chunk_id=c.id, source=c.source, title=c.title, section=" › ".join(c.section[1:]) or c.section_path,
+        quote=quote,
         start=start, end=end, passage_text=c.text, doc_no=_opt(c.meta.get("doc_no")),
         date=_opt(c.meta.get("date")), issuer=_opt(c.meta.get("issuer")), url=_opt(c.meta.get("url")),
         verified=verified,

@@ -213,8 +213,9 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, f
             else:
                 start = c.start + sentence_start(c.text, start - c.start)
                 end = c.start + sentence_end(c.text, end - c.start - 1)
+            # Numbered items under a heading that names what is asked (（二）三大发展定位) form the list.
             parent = c.section[-2] if len(c.section) >= 2 else ""
-            whole_list = coverage(parent, terms) >= 0.3
+            whole_list = bool(re.match(r"^(\d|（\d)", c.section[-1])) and coverage(parent, terms) >= 0.5
         continues = wants_list and end == c.end and not _FULL_STOP.search(c.text[-2:])
         quotes.append(Quote(i, start, end, whole_list, continues))
     return quotes, best
@@ -225,7 +226,7 @@ def siblings(chunk: Chunk, chunks: Sequence[Chunk], limit: int = 8) -> list[Chun
 
     Used to keep a list whole when it is spread over several chunks.
     """
-    if len(chunk.section) < 2 or not re.match(r"^[\d（(第一二三四五六七八九十]", chunk.section[-1]):
+    if len(chunk.section) < 2 or not re.match(r"^[\d（(第]", chunk.section[-1]):
         return [chunk]
     parent = chunk.section[:-1]
     same = [c for c in chunks if c.source == chunk.source and c.section[:-1] == parent
