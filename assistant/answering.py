@@ -283,7 +283,8 @@ class Assistant:
         raw = strip_unknown_markers("".join(pieces).strip(), len(used))
         checks = verify_claims(raw, used)
         unsupported = [c for c in checks if not c.supported]
-        kept = "".join(c.sentence for c in checks if c.supported) if unsupported else raw
+        joiner = " " if lang == "en" else ""
+        kept = joiner.join(c.sentence for c in checks if c.supported) if unsupported else raw
         cited = [n for n in parse_markers(kept) if 1 <= n <= len(used)]
         if not kept.strip() or not cited:
             raise UnverifiedAnswer("the model's answer cited no source passage")
@@ -380,6 +381,9 @@ def _topics(passages: Sequence[Passage], lang: Lang) -> str:
         if len(names) == 4:
             break
     if not names:
+        if lang == "en":
+            return ("the zone's area and boundaries; positioning and targets; tax incentives; customs and research "
+                    "materials; entry and exit; cross-border funds and data")
         names = ["规划面积与范围", "发展定位与目标", "税收优惠", "海关与科研物资", "人员出入境", "资金与数据跨境"]
     sep = "; " if lang == "en" else "、"
     joined = sep.join(names)

@@ -42,6 +42,7 @@ class _Block:
     end: int
     section: tuple[str, ...]
     label: str | None  # the item marker ("2.", "第三条") when the block is a numbered unit
+    part: int = 0  # headings seen before the block: two sections with the same path stay apart
 
 
 def _heading(line: str) -> tuple[int, str] | None:
@@ -70,6 +71,7 @@ def _item_label(line: str) -> str | None:
 
 def _blocks(text: str, title: str) -> Iterator[_Block]:
     """Split the body into structural blocks: paragraphs and top-level list items (with their sub-items)."""
+    headings = 0
     stack: list[tuple[int, str]] = []  # (level, heading)
     block_start: int | None = None
     block_end = 0
@@ -90,13 +92,14 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
         top_item = bool(content.strip()) and _indent(content) == 0 and _ITEM.match(content) is not None
         # A block ends at a blank line, a heading, or a new top-level list item.
         if block_start is not None and (is_blank or heading or top_item):
-            yield _Block(block_start, block_end, section(), block_label)
+            yield _Block(block_start, block_end, section(), block_label, headings)
             block_start = None
         if heading:
             level, name = heading
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, name))
+            headings += 1
             continue
         if is_blank:
             continue
@@ -106,7 +109,7 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
             block_label = _item_label(content)
         block_end = line_start + len(content.rstrip())
     if block_start is not None:
-        yield _Block(block_start, block_end, section(), block_label)
+        yield _Block(block_start, block_end, section(), block_label, headings)
 
 
 def split_sentences(text: str, base: int = 0, *, clauses: bool = True) -> list[tuple[int, int]]:
@@ -147,13 +150,13 @@ def _split_oversized(text: str, block: _Block, max_tokens: int, count: TokenCoun
     run_end = 0
     for s, e in spans:
         if run_start is not None and count(text[run_start:e]) > max_tokens:
-            pieces.append(_Block(run_start, run_end, block.section, block.label))
+            pieces.append(_Block(run_start, run_end, block.section, block.label, block.part))
             run_start = None
         if run_start is None:
             run_start = s
         run_end = e
     if run_start is not None:
-        pieces.append(_Block(run_start, run_end, block.section, block.label))
+        pieces.append(_Block(run_start, run_end, block.section, block.label, block.part))
     # Every piece of an item keeps the item's label, so no piece is merged into a neighbouring unit.
     return pieces
 
@@ -202,7 +205,7 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 220, mi
 
     for block in blocks:
         if group:
-            same_section = group[-1].section == block.section
+            same_section = group[-1].section == block.section and group[-1].part == block.part
             merged = count(text[group[0].start : block.end])
             small = count(text[group[0].start : group[-1].end]) < min_tokens
             # Numbered items stay separate units unless the group is still too small to stand alone.

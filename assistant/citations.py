@@ -18,7 +18,8 @@ from assistant.lang import to_simplified
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\]")
 # Figures worth checking: numbers with optional decimals/percent, and document numbers like 国发〔2023〕12号.
 _FIGURE = re.compile(r"[〔\[]\d{4}[〕\]]\d+号|\d+(?:[.,]\d+)*%?")
-_CLAIM_SPLIT = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
+# A sentence runs to its full stop plus the markers right after it ("…平方公里。[1]" cites that sentence).
+_CLAIM = re.compile(r".*?(?:[。！？!?；;\n]|\.(?=\s)|$)(?:\s*\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])*", re.S)
 
 
 def parse_markers(text: str) -> list[int]:
@@ -98,7 +99,7 @@ def verify_claims(text: str, passages: Sequence[Passage]) -> list[ClaimCheck]:
     without markers are reported with ``cited=()`` and ``supported`` True only if they state no figures.
     """
     checks = []
-    for raw in _CLAIM_SPLIT.split(text):
+    for raw in (m.group(0) for m in _CLAIM.finditer(text) if m.group(0)):
         sentence = raw.strip()
         if not sentence:
             continue

@@ -77,6 +77,17 @@ class Settings:
     price_prompt_per_m: float = 0.15
     price_completion_per_m: float = 0.60
 
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of {', '.join(choices)}")
+        for name in ("chroma_port", "chunk_max_tokens", "top_k", "llm_max_tokens", "context_tokens", "port",
+                     "rate_limit_per_minute", "candidates"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.llm_timeout_s <= 0:
+            raise ConfigError(f"llm_timeout_s must be positive, got {self.llm_timeout_s}")
+
     @property
     def sources(self) -> Path:
         return self.sources_dir or self.index_dir / "sources"

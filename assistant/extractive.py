@@ -26,6 +26,9 @@ _LIST_QUESTION = re.compile(
     r"|[两二三四五六七八九十]+(?:大|个|项|方面|类|种|条|点|部分|阶段|片区)"
     r"|\bwhich\b.*\b(are|were)\b|\bwhat are\b|\blist\b|\bwhich\b.*s\b", re.I)
 _LATIN = re.compile(r"^[a-z]+$")
+#: The evidence score is capped at (coverage of the non-figure terms) / TOPICAL_SHARE: with the answerable
+#: threshold at 0.5, the words of a question (not just its year) must be 35 % covered somewhere.
+TOPICAL_SHARE = 0.7
 _UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
 _DISAGREE = re.compile(r"不一致|分歧|说法不一|并列于此|存在出入")
 
@@ -50,6 +53,8 @@ def is_list_question(question: str) -> bool:
 LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
 _QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
 _DIGITS = re.compile(r"^\d")
+#: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
+_ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
 
 
 def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
@@ -61,6 +66,7 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
     - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
       when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
+    - A word the corpus never uses counts double: it is what the question is about, and no source has it.
     - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
       the question); figures weigh more (2035, 3.89: they pin the answer).
     """
@@ -78,10 +84,14 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     for t in cleaned:
         if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
             continue
+        if _ORDINAL.match(t):  # the list is the topic; the whole list is quoted, the item within it
+            continue
         parts = sum(1 for o in cleaned if o != t and o in t)
         if not known(t) and len(t) > 2 and parts >= 2:
             continue
         weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式
+        if not known(t) and not _DIGITS.match(t):
+            weight *= 2.0  # the corpus never uses it (GDP, 注册资本): the most telling term, and missing
         if len(t) == 1 and not t.isdigit():
             weight *= 0.3
         elif t in LIGHT_NOUNS:
@@ -110,6 +120,24 @@ def coverage(text: str, terms: dict[str, float], context: str = "", passage: str
         elif t in passage:
             got += 0.25 * w
     return got / total
+
+
+def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: dict[str, float],
+                     paragraph_of: Callable[[Chunk], str] | None = None) -> float:
+    """The best coverage of the question's terms other than figures, over all units.
+
+    A year or an amount alone must not carry an answer: "河套合作区2024年的GDP是多少？" matches many lines
+    about 2024, none about GDP.
+    """
+    words = {t: w for t, w in terms.items() if not _DIGITS.match(t)}
+    if not words:
+        return 1.0
+    best = 0.0
+    for u in units:
+        c = passages[u.passage_index].chunk
+        paragraph = (paragraph_of(c) + "\n" if paragraph_of else "") + c.text
+        best = max(best, coverage(u.text, words, " ".join(c.section), paragraph))
+    return best
 
 
 def units_of(passages: Sequence[Passage], terms: dict[str, float],
@@ -185,7 +213,8 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, f
     if not units:
         return [], 0.0
     ranked = sorted(units, key=lambda u: -u.score)
-    best = ranked[0].score
+    # The evidence score: the best unit's coverage, capped by how well the non-figure terms are covered.
+    best = min(ranked[0].score, topical_coverage(units, passages, terms, paragraph_of) / TOPICAL_SHARE)
     wants_list = is_list_question(question)
     good: dict[int, list[Unit]] = {}
     for u in ranked:

@@ -19,11 +19,12 @@ _INJECTION = [
     for p in (
         r"(忽略|无视|忘记|忘掉|跳过|不要理会|覆盖).{0,12}(指令|指示|规则|设定|要求|提示|限制|约束)",
         r"提示词|系统提示|system\s*prompt|your\s+prompt",
-        r"(输出|打印|显示|泄露|告诉我|重复|复述).{0,10}(你的|您的)?.{0,6}(指令|提示|设定|规则|配置)",
+        r"(输出|打印|显示|泄露|告诉我|重复|复述).{0,10}(你的|您的|你|您|系统).{0,6}(指令|提示|设定|规则|配置)",
         r"(你|您)现在(是|扮演|作为)|扮演.{0,8}(角色|一个)|越狱|开发者模式|DAN\b",
         r"ignore\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier|your)\s+(instructions|rules|prompts?)",
         r"disregard\s+.{0,30}(instructions|rules)",
-        r"(reveal|print|show|repeat|output|leak)\s+.{0,30}(system\s+prompt|instructions|your\s+prompt|rules)",
+        r"(reveal|print|show|repeat|output|leak)\s+.{0,30}(system\s+prompt|your\s+(\w+\s+)?(instructions|prompt|rules)"
+        r"|(instructions|rules)\s+(above|before))",
         r"you\s+are\s+now\b|act\s+as\s+(an?\s+)?(unrestricted|different)|developer\s+mode|jailbreak",
     )
 ]
@@ -59,10 +60,19 @@ def ordinal(question: str) -> int | None:
         raw = m.group(1)
         if raw.isdigit():
             return int(raw)
-        if raw in _ZH_DIGITS:
-            return _ZH_DIGITS[raw]
+        return _zh_number(raw)
     m2 = _ORDINAL_EN.search(question)
     return _EN_ORD[m2.group(1).lower()] if m2 else None
+
+
+def _zh_number(raw: str) -> int | None:
+    """一 → 1, 十二 → 12, 二十 → 20 (ordinals in follow-ups are small)."""
+    if raw in _ZH_DIGITS:
+        return _ZH_DIGITS[raw]
+    tens, sep, ones = raw.partition("十")
+    if not sep or (tens and tens not in _ZH_DIGITS) or (ones and ones not in _ZH_DIGITS):
+        return None
+    return (_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0)
 
 
 def pick_item(items: Sequence[str], n: int) -> str | None:

@@ -67,7 +67,8 @@ def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     text = to_simplified(text).lower()
     tokens = [t for t in jieba.cut_for_search(text) if _KEEP.search(t)]
     # jieba cuts "3.89" into "3", "89": keep the whole number too, it is what questions ask about.
-    tokens.extend(m.group(0) for m in _NUMBER.finditer(text) if "." in m.group(0))
+    seen = set(tokens)
+    tokens.extend(m.group(0) for m in _NUMBER.finditer(text) if "." in m.group(0) and m.group(0) not in seen)
     if drop_stopwords:
         tokens = [t for t in tokens if t not in STOPWORDS]
     return tokens

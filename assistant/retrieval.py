@@ -241,11 +241,16 @@ def mix_scores(ids: Sequence[str], dense: Mapping[str, float], lexical: Mapping[
     """
     if not ids:
         return {}
-    d = [dense.get(i, 0.0) for i in ids]
+    d = [dense[i] for i in ids if i in dense] or [0.0]
     lo, hi = min(d), max(d)
     top_lex = max(lexical.get(i, 0.0) for i in ids) or 1.0
-    return {i: alpha * ((dense.get(i, lo) - lo) / (hi - lo) if hi > lo else 1.0)
-            + (1 - alpha) * lexical.get(i, 0.0) / top_lex for i in ids}
+
+    def dense_part(i: str) -> float:
+        if i not in dense:  # no vector came back for it: no dense evidence
+            return 0.0
+        return (dense[i] - lo) / (hi - lo) if hi > lo else 1.0
+
+    return {i: alpha * dense_part(i) + (1 - alpha) * lexical.get(i, 0.0) / top_lex for i in ids}
 
 
 def passage_to_langchain(p: Passage) -> LCDocument:

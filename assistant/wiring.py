@@ -77,4 +77,5 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         top_k=settings.top_k,
         context_tokens=settings.context_tokens,
         max_tokens=settings.llm_max_tokens,
+        max_question_chars=settings.max_question_chars,
     )

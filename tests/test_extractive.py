@@ -1,0 +1,235 @@
+"""The extractive answerer's pure parts: list questions, question terms, coverage, quote selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.data import Chunk, Passage
+from assistant.extractive import (
+    coverage,
+    is_list_question,
+    notes_for,
+    question_terms,
+    select_quotes,
+    sentence_end,
+    sentence_start,
+    siblings,
+)
+from assistant.lexical import load_user_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _park_terms() -> None:
+    load_user_dict(ROOT / "index" / "park_terms.txt")
+
+
+def _chunk(text: str, section: tuple[str, ...], source: str = "plan.md", start: int = 0) -> Chunk:
+    return Chunk(id=Chunk.make_id(source, text, section), source=source, text=text, start=start,
+                 end=start + len(text), section=section, meta={"title": section[0]})
+
+
+def _passages(*chunks: Chunk) -> list[Passage]:
+    return [Passage(chunk=c, score=1.0 - i / 10) for i, c in enumerate(chunks)]
+
+
+@pytest.mark.parametrize(
+    ("question", "is_list"),
+    [
+        ("深圳园区有哪些发展定位？", True),
+        ("三大定位是什么", True),
+        ("两阶段发展目标分别是什么？", True),
+        ("合作区有几个口岸？", True),
+        ("规划包括哪几个部分", True),
+        ("香港園區有哪些設施", True),
+        ("Which ports are in the zone?", True),
+        ("What are the goals for 2035?", True),
+        ("List the talent policies", True),
+        ("合作区总面积有多大？", False),
+        ("深圳园区在哪里？", False),
+        ("规划是哪一年印发的？", False),
+        ("How big is the zone?", False),
+        ("When was the plan issued?", False),
+    ],
+)
+def test_is_list_question(question: str, is_list: bool) -> None:
+    assert is_list_question(question) is is_list
+
+
+def _idf(table: dict[str, float], default: float = 2.0) -> Callable[[str], float]:
+    return lambda t: table.get(t, default)
+
+
+def test_question_terms_strip_question_words() -> None:
+    terms = question_terms("深圳园区哪三大定位？", _idf({}), lambda t: True)
+    assert "三大" in terms and "哪三大" not in terms
+    assert "定位" in terms
+    # A question word that leaves a single character behind is dropped entirely.
+    assert not any(t.startswith(("哪", "几")) for t in question_terms("发展定位有哪几个", _idf({}), lambda t: True))
+
+
+def test_question_terms_weights_follow_idf_single_chars_and_figures() -> None:
+    idf = _idf({"面积": 3.0, "合作区": 1.0, "年": 2.0, "2035": 2.0, "目标": 2.0})
+    terms = question_terms("合作区面积多少", idf, lambda t: True)
+    assert terms["面积"] > terms["合作区"]
+    years = question_terms("2035年目标", idf, lambda t: True)
+    assert years["2035"] == pytest.approx(3.0)  # figures pin the answer: × 1.5
+    assert years["年"] == pytest.approx(0.6)  # single characters are mostly grammar: × 0.3
+    assert years["目标"] == pytest.approx(2.0)
+
+
+def test_question_terms_english_drops_unknown_latin_unless_kept() -> None:
+    known = {"合作区", "面积", "hetao"}.__contains__
+    text = "What is the area of the Hetao zone 合作区 面积"
+    english = question_terms(text, _idf({}), known, drop_unknown_latin=True)
+    assert "area" not in english and "zone" not in english
+    assert "hetao" in english and "面积" in english and "合作区" in english
+    kept = question_terms(text, _idf({}), known, drop_unknown_latin=True, keep={"zone"})
+    assert "zone" in kept and "area" not in kept
+    # In a Chinese question Latin words stay (GDP is a topic).
+    chinese = question_terms("合作区的GDP目标", _idf({}), known)
+    assert "gdp" in chinese
+
+
+def test_question_terms_drop_unseen_compounds_of_known_parts() -> None:
+    unseen = question_terms("深圳园区的面积", _idf({}), {"深圳", "园区", "面积"}.__contains__)
+    assert "深圳园区" not in unseen and {"深圳", "园区", "面积"} <= set(unseen)
+    seen = question_terms("深圳园区的面积", _idf({}), {"深圳", "园区", "面积", "深圳园区"}.__contains__)
+    assert "深圳园区" in seen
+
+
+def test_coverage_weights_text_context_and_passage() -> None:
+    terms = {"面积": 1.0, "口岸": 1.0}
+    assert coverage("合作区面积与口岸", terms) == pytest.approx(1.0)
+    assert coverage("合作区面积", terms) == pytest.approx(0.5)
+    assert coverage("合作区面积", terms, context="一、口岸") == pytest.approx(0.75)  # heading: half
+    assert coverage("合作区面积", terms, passage="区内有口岸。") == pytest.approx(0.625)  # passage: quarter
+    assert coverage("合作区面积", terms, context="口岸", passage="口岸") == pytest.approx(0.75)  # best place counts
+    assert coverage("合作區面積", terms) == pytest.approx(0.5)  # Traditional text folds
+    assert coverage("任何文字", {}) == 0.0
+
+
+def test_sentence_bounds() -> None:
+    text = "第一句。第二句很长！\n第三行"
+    assert sentence_start(text, text.index("很")) == text.index("第二")
+    assert sentence_end(text, text.index("很")) == text.index("！") + 1
+    assert sentence_end(text, text.index("第三")) == len(text)
+    assert sentence_start("  前面有空格", 3) == 2
+
+
+AREA = _chunk("6. 面积：合作区共约3.89平方公里。其中深圳园区3.02平方公里。香港方面常用公顷表述。",
+              ("规划要点", "一、序言与规划背景", "6."))
+PORTS = _chunk("8. 口岸：区内有福田口岸和皇岗口岸两个陆路口岸。", ("规划要点", "一、序言与规划背景", "8."), start=200)
+
+
+def test_select_quotes_picks_the_best_sentence() -> None:
+    passages = _passages(PORTS, AREA)
+    terms = {"合作区": 1.0, "面积": 2.0}
+    quotes, best = select_quotes("合作区面积有多大？", passages, terms)
+    assert best > 0.9
+    assert len(quotes) == 1
+    q = quotes[0]
+    assert q.passage_index == 1
+    assert AREA.text[q.start - AREA.start : q.end - AREA.start] == "6. 面积：合作区共约3.89平方公里。"
+    assert not q.whole_list
+
+
+def test_select_quotes_nothing_matches() -> None:
+    _, best = select_quotes("人才签注怎么办？", _passages(AREA), {"人才": 1.0, "签注": 1.0})
+    assert best < 0.1  # only the rank prior
+    assert select_quotes("问题", [], {"人才": 1.0}) == ([], 0.0)
+
+
+POSITIONS = _chunk("1. 深港科技创新开放合作先导区：与香港园区联动。\n2. 国际先进科技创新规则试验区：建立跨境机制。\n"
+                   "3. 粤港澳大湾区中试转化集聚区：具体内容未读到。",
+                   ("规划要点", "二、总体要求", "（二）三大发展定位"), start=400)
+
+
+def test_select_quotes_list_question_quotes_a_list_shaped_passage_whole() -> None:
+    # The first line matches best; the others only through the section heading.
+    terms = {"三大": 1.0, "发展": 1.0, "定位": 2.0, "先导区": 2.0}
+    assert is_list_question("深圳园区的三大发展定位有哪些？")
+    quotes, _ = select_quotes("深圳园区的三大发展定位有哪些？", _passages(POSITIONS), terms)
+    assert (quotes[0].start, quotes[0].end) == (POSITIONS.start, POSITIONS.end)
+    # The same terms in a question that wants one thing quote only the best line.
+    assert not is_list_question("先导区的发展定位是什么？")
+    single, _ = select_quotes("先导区的发展定位是什么？", _passages(POSITIONS), terms)
+    first_line = POSITIONS.text.splitlines()[0]
+    assert POSITIONS.text[single[0].start - POSITIONS.start : single[0].end - POSITIONS.start] == first_line
+
+
+def test_select_quotes_numbered_item_under_a_heading_naming_the_question_asks_for_its_siblings() -> None:
+    parent = ("规划要点", "二、总体要求", "（二）三大发展定位")
+    item = _chunk("2. 国际先进科技创新规则试验区：建立跨境科创体制机制。", (*parent, "2."), start=500)
+    terms = {"三大": 1.0, "发展": 1.0, "定位": 1.0}
+    quotes, _ = select_quotes("三大发展定位有哪些？", _passages(item), terms)
+    assert quotes[0].whole_list
+    # Not for a question that wants one thing, nor under a heading that does not name what is asked.
+    assert not is_list_question("试验区的发展定位是什么？")
+    assert not select_quotes("试验区的发展定位是什么？", _passages(item), {"试验区": 1.0, **terms})[0][0].whole_list
+    other = _chunk(item.text, ("规划要点", "二、总体要求", "（一）指导思想", "2."), start=500)
+    assert not select_quotes("三大发展定位有哪些？", _passages(other), terms)[0][0].whole_list
+    # Nor for a passage that is not a numbered item.
+    plain = _chunk(item.text, parent, start=500)
+    assert not select_quotes("三大发展定位有哪些？", _passages(plain), terms)[0][0].whole_list
+
+
+def test_select_quotes_sentence_ending_with_colon_brings_its_list() -> None:
+    parts = _chunk("7. 深圳园区由两片组成：\n   - 福田保税区：1.35平方公里。\n   - 皇岗口岸片区：1.67平方公里。",
+                   ("规划要点", "一、序言与规划背景", "7."), start=300)
+    question = "深圳园区由什么组成？"
+    assert not is_list_question(question)
+    quotes, _ = select_quotes(question, _passages(parts), {"深圳": 1.0, "园区": 1.0, "组成": 2.0})
+    assert quotes[0].start == parts.start and quotes[0].end == parts.end
+
+
+def test_select_quotes_includes_another_sources_best_sentence() -> None:
+    terms = {"面积": 4.0, "合作区": 1.0}
+    best = _chunk("合作区面积约3.89平方公里。", ("规划要点", "一、背景"), source="plan.md")
+    same_source = _chunk("园区面积另行统计。", ("规划要点", "二、布局"), source="plan.md", start=100)
+    other_source = _chunk("两个园区面积合计。", ("政策清单", "一、概况"), source="policy.md")
+    # Scores: 1.05 (best), 0.825 and 0.817 — both below 0.8 × best, but the other source's is within 0.75 ×.
+    quotes, _ = select_quotes("合作区面积多大", _passages(best, same_source, other_source), terms)
+    assert [q.passage_index for q in quotes] == [0, 2]
+    # The same sentence from the best passage's own source is not quoted.
+    third_same = _chunk("两个园区面积合计。", ("规划要点", "三、其他"), source="plan.md", start=300)
+    quotes, _ = select_quotes("合作区面积多大", _passages(best, same_source, third_same), terms)
+    assert [q.passage_index for q in quotes] == [0]
+
+
+def test_select_quotes_respects_max_quotes() -> None:
+    chunks = [_chunk(f"合作区面积约3.89平方公里，来源{i}。", ("标题", "一、概况"), source=f"s{i}.md") for i in range(6)]
+    terms = {"合作区": 1.0, "面积": 1.0}
+    quotes, _ = select_quotes("合作区面积多大", _passages(*chunks), terms, max_quotes=3)
+    assert len(quotes) == 3
+    assert [q.passage_index for q in quotes] == [0, 1, 2]  # ties broken by rank
+    assert len(select_quotes("合作区面积多大", _passages(*chunks), terms)[0]) == 4  # the default
+
+
+def test_siblings() -> None:
+    parent = ("规划要点", "二、总体要求", "（三）两阶段发展目标")
+    items = [_chunk(f"{n}. 目标{n}。", (*parent, f"{n}."), start=n * 20) for n in range(1, 5)]
+    elsewhere = _chunk("1. 其他。", ("规划要点", "三、总体布局", "1."), start=500)
+    other_doc = _chunk("2. 另一文件。", (*parent, "2."), source="policy.md")
+    heading_only = _chunk("说明文字。", parent, start=5)
+    chapter = _chunk("总体要求说明。", ("规划要点", "二、总体要求"), start=3)
+    next_chapter = _chunk("总体布局说明。", ("规划要点", "三、总体布局"), start=600)
+    everything = [chapter, heading_only, *items, elsewhere, other_doc, next_chapter]
+    assert siblings(items[1], everything) == items
+    assert siblings(items[1], everything, limit=2) == items[:2]
+    assert siblings(heading_only, everything) == [heading_only]
+    assert siblings(chapter, everything) == [chapter]  # a chapter heading (二、…) is not a list item
+    assert siblings(elsewhere, everything) == [elsewhere]
+    assert siblings(items[0], [elsewhere]) == [items[0]]  # not in the list given
+
+
+def test_notes_for() -> None:
+    assert notes_for(["具体内容未读到。"]) == (True, False)
+    assert notes_for(["两份资料说法不一。"]) == (False, True)
+    assert notes_for(["在可读到的页面中不完整", "与发布会实录不一致"]) == (True, True)
+    assert notes_for(["合作区共约3.89平方公里。"]) == (False, False)
+    assert notes_for([]) == (False, False)
