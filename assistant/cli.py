@@ -181,7 +181,9 @@ def _build_assistant(settings: Any) -> Any:
     """The assistant under test. A seam: tests replace this function to hand the command a fake."""
     from assistant.wiring import build_assistant
 
-    return build_assistant(settings)
+    assistant = build_assistant(settings)
+    assistant.warm_up()  # latencies are measured warm; cold start is a benchmark of its own (bench/)
+    return assistant
 
 
 def _build_judge_model(settings: Any) -> Any:
@@ -244,7 +246,8 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
     from pathlib import Path
 
     from assistant.config import Settings
-    from assistant.evaluate import Judge, check_thresholds, load_questions, load_results, run_eval
+    from assistant.evaluate import check_thresholds, load_questions, load_results, run_eval
+    from assistant.judge import Judge
     from assistant.prompts import Prompts
     from assistant.report import format_table, write_report
 
