@@ -1,5 +1,8 @@
 """The HTTP API: JSON and server-sent events for the widget, an OpenAI-compatible endpoint, and the widget.
 
+The OpenAI-compatible routes live in :mod:`assistant.openai_compat`; this module builds the app and holds what
+both share: the web models, the limits, the error handling and the streaming helpers.
+
 Every answer keeps its ``[n]`` markers in the text and carries the matching citations beside it, in every
 channel (JSON, SSE, OpenAI-compatible). The web layer has its own pydantic models; internal dataclasses are
 never serialised directly.
@@ -19,7 +22,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,7 +55,6 @@ log = logging.getLogger(__name__)
 
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 MAX_MESSAGE_CHARS = 4000
-MODEL_ID = "park-assistant"
 GUARDED_PREFIXES = ("/api/", "/v1/")
 MAX_BODY_BYTES = 256 * 1024  # far above any valid request (question + history + feedback)
 Lang = Literal["zh-Hans", "zh-Hant", "en"]
@@ -181,47 +182,6 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
-
-
-# OpenAI-compatible models: only the fields we read or write; clients' extra fields are accepted and ignored.
-
-
-class OAMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):  # content parts: keep the text ones
-            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
-
-
-class OARequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL_ID
-    messages: list[OAMessage] = Field(min_length=1)
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    lang: Lang | None = Field(None, description="Extension: answer language.")
-
-
-class OAChoice(BaseModel):
-    index: int = 0
-    message: dict[str, Any]
-    finish_reason: str = "stop"
-
-
-class OACompletion(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[OAChoice]
-    usage: UsageOut
-    citations: list[CitationOut] = Field(description="Extension: the passages behind the [n] markers.")
-    answerable: bool = True
-    notice: str | None = None
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -380,7 +340,9 @@ class EdgeMiddleware:
 
 
 @dataclass(frozen=True)
-class _Deps:
+class Deps:
+    """What the routes are handed: built once by :func:`create_app`."""
+
     assistant: AssistantLike
     settings: Settings
     feedback: FeedbackSink | None
@@ -396,13 +358,16 @@ def create_app(assistant: AssistantLike, settings: Settings, feedback: FeedbackS
     >>> client.post("/api/v1/ask", json={"question": "合作区面积多大？"}).json()["citations"][0]["n"]
     1
     """
+    # imported here, not at the top: openai_compat builds on this module's models and helpers
+    from assistant.openai_compat import add_openai_routes
+
     app = FastAPI(title="Hetao park policy assistant API", version="1", docs_url="/docs", redoc_url=None,
                   description="Cited answers about the Hetao Shenzhen–Hong Kong S&T Innovation Cooperation Zone.")
-    deps = _Deps(assistant, settings, feedback, SlidingWindowLimiter(settings.rate_limit_per_minute))
+    deps = Deps(assistant, settings, feedback, SlidingWindowLimiter(settings.rate_limit_per_minute))
     _install_error_handlers(app)
     _add_service_routes(app, deps)
     _add_ask_routes(app, deps)
-    _add_openai_routes(app, deps)
+    add_openai_routes(app, deps)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "Authorization"],
                        expose_headers=["Retry-After"], max_age=600)
@@ -410,7 +375,9 @@ def create_app(assistant: AssistantLike, settings: Settings, feedback: FeedbackS
     return app
 
 
-def _rate_limit(deps: _Deps) -> Callable[[Request], None]:
+def rate_limit(deps: Deps) -> Callable[[Request], None]:
+    """A route dependency that answers 429 (with Retry-After) once a client is over the per-minute limit."""
+
     def check(request: Request) -> None:
         client = request.client.host if request.client else "unknown"
         wait = deps.limiter.hit(client)
@@ -422,7 +389,8 @@ def _rate_limit(deps: _Deps) -> Callable[[Request], None]:
     return check
 
 
-def _checked(deps: _Deps, question: str, history: Sequence[ChatTurn | Message]) -> tuple[str, list[Message]]:
+def checked_question(deps: Deps, question: str,
+                     history: Sequence[ChatTurn | Message]) -> tuple[str, list[Message]]:
     """Apply the size limits; 422 for an empty question, 413 for anything too large."""
     question = question.strip()
     if not question:
@@ -442,7 +410,7 @@ def _checked(deps: _Deps, question: str, history: Sequence[ChatTurn | Message]) 
     return question, [Message(role=t.role, content=t.content) for t in history]
 
 
-def _add_service_routes(app: FastAPI, deps: _Deps) -> None:
+def _add_service_routes(app: FastAPI, deps: Deps) -> None:
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
         """The process is up."""
@@ -478,7 +446,7 @@ def _add_service_routes(app: FastAPI, deps: _Deps) -> None:
                               meta=meta)
 
     @app.post("/api/v1/feedback", response_model=FeedbackResponse, status_code=201, tags=["api"],
-              dependencies=[Depends(_rate_limit(deps))], responses={503: {"model": ErrorResponse}})
+              dependencies=[Depends(rate_limit(deps))], responses={503: {"model": ErrorResponse}})
     def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse:
         """Record a thumbs up/down on an answer (no IP address or other personal data is stored)."""
         if deps.feedback is None:
@@ -492,10 +460,11 @@ def _add_service_routes(app: FastAPI, deps: _Deps) -> None:
 def _ask_response(a: Answer) -> AskResponse:
     return AskResponse(answer=a.text, answerable=a.answerable, mode=a.mode, model=a.model, lang=a.lang,
                        citations=[CitationOut.of(c) for c in a.citations], notice=a.notice,
-                       timings_ms=dict(a.timings_ms), usage=_usage(a))
+                       timings_ms=dict(a.timings_ms), usage=usage_out(a))
 
 
-def _usage(a: Answer) -> UsageOut:
+def usage_out(a: Answer) -> UsageOut:
+    """The answer's token usage as the web model."""
     u = a.usage
     return UsageOut(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens, total_tokens=u.total_tokens)
 
@@ -505,7 +474,7 @@ def _sse(event: str, data: BaseModel | dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def _start(stream: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
+async def start_stream(stream: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
     """Run the stream to its first item before the response starts, so early errors get a real status code."""
     first = await run_in_threadpool(next, stream, None)
     if first is None:
@@ -513,7 +482,7 @@ async def _start(stream: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
     return itertools.chain([first], stream)
 
 
-def _stream_items(items: Iterator[Delta | Answer], on_answer: Callable[[Answer, str], Iterator[str]],
+def stream_items(items: Iterator[Delta | Answer], on_answer: Callable[[Answer, str], Iterator[str]],
                   on_delta: Callable[[str], str], on_error: Callable[[str, str], str]) -> Iterator[str]:
     """Shared by both streaming endpoints: deltas out, then the final answer; errors become an event."""
     sent: list[str] = []
@@ -535,22 +504,22 @@ def _stream_items(items: Iterator[Delta | Answer], on_answer: Callable[[Answer, 
         yield on_error("internal_error", "Internal error — the assistant failed; see the server log.")
 
 
-def _rest(answer: Answer, sent: str) -> str:
+def unsent_rest(answer: Answer, sent: str) -> str:
     """The part of the final text not yet streamed ('' if the final text is not a continuation)."""
     return answer.text[len(sent):] if answer.text.startswith(sent) else ""
 
 
-_SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
-def _add_ask_routes(app: FastAPI, deps: _Deps) -> None:
-    limited = [Depends(_rate_limit(deps))]
+def _add_ask_routes(app: FastAPI, deps: Deps) -> None:
+    limited = [Depends(rate_limit(deps))]
     errors: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (403, 413, 422, 429, 500, 503)}
 
     @app.post("/api/v1/ask", response_model=AskResponse, dependencies=limited, tags=["api"], responses=errors)
     def ask(body: AskRequest) -> AskResponse:
         """Answer a question; the text carries [n] markers that index ``citations``."""
-        question, history = _checked(deps, body.question, body.history)
+        question, history = checked_question(deps, body.question, body.history)
         return _ask_response(deps.assistant.answer(question, history, lang=body.lang))
 
     @app.post("/api/v1/ask/stream", dependencies=limited, tags=["api"], response_class=StreamingResponse,
@@ -559,75 +528,18 @@ def _add_ask_routes(app: FastAPI, deps: _Deps) -> None:
                          "mode, model, lang, notice, timings_ms, usage}; or `error` {message, code}."}})
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Answer as server-sent events (see the 200 response for the event types)."""
-        question, history = _checked(deps, body.question, body.history)
-        items = await _start(deps.assistant.stream(question, history, lang=body.lang))
+        question, history = checked_question(deps, body.question, body.history)
+        items = await start_stream(deps.assistant.stream(question, history, lang=body.lang))
 
         def on_answer(a: Answer, sent: str) -> Iterator[str]:
-            if rest := _rest(a, sent):
+            if rest := unsent_rest(a, sent):
                 yield _sse("delta", {"text": rest})
             yield _sse("citations", {"citations": [CitationOut.of(c).model_dump() for c in a.citations]})
             yield _sse("done", DoneEvent(answer=a.text, answerable=a.answerable, mode=a.mode, model=a.model,
-                                         lang=a.lang, notice=a.notice, timings_ms=dict(a.timings_ms), usage=_usage(a)))
+                                         lang=a.lang, notice=a.notice, timings_ms=dict(a.timings_ms),
+                                         usage=usage_out(a)))
 
-        lines = _stream_items(items, on_answer, lambda text: _sse("delta", {"text": text}),
+        lines = stream_items(items, on_answer, lambda text: _sse("delta", {"text": text}),
                               lambda code, message: _sse("error", {"message": message, "code": code}))
         # the assistant's generator is synchronous: iterate it in a worker thread, not on the event loop
-        return StreamingResponse(iterate_in_threadpool(lines), media_type="text/event-stream", headers=_SSE_HEADERS)
-
-
-def _openai_question(deps: _Deps, messages: Sequence[OAMessage]) -> tuple[str, list[Message]]:
-    """The last user message is the question; earlier user/assistant messages are the history.
-
-    System/developer/tool messages are dropped: the assistant's own instructions are not replaceable by callers.
-    """
-    if messages[-1].role != "user":
-        raise ApiError(422, "last_message_not_user", "The last message must have role 'user' (the question).")
-    history = [ChatTurn(role=m.role, content=m.text()) for m in messages[:-1] if m.role in ("user", "assistant")]
-    return _checked(deps, messages[-1].text(), history)
-
-
-def _add_openai_routes(app: FastAPI, deps: _Deps) -> None:
-    @app.get("/v1/models", tags=["openai"])
-    def models() -> dict[str, Any]:
-        """OpenAI-compatible model list: the assistant is one model."""
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "park"}]}
-
-    @app.post("/v1/chat/completions", response_model=OACompletion, dependencies=[Depends(_rate_limit(deps))],
-              tags=["openai"], responses={s: {"model": ErrorResponse} for s in (403, 413, 422, 429, 500, 503)})
-    async def chat_completions(body: OARequest) -> OACompletion | StreamingResponse:
-        """OpenAI-compatible chat. Content keeps the [n] markers; ``citations`` is an extra top-level field
-        (in the final chunk when streaming)."""
-        question, history = _openai_question(deps, body.messages)
-        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        if not body.stream:
-            a = await run_in_threadpool(deps.assistant.answer, question, history, lang=body.lang)
-            return OACompletion(id=cid, created=created, model=MODEL_ID, usage=_usage(a),
-                                choices=[OAChoice(message={"role": "assistant", "content": a.text})],
-                                citations=[CitationOut.of(c) for c in a.citations], answerable=a.answerable,
-                                notice=a.notice)
-        items = await _start(deps.assistant.stream(question, history, lang=body.lang))
-        include_usage = bool((body.stream_options or {}).get("include_usage"))
-
-        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
-            choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-            data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
-                    "choices": choices, **extra}
-            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-        def on_answer(a: Answer, sent: str) -> Iterator[str]:
-            if rest := _rest(a, sent):
-                yield chunk({"content": rest})
-            citations = [CitationOut.of(c).model_dump() for c in a.citations]
-            yield chunk({}, "stop", citations=citations, answerable=a.answerable, notice=a.notice)
-            if include_usage:  # OpenAI's convention: one more chunk, with no choices, carrying the usage
-                yield chunk(None, usage=_usage(a).model_dump())
-
-        def on_error(code: str, message: str) -> str:
-            return f"data: {json.dumps({'error': {'message': message, 'type': 'server_error', 'code': code}})}\n\n"
-
-        def lines() -> Iterator[str]:
-            yield chunk({"role": "assistant", "content": ""})
-            yield from _stream_items(items, on_answer, lambda text: chunk({"content": text}), on_error)
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(iterate_in_threadpool(lines()), media_type="text/event-stream", headers=_SSE_HEADERS)
+        return StreamingResponse(iterate_in_threadpool(lines), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -24,7 +24,8 @@ where it applies):
 * ``false_decline`` — answerable questions: 1 when the answer declined (aggregated as ``false_decline_rate``).
 * ``forbidden_violation`` — questions with ``forbidden`` strings: 1 when the answer contains one
   (aggregated as the count ``forbidden_violations``).
-* ``faithfulness`` / ``answer_correctness`` — only when a :class:`Judge` (an LLM) is passed in; see there.
+* ``faithfulness`` / ``answer_correctness`` — only when a :class:`~assistant.judge.Judge` (an LLM) is passed in;
+  see there.
 
 Latency is the wall time of the ``answer()`` call; tokens come from ``Answer.usage``. A question whose
 assistant call raised is recorded with ``error`` and scored as an empty, non-declining answer, so it fails
@@ -44,7 +45,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -54,10 +55,9 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from assistant.data import Answer, Message
-from assistant.errors import AssistantError, InputError, LLMError
+from assistant.errors import AssistantError, InputError
+from assistant.judge import Judge
 from assistant.lang import LANGS, detect_lang, normalize_for_match
-from assistant.llm import ChatModel
-from assistant.prompts import Prompts
 
 log = logging.getLogger(__name__)
 
@@ -347,111 +347,6 @@ def check_thresholds(overall: Mapping[str, Any], minimums: Mapping[str, float],
         elif not is_min and value > bound:
             failures.append(f"{name} = {value:g} > {bound:g} (over by {value - bound:.4g})")
     return failures
-
-
-# --- LLM-judged metrics -------------------------------------------------------------------------------------
-
-class Judge:
-    """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.llm.ChatModel`.
-
-    * ``faithfulness`` = supported claims / all claims of the answer. ``prompts/judge_claims.txt`` splits the
-      answer into claims; ``prompts/judge_verdicts.txt`` checks each against the retrieved passages (1/0).
-      An answer with no claims (e.g. a declined one) gets ``None``.
-    * ``answer_correctness`` = ``weights[0]·F1 + weights[1]·similarity`` (RAGAS defaults 0.75/0.25), where
-      TP = answer claims the ground truth supports, FP = answer claims it does not, FN = ground-truth facts
-      (one statement per fact group, alternatives joined by "or") the answer does not support, and
-      F1 = TP / (TP + (FP + FN) / 2). ``similarity`` defaults to the cosine of character bigrams (offline;
-      RAGAS uses embeddings, so pass an embedding-based one for fidelity).
-
-    Only answerable questions are judged. Model failures and unparseable replies raise :class:`LLMError`.
-
-    >>> judge = Judge(FakeChatModel(['["面积约3.89平方公里"]', "[1]"]), Prompts(Path("prompts")))  # doctest: +SKIP
-    """
-
-    def __init__(self, chat: ChatModel, prompts: Prompts, *, similarity: Callable[[str, str], float] | None = None,
-                 weights: tuple[float, float] = (0.75, 0.25), max_context_chars: int = 8000,
-                 max_tokens: int = 800) -> None:
-        self.chat = chat
-        self.prompts = prompts
-        self.similarity = similarity or bigram_similarity
-        self.weights = weights
-        self.max_context_chars = max_context_chars
-        self.max_tokens = max_tokens
-
-    @property
-    def name(self) -> str:
-        return self.chat.name
-
-    def judge(self, q: Question, answer: Answer) -> dict[str, float | None]:
-        """``{"faithfulness": …, "answer_correctness": …}`` for one answer (``None`` where not applicable)."""
-        if not q.answerable:
-            return {"faithfulness": None, "answer_correctness": None}
-        text = _MARKER.sub("", answer.text).strip()
-        claims = self._claims(q.question, text) if answer.answerable and text else []
-        context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(answer.passages, 1))
-        faithfulness = None
-        if claims:
-            verdicts = self._verdicts(claims, context[: self.max_context_chars]) if context else [0] * len(claims)
-            faithfulness = round(sum(verdicts) / len(verdicts), 4)
-        correctness = None
-        if q.facts:
-            truth = [" or ".join(group) for group in q.facts]
-            tp = sum(self._verdicts(claims, "\n".join(truth))) if claims else 0
-            fp = len(claims) - tp
-            fn = len(truth) - (sum(self._verdicts(truth, text)) if claims else 0)
-            f1 = tp / (tp + (fp + fn) / 2) if tp + fp + fn else 0.0
-            sim = self.similarity(text, "；".join(truth)) if text else 0.0
-            correctness = round(self.weights[0] * f1 + self.weights[1] * sim, 4)
-        return {"faithfulness": faithfulness, "answer_correctness": correctness}
-
-    def _claims(self, question: str, text: str) -> list[str]:
-        reply = self._ask(self.prompts.render("judge_claims", question=question, text=text))
-        return [c.strip() for c in _json_list(reply) if isinstance(c, str) and c.strip()]
-
-    def _verdicts(self, statements: Sequence[str], reference: str) -> list[int]:
-        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, 1))
-        reply = self._ask(self.prompts.render("judge_verdicts", reference=reference, statements=numbered))
-        verdicts = [_verdict(v) for v in _json_list(reply)]
-        if len(verdicts) != len(statements):
-            raise LLMError(f"judge model gave {len(verdicts)} verdicts for {len(statements)} statements: "
-                           f"{reply[:200]!r}")
-        return verdicts
-
-    def _ask(self, prompt: str) -> str:
-        return "".join(self.chat.stream([Message("user", prompt)], max_tokens=self.max_tokens))
-
-
-def _json_list(reply: str) -> list[Any]:
-    start, end = reply.find("["), reply.rfind("]")
-    try:
-        value = json.loads(reply[start : end + 1]) if 0 <= start < end else None
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list):
-        raise LLMError(f"judge model did not answer with a JSON list: {reply[:200]!r}")
-    return value
-
-
-def _verdict(value: Any) -> int:
-    if isinstance(value, dict):
-        value = value.get("verdict")
-    if isinstance(value, str):
-        value = value.strip().lower() in ("1", "yes", "true", "supported")
-    if isinstance(value, bool | int | float):
-        return int(bool(value))
-    raise LLMError(f"judge model gave an unreadable verdict: {value!r}")
-
-
-def bigram_similarity(a: str, b: str) -> float:
-    """Cosine similarity of normalised character bigrams: a cheap, offline stand-in for embedding similarity."""
-    def grams(text: str) -> Counter[str]:
-        t = normalize_for_match(text)
-        return Counter(t[i : i + 2] for i in range(len(t) - 1)) or Counter(t)
-
-    ga, gb = grams(a), grams(b)
-    dot = sum(n * gb[g] for g, n in ga.items())
-    norm = (sum(n * n for n in ga.values()) * sum(n * n for n in gb.values())) ** 0.5
-    return round(dot / norm, 4) if norm else 0.0
 
 
 # --- the runner ---------------------------------------------------------------------------------------------

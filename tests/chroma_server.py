@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -29,16 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 CHROMA_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "chroma"
 STARTUP_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

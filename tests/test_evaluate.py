@@ -17,7 +17,6 @@ from assistant import cli as cli_module
 from assistant.data import Answer, Chunk, Citation, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
 from assistant.evaluate import (
-    Judge,
     Question,
     aggregate,
     check_thresholds,
@@ -27,6 +26,7 @@ from assistant.evaluate import (
     run_eval,
     score_answer,
 )
+from assistant.judge import Judge
 from assistant.prompts import Prompts
 from assistant.report import compare_runs, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel

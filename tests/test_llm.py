@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from llm_server import LlamaServer, free_port
+from llm_server import LlamaServer
+from support import free_port
 
 from assistant.data import Message, Usage
 from assistant.errors import LLMError

@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from support import CHROMIUM, chromium, record_requests
 
 from assistant.evaluate import load_results, run_eval
 from assistant.report import write_report
 from assistant.testing import FakeAssistant
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 
 ROWS = [
     {"id": "r1", "question": "河套合作区总面积有多大？", "lang": "zh-Hans", "answerable": True, "category": "数字",
@@ -33,8 +32,6 @@ ROWS = [
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
 def test_report_opens_in_chromium_with_decoded_charts(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     qfile = tmp_path / "q.jsonl"
     qfile.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
     first = run_eval(FakeAssistant(), qfile, tmp_path / "run1", progress=False)
@@ -42,24 +39,19 @@ def test_report_opens_in_chromium_with_decoded_charts(tmp_path: Path) -> None:
     summary = run_eval(FakeAssistant(delay_s=0.01), qfile, tmp_path / "run2", progress=False)
     paths = write_report(tmp_path / "run2", summary, load_results(tmp_path / "run2"), previous=tmp_path / "run1")
 
-    requests: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda req: requests.append(req.url))
-            page.goto(paths["html"].resolve().as_uri(), wait_until="load")
-            images = page.evaluate("""() => Array.from(document.images).map(img => ({
-                alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight}))""")
-            headings = page.locator("h2").all_inner_texts()
-            question_cells = page.locator("#questions tbody tr").count()
-            hostile = page.locator("#questions").inner_text()
-            title = page.title()
-            out = REPO / "artifacts"
-            out.mkdir(exist_ok=True)
-            page.screenshot(path=str(out / "eval-report.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        requests = record_requests(page)
+        page.goto(paths["html"].resolve().as_uri(), wait_until="load")
+        images = page.evaluate("""() => Array.from(document.images).map(img => ({
+            alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight}))""")
+        headings = page.locator("h2").all_inner_texts()
+        question_cells = page.locator("#questions tbody tr").count()
+        hostile = page.locator("#questions").inner_text()
+        title = page.title()
+        out = REPO / "artifacts"
+        out.mkdir(exist_ok=True)
+        page.screenshot(path=str(out / "eval-report.png"), full_page=True)
 
     assert [i["alt"] for i in images] == ["metrics by language chart", "metrics by category chart",
                                           "latency histogram"]

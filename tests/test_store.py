@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from chroma_server import ChromaServer, chroma_server, chroma_server_fixture, free_port
+from chroma_server import ChromaServer, chroma_server, chroma_server_fixture
+from support import free_port
 
 from assistant.config import Settings
 from assistant.errors import StoreError

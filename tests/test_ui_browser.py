@@ -7,14 +7,13 @@ records every request the page makes (none may leave loopback) and keeps artifac
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
+from support import beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
 
 from assistant.config import Settings
 from assistant.data import Answer, Chunk, Citation, Delta, Message
@@ -24,8 +23,6 @@ from assistant.testing import FakeAssistant
 from assistant.ui import WebChat, new_session, render_answer, render_citation, render_error, render_text
 
 REPO = Path(__file__).resolve().parent.parent
-GRADIO_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 
 
 def _citation(**changes: Any) -> Citation:
@@ -159,31 +156,17 @@ def test_handler_shows_assistant_errors_as_a_message(tmp_path: Path) -> None:
 # The real page in a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FeedbackStore, FakeAssistant]]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in GRADIO_ENV.items():
-            mp.setenv(key, value)
-        from assistant.ui import build_ui, launch_options
+    with gradio_env():
+        from assistant.ui import build_ui
 
         tmp = tmp_path_factory.mktemp("webchat")
         store = FeedbackStore(tmp / "feedback.sqlite3")
         assistant = FakeAssistant(delay_s=1.0)  # slow enough that streaming shows partial text
         settings = Settings(index_dir=tmp / "index", feedback_db=store.path)
-        blocks = build_ui(assistant, store, settings)
-        port = _free_port()
-        blocks.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                      **launch_options())
-        try:
-            yield f"http://127.0.0.1:{port}/", store, assistant
-        finally:
-            blocks.close()
+        with launch_blocks(build_ui(assistant, store, settings)) as url:
+            yield url, store, assistant
 
 
 @pytest.mark.slow
@@ -191,71 +174,64 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Feed
 def test_webchat_in_chromium(served: tuple[str, FeedbackStore, FakeAssistant]) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     url, store, assistant = served
-    requests: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("websocket", lambda ws: requests.append(ws.url))
-            page.goto(url, wait_until="load")
-            sync_api.expect(page.get_by_text("Hetao Policy Assistant").first).to_be_visible()
-            sync_api.expect(page.get_by_text("official texts prevail")).to_be_visible()
-            sync_api.expect(page.get_by_role("button", name="Which land border crossings does the zone have?")
-                            ).to_be_visible()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        requests = record_requests(page, websockets=True)
+        page.goto(url, wait_until="load")
+        sync_api.expect(page.get_by_text("Hetao Policy Assistant").first).to_be_visible()
+        sync_api.expect(page.get_by_text("official texts prevail")).to_be_visible()
+        sync_api.expect(page.get_by_role("button", name="Which land border crossings does the zone have?")
+                        ).to_be_visible()
 
-            box = page.locator("#hp-question textarea")
-            box.fill("河套合作区总面积有多大？")
-            box.press("Enter")
-            chat = page.locator("#hp-chat")
-            sync_api.expect(chat.get_by_text("河套合作区总面积有多大？")).to_be_visible()
-            # The fake streams three characters per 100 ms: the answer is seen partial before it is whole.
-            sync_api.expect(chat.locator(".hp-cursor")).to_be_visible(timeout=10_000)
-            footnote = chat.locator("details.hp-cite").first
-            sync_api.expect(footnote).to_be_visible(timeout=20_000)
-            sync_api.expect(chat.locator(".hp-cursor")).to_have_count(0)
-            sync_api.expect(chat).to_contain_text("摘录：河套深港科技创新合作区总面积约3.89平方公里。")
-            sync_api.expect(chat.locator("sup.hp-ref")).to_contain_text("[1]")
-            sync_api.expect(chat).to_contain_text("摘录 · extractive")
+        box = page.locator("#hp-question textarea")
+        box.fill("河套合作区总面积有多大？")
+        box.press("Enter")
+        chat = page.locator("#hp-chat")
+        sync_api.expect(chat.get_by_text("河套合作区总面积有多大？")).to_be_visible()
+        # The fake streams three characters per 100 ms: the answer is seen partial before it is whole.
+        sync_api.expect(chat.locator(".hp-cursor")).to_be_visible(timeout=10_000)
+        footnote = chat.locator("details.hp-cite").first
+        sync_api.expect(footnote).to_be_visible(timeout=20_000)
+        sync_api.expect(chat.locator(".hp-cursor")).to_have_count(0)
+        sync_api.expect(chat).to_contain_text("摘录：河套深港科技创新合作区总面积约3.89平方公里。")
+        sync_api.expect(chat.locator("sup.hp-ref")).to_contain_text("[1]")
+        sync_api.expect(chat).to_contain_text("摘录 · extractive")
 
-            quote = footnote.locator("blockquote.hp-quote")
-            sync_api.expect(quote).to_be_hidden()  # closed until the reader opens it
-            sync_api.expect(footnote.locator("summary")).to_contain_text("国发〔2023〕12号")
-            footnote.locator("summary").click()
-            sync_api.expect(quote).to_be_visible()
-            sync_api.expect(quote).to_have_text("河套深港科技创新合作区总面积约3.89平方公里。")
+        quote = footnote.locator("blockquote.hp-quote")
+        sync_api.expect(quote).to_be_hidden()  # closed until the reader opens it
+        sync_api.expect(footnote.locator("summary")).to_contain_text("国发〔2023〕12号")
+        footnote.locator("summary").click()
+        sync_api.expect(quote).to_be_visible()
+        sync_api.expect(quote).to_have_text("河套深港科技创新合作区总面积约3.89平方公里。")
 
-            assert store.count() == 0
-            page.locator("#hp-reason textarea").fill("引用准确 accurate")
-            up = page.locator("#hp-up")
-            sync_api.expect(up).to_be_enabled()
-            up.click()
-            sync_api.expect(page.locator("#hp-feedback-status")).to_contain_text("saved", timeout=10_000)
-            sync_api.expect(up).to_be_disabled()
-            deadline = time.monotonic() + 5
-            while store.count() == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            (row,) = store.recent(5)
-            assert row["rating"] == 1 and row["reason"] == "引用准确 accurate"
-            assert row["question"] == "河套合作区总面积有多大？"
-            assert row["answer"] == "摘录：河套深港科技创新合作区总面积约3.89平方公里。[1]"
-            assert row["citations"][0]["doc_no"] == "国发〔2023〕12号"
-            assert assistant.questions == ["河套合作区总面积有多大？"]
+        assert store.count() == 0
+        page.locator("#hp-reason textarea").fill("引用准确 accurate")
+        up = page.locator("#hp-up")
+        sync_api.expect(up).to_be_enabled()
+        up.click()
+        sync_api.expect(page.locator("#hp-feedback-status")).to_contain_text("saved", timeout=10_000)
+        sync_api.expect(up).to_be_disabled()
+        deadline = time.monotonic() + 5
+        while store.count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (row,) = store.recent(5)
+        assert row["rating"] == 1 and row["reason"] == "引用准确 accurate"
+        assert row["question"] == "河套合作区总面积有多大？"
+        assert row["answer"] == "摘录：河套深港科技创新合作区总面积约3.89平方公里。[1]"
+        assert row["citations"][0]["doc_no"] == "国发〔2023〕12号"
+        assert assistant.questions == ["河套合作区总面积有多大？"]
 
-            (REPO / "artifacts").mkdir(exist_ok=True)
-            page.screenshot(path=str(REPO / "artifacts" / "webchat.png"), full_page=True)
+        (REPO / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(REPO / "artifacts" / "webchat.png"), full_page=True)
 
-            # An example question asks at once, as a second turn; feedback opens again for the new answer.
-            example = "Which land border crossings does the zone have?"
-            page.get_by_role("button", name=example).click()
-            sync_api.expect(chat.locator("details.hp-cite")).to_have_count(2, timeout=20_000)
-            sync_api.expect(up).to_be_enabled()
-            sync_api.expect(page.locator("#hp-feedback-status")).not_to_contain_text("saved")
-            assert assistant.questions == ["河套合作区总面积有多大？", example]
-        finally:
-            browser.close()
+        # An example question asks at once, as a second turn; feedback opens again for the new answer.
+        example = "Which land border crossings does the zone have?"
+        page.get_by_role("button", name=example).click()
+        sync_api.expect(chat.locator("details.hp-cite")).to_have_count(2, timeout=20_000)
+        sync_api.expect(up).to_be_enabled()
+        sync_api.expect(page.locator("#hp-feedback-status")).not_to_contain_text("saved")
+        assert assistant.questions == ["河套合作区总面积有多大？", example]
 
     assert requests, "no requests recorded"
-    outside = [u for u in requests
-               if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    outside = beyond_loopback(requests)
     assert outside == [], f"the page made requests beyond loopback: {outside}"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from test_ui_browser import CHROMIUM_ARGS, GRADIO_ENV, _free_port
+from support import beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
 
 from assistant.config import Settings
 from assistant.feedback import FeedbackStore
@@ -37,19 +36,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     build_indexer(settings).build()
     assistant = build_assistant(settings)
     assert assistant.mode == "extractive"
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in GRADIO_ENV.items():
-            mp.setenv(key, value)
-        from assistant.ui import build_ui, launch_options
+    with gradio_env():
+        from assistant.ui import build_ui
 
-        blocks = build_ui(assistant, FeedbackStore(settings.feedback_db), settings)
-        port = _free_port()
-        blocks.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                      **launch_options())
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            blocks.close()
+        with launch_blocks(build_ui(assistant, FeedbackStore(settings.feedback_db), settings)) as url:
+            yield url
 
 
 @pytest.mark.slow
@@ -58,42 +49,36 @@ def test_real_answer_and_its_quote_in_chromium(served: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     expect = sync_api.expect
     body = load_document(TINY_SOURCES / "plan-excerpt.md", TINY_SOURCES).text
-    requests: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(served, wait_until="load")
-            box = page.locator("#hp-question textarea")
-            expect(box).to_be_visible(timeout=20_000)
-            box.fill(QUESTION)
-            box.press("Enter")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        requests = record_requests(page)
+        page.goto(served, wait_until="load")
+        box = page.locator("#hp-question textarea")
+        expect(box).to_be_visible(timeout=20_000)
+        box.fill(QUESTION)
+        box.press("Enter")
 
-            chat = page.locator("#hp-chat")
-            footnote = chat.locator("details.hp-cite").first
-            expect(footnote).to_be_visible(timeout=30_000)  # the answer is complete
-            expect(chat).to_contain_text("摘录式回答")
-            expect(chat).to_contain_text("3.89平方公里")
-            expect(chat.locator("sup.hp-ref").first).to_have_text("[1]")
-            expect(chat).to_contain_text("摘录 · extractive")
-            summary = footnote.locator("summary").first
-            expect(summary).to_contain_text("[1]")
-            expect(summary).to_contain_text("国发〔2023〕12号")  # doc_no from the front matter
+        chat = page.locator("#hp-chat")
+        footnote = chat.locator("details.hp-cite").first
+        expect(footnote).to_be_visible(timeout=30_000)  # the answer is complete
+        expect(chat).to_contain_text("摘录式回答")
+        expect(chat).to_contain_text("3.89平方公里")
+        expect(chat.locator("sup.hp-ref").first).to_have_text("[1]")
+        expect(chat).to_contain_text("摘录 · extractive")
+        summary = footnote.locator("summary").first
+        expect(summary).to_contain_text("[1]")
+        expect(summary).to_contain_text("国发〔2023〕12号")  # doc_no from the front matter
 
-            quote = footnote.locator("blockquote.hp-quote")
-            expect(quote).to_be_hidden()  # closed until the reader opens it
-            summary.click()
-            expect(quote).to_be_visible()
-            expect(quote).to_contain_text("3.89")
-            shown = quote.inner_text().strip()
-            assert "3.89平方公里" in shown and shown in body  # the source's own words, not a paraphrase
+        quote = footnote.locator("blockquote.hp-quote")
+        expect(quote).to_be_hidden()  # closed until the reader opens it
+        summary.click()
+        expect(quote).to_be_visible()
+        expect(quote).to_contain_text("3.89")
+        shown = quote.inner_text().strip()
+        assert "3.89平方公里" in shown and shown in body  # the source's own words, not a paraphrase
 
-            (REPO / "artifacts").mkdir(exist_ok=True)
-            page.screenshot(path=str(REPO / "artifacts" / "webchat-real.png"), full_page=True)
-        finally:
-            browser.close()
+        (REPO / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(REPO / "artifacts" / "webchat-real.png"), full_page=True)
 
-    outside = [u for u in requests
-               if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    outside = beyond_loopback(requests)
     assert requests and outside == [], f"the page made requests beyond loopback: {outside}"

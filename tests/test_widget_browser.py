@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import functools
 import http.server
-import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from support import CHROMIUM, chromium, free_port, record_requests, serve_app
 
 from assistant.api import create_app
 from assistant.config import Settings
@@ -30,7 +27,6 @@ from assistant.data import Answer, Citation, Message, Passage
 from assistant.feedback import FeedbackStore
 from assistant.testing import FAKE_CHUNK, FakeAssistant
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 XSS = '<img src=x onerror="window.__xss=1">'
 
@@ -83,26 +79,6 @@ class EchoingAssistant(FakeAssistant):
                       passages=(Passage(chunk=c, score=1.0),))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Start uvicorn on a free loopback port in a thread; returns (server, thread, base URL)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the test output stays readable
         pass
@@ -125,7 +101,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     assistant = EchoingAssistant(delay_s=1.5)  # ~0.15 s per delta, ~1.5 s per answer
     store = FeedbackStore(root.parent / "feedback.sqlite3")
     app = create_app(assistant, Settings(allowed_origins=(park_url,), rate_limit_per_minute=1000), store)
-    api, api_thread, api_url = serve(app)
+    api, api_thread, api_url = serve_app(app)
     (root / "index.html").write_text(PAGE.format(api=api_url, extra_css=""), encoding="utf-8")
     for lang in ("en", "zh-Hant"):
         page = PAGE.format(api=api_url, extra_css="").replace('data-lang="zh-Hans" data-title="河套政策助手"',
@@ -142,19 +118,15 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     pg = context.new_page()
-    pg.requests = []  # type: ignore[attr-defined]
-    pg.on("request", lambda r: pg.requests.append(r.url))  # type: ignore[attr-defined]
+    pg.requests = record_requests(pg)  # type: ignore[attr-defined]
     yield pg
     context.close()
 
@@ -377,7 +349,7 @@ def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     assert spec is not None and spec.loader is not None
     app_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app_module)
-    server, thread, api_url = serve(app_module.build_app(settings))
+    server, thread, api_url = serve_app(app_module.build_app(settings))
     (site_root / "index.html").write_text(PAGE.format(api=api_url, extra_css=""), encoding="utf-8")
     yield {"park": park_url, "api": api_url}
     server.should_exit = True

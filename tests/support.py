@@ -1,0 +1,119 @@
+"""Helpers for the tests that run real servers and a real browser: free loopback ports, uvicorn in a thread,
+gradio on a free port, and headless Debian Chromium with the flags that keep it offline.
+
+``tests/`` is not a package: import with ``from support import free_port`` (pytest puts ``tests/`` on
+``sys.path``; ``llm_server.py``, run as a script, finds this file beside it). uvicorn, gradio, playwright and
+pytest are imported inside the helpers that need them, so importing this module is cheap (the llama child
+process imports it) and works where playwright is not installed (the browser tests skip there).
+
+>>> server, thread, base = serve_app(create_app(FakeAssistant(), Settings(), None))   # doctest: +SKIP
+>>> with chromium() as browser:                                                       # doctest: +SKIP
+...     page = browser.new_page()
+...     urls = record_requests(page)
+...     page.goto(base + "/docs")
+>>> beyond_loopback(urls)                                                             # doctest: +SKIP
+[]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    import uvicorn
+    from gradio import Blocks
+    from playwright.sync_api import Browser, Page
+    from starlette.types import ASGIApp
+
+LOOPBACK = "127.0.0.1"
+CHROMIUM = Path("/usr/bin/chromium")
+#: Root in a container needs --no-sandbox; the rest stops Chromium fetching anything on its own.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+#: gradio phones home and may reach the Hugging Face hub unless told not to.
+GRADIO_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_app(app: ASGIApp) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Start uvicorn on a free loopback port in a thread; returns (server, thread, base URL).
+
+    Stop it with ``server.should_exit = True`` and ``thread.join(10)``.
+    """
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://{LOOPBACK}:{port}"
+
+
+@contextlib.contextmanager
+def gradio_env() -> Iterator[None]:
+    """:data:`GRADIO_ENV` set for the block (import gradio, build and launch inside it), restored after."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in GRADIO_ENV.items():
+            mp.setenv(key, value)
+        yield
+
+
+@contextlib.contextmanager
+def launch_blocks(blocks: Blocks) -> Iterator[str]:
+    """Serve gradio ``blocks`` on a free loopback port for the block; yields the page URL, then closes it."""
+    from assistant.ui import launch_options
+
+    port = free_port()
+    blocks.launch(prevent_thread_lock=True, server_name=LOOPBACK, server_port=port, quiet=True,
+                  **launch_options())
+    try:
+        yield f"http://{LOOPBACK}:{port}/"
+    finally:
+        blocks.close()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium (:data:`CHROMIUM`, :data:`CHROMIUM_ARGS`), closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def record_requests(page: Page, *, websockets: bool = False) -> list[str]:
+    """A list that fills with the URL of every request ``page`` makes from now on (and WebSocket URLs too)."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    if websockets:
+        page.on("websocket", lambda ws: urls.append(ws.url))
+    return urls
+
+
+def beyond_loopback(urls: Iterable[str]) -> list[str]:
+    """The URLs that leave this machine: all but data:/blob: and those of 127.0.0.1 or localhost."""
+    return [u for u in urls
+            if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in (LOOPBACK, "localhost")]
