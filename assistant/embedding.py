@@ -2,8 +2,8 @@
 
 ``Embedder.embed(texts, kind)`` is the one verb; ``kind`` is ``"query"`` or ``"passage"`` because
 multilingual-e5 was trained with those prefixes and retrieval quality depends on them. Batching is
-written once, in :func:`embed_batched`. :class:`LangChainEmbeddings` exposes any Embedder through
-LangChain's ``Embeddings`` interface so others can plug the index into their chains.
+written once, in :func:`embed_batched`. :class:`assistant.langchain_adapters.LangChainEmbeddings` exposes
+any Embedder through LangChain's ``Embeddings`` interface so others can plug the index into their chains.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Protocol
 
 import httpx
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from assistant.data import EmbedKind
 from assistant.errors import ConfigError, EmbeddingError
@@ -107,24 +106,6 @@ class OpenAIEmbedder:
         vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1.0, norms)
-
-
-class LangChainEmbeddings(Embeddings):
-    """Any :class:`Embedder` as a LangChain ``Embeddings`` (documents use the passage prefix).
-
-    >>> from assistant.testing import FakeEmbedder
-    >>> len(LangChainEmbeddings(FakeEmbedder()).embed_query("河套"))
-    64
-    """
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return embed_batched(self.embedder, texts, "passage").tolist()  # type: ignore[no-any-return, unused-ignore]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed([text], "query")[0].tolist()  # type: ignore[no-any-return, unused-ignore]
 
 
 def passage_text(title: str, section: Iterable[str], text: str) -> str:

@@ -72,6 +72,12 @@ class LoadedIndex:
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        # Per-chunk metadata as arrays, so a filter is one vectorised comparison, not a loop over chunks.
+        self.fields: dict[str, np.ndarray] = {
+            "source": np.array([c.source for c in self.chunks], dtype=object),
+            "kind": np.array([str(c.meta.get("kind", "")) for c in self.chunks], dtype=object),
+            "status": np.array([str(c.meta.get("status", "")) for c in self.chunks], dtype=object),
+        }
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         i = self.by_id.get(chunk_id)
@@ -111,6 +117,12 @@ def _read_chunks(path: Path) -> list[Chunk]:
 def chunk_index_text(chunk: Chunk) -> str:
     """The text a chunk is embedded and BM25-indexed as (Simplified, with its title and section path)."""
     return to_simplified(passage_text(chunk.title, chunk.section, chunk.text))
+
+
+def chunk_head(chunk: Chunk) -> str:
+    """The title-and-path part of :func:`chunk_index_text` (the text follows it after a newline)."""
+    full = passage_text(chunk.title, chunk.section, chunk.text)
+    return full[: len(full) - len(chunk.text)]
 
 
 def _store_metadata(chunk: Chunk) -> dict[str, str]:
@@ -185,8 +197,16 @@ class Indexer:
         t_write = time.perf_counter()
         store = ChromaStore.create(self.client, self.prefix + build_id.replace("-", "_"))
         store.upsert(ids, vectors, [_store_metadata(c) for c in chunks])
-        BM25Index.build([tokenize(chunk_index_text(c)) for c in chunks]).save(build_dir)
-        DocFrequencies.build(tokenize(c.text) for c in chunks).save(build_dir)
+        text_tokens = [tokenize(to_simplified(c.text)) for c in chunks]
+        heads: dict[str, list[str]] = {}  # titles and section paths repeat: tokenise each once
+        bm25_docs = []
+        for c, tokens in zip(chunks, text_tokens, strict=True):
+            head = to_simplified(chunk_head(c))
+            if head not in heads:
+                heads[head] = tokenize(head)
+            bm25_docs.append(heads[head] + tokens)
+        BM25Index.build(bm25_docs).save(build_dir)
+        DocFrequencies.build(text_tokens).save(build_dir)
         _write_chunks(build_dir / "chunks.jsonl", chunks)
         if self.park_terms.exists():
             shutil.copy2(self.park_terms, build_dir / PARK_TERMS)

@@ -18,8 +18,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import openai
-
 from assistant.data import Message, Usage
 from assistant.errors import LLMError
 
@@ -27,6 +25,12 @@ if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _omit() -> Any:
+    import openai
+
+    return openai.omit
 #: Sent when a local server needs no key: the client refuses to start without one.
 PLACEHOLDER_API_KEY = "not-needed"
 
@@ -70,6 +74,8 @@ class OpenAIChatModel:
         self._api_key = api_key or PLACEHOLDER_API_KEY
         self._usage = Usage()
         self.last_finish_reason: str | None = None
+        import openai  # on use: 1.4 s of start-up that the extractive mode never needs
+
         # Explicit base_url and key: otherwise the client would read OPENAI_* from the environment itself.
         self._client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, timeout=timeout_s,
                                      max_retries=max_retries)
@@ -98,7 +104,7 @@ class OpenAIChatModel:
                 model=self.name, messages=payload, stream=True, stream_options={"include_usage": True},
                 temperature=self.temperature,
                 # max_tokens, not max_completion_tokens: some llama.cpp servers ignore the latter.
-                max_tokens=openai.omit if max_tokens is None else max_tokens,
+                max_tokens=max_tokens if max_tokens is not None else _omit(),
             )
             with response:
                 for chunk in response:
@@ -136,6 +142,8 @@ class OpenAIChatModel:
                                     max_tokens=max_tokens)
 
     def _error(self, exc: Exception, *, mid_reply: bool) -> LLMError:
+        import openai
+
         where = _display_url(self.base_url)
         if mid_reply and isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError):
             msg = (f"The chat model at {where} broke off mid-reply ({_cause(exc)}): the server may have "

@@ -3,7 +3,8 @@
 English questions meet Chinese sources through a bilingual glossary of park and policy terms
 (``index/glossary.tsv``): matched English phrases add their Chinese terms to the query, for both
 retrievers. Traditional questions are folded to Simplified first. Filters (document, kind, status) apply
-to both sides. :class:`ParkRetriever` exposes the same search as a LangChain ``BaseRetriever``.
+to both sides. :class:`assistant.langchain_adapters.ParkRetriever` exposes the same search as a LangChain
+``BaseRetriever`` (a module of its own: langchain's retriever stack costs half a second to import).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
 
 from assistant.data import Chunk, Passage
 from assistant.embedding import Embedder
@@ -48,6 +46,14 @@ class Filters:
         return ((not self.sources or chunk.source in self.sources)
                 and (not self.kinds or str(chunk.meta.get("kind", "")) in self.kinds)
                 and (not self.statuses or str(chunk.meta.get("status", "")) in self.statuses))
+
+    def mask(self, fields: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Boolean mask over the chunks of an index, from its per-chunk field arrays (vectorised)."""
+        keep = np.ones(len(fields["source"]), dtype=bool)
+        for key, values in (("source", self.sources), ("kind", self.kinds), ("status", self.statuses)):
+            if values:
+                keep &= np.isin(fields[key], list(values))
+        return keep
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.kinds or self.statuses)
@@ -198,7 +204,7 @@ class HybridRetriever:
                     dense_rank[chunk_id] = min(rank, dense_rank.get(chunk_id, rank))
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
-        mask = np.array([filters.accepts(c) for c in self.index.chunks]) if filters else None
+        mask = filters.mask(self.index.fields) if filters else None
         bm25 = self.index.bm25.scores(tokenize(text))
         if mask is not None:
             bm25 = np.where(mask, bm25, 0.0)
@@ -251,29 +257,3 @@ def mix_scores(ids: Sequence[str], dense: Mapping[str, float], lexical: Mapping[
         return (dense[i] - lo) / (hi - lo) if hi > lo else 1.0
 
     return {i: alpha * dense_part(i) + (1 - alpha) * lexical.get(i, 0.0) / top_lex for i in ids}
-
-
-def passage_to_langchain(p: Passage) -> LCDocument:
-    """A Passage as a LangChain Document: the chunk text, with citation metadata flattened."""
-    c = p.chunk
-    meta: dict[str, Any] = {k: v for k, v in c.meta.items() if isinstance(v, str | int | float)}
-    meta.update({"id": c.id, "source": c.source, "section": c.section_path, "start": c.start, "end": c.end,
-                 "score": p.score})
-    return LCDocument(page_content=c.text, metadata=meta, id=c.id)
-
-
-class ParkRetriever(BaseRetriever):
-    """The hybrid retriever as a LangChain ``BaseRetriever``.
-
-    >>> # retriever = ParkRetriever(retriever=build_retriever(settings), k=5)
-    >>> # retriever.invoke("河套合作区总面积有多大？")  → list[langchain Document]
-    """
-
-    retriever: Any
-    k: int = 6
-    filters: Mapping[str, Sequence[str]] = {}
-
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        f = Filters(**{key: tuple(v) for key, v in self.filters.items()})
-        return [passage_to_langchain(p) for p in self.retriever.search(query, self.k, f).passages]

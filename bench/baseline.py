@@ -2,7 +2,7 @@
 
 Nothing of ours but the embedder: files read as text → ``RecursiveCharacterTextSplitter`` (default
 settings unless a chunk size is given) → ``langchain_chroma.Chroma`` (its defaults: embedded persistent
-client, L2 space) with the same e5 model through :class:`assistant.embedding.LangChainEmbeddings` →
+client, L2 space) with the same e5 model through :class:`assistant.langchain_adapters.LangChainEmbeddings` →
 ``similarity_search``. ``add_texts`` is called in batches of ``BATCH`` (one call with 100k texts exceeds
 chroma's maximum batch size). For the synthetic sizes Chroma gets exactly our chunk texts and vectors: the
 embedding function is a :class:`synth.PrecomputedEmbedder` (text → our vector) behind the same adapter, so
@@ -20,7 +20,7 @@ from measure import dir_size_mib, percentiles, proc_status, timed_loop
 from synth import SOURCES, PrecomputedEmbedder, generate, load_table, material, save_table
 from workers import settings_for
 
-from assistant.embedding import LangChainEmbeddings
+from assistant.langchain_adapters import LangChainEmbeddings
 from assistant.wiring import build_embedder
 
 BATCH = 5000

@@ -43,7 +43,8 @@ import time; t_main = time.time()
 import json, sys
 import chromadb
 from langchain_chroma import Chroma
-from assistant.embedding import E5Embedder, LangChainEmbeddings
+from assistant.embedding import E5Embedder
+from assistant.langchain_adapters import LangChainEmbeddings
 t_import = time.time()
 store = Chroma(collection_name="bench", embedding_function=LangChainEmbeddings(E5Embedder()),
                persist_directory=sys.argv[1], client_settings=chromadb.Settings(anonymized_telemetry=False))

@@ -242,9 +242,9 @@ def quality(spec: dict[str, Any]) -> dict[str, Any]:
     from baseline import lc_store
     from synth import DEV
 
-    from assistant.embedding import LangChainEmbeddings
     from assistant.evaluate import load_questions
     from assistant.lang import normalize_for_match
+    from assistant.langchain_adapters import LangChainEmbeddings
     from assistant.wiring import build_retriever
 
     questions_ = [q for q in load_questions(DEV) if q.answerable and q.evidence]

@@ -12,9 +12,9 @@ from langchain_core.documents import Document as LCDocument
 
 from assistant.config import Settings
 from assistant.data import Chunk
-from assistant.embedding import LangChainEmbeddings
 from assistant.ingest import load_document
-from assistant.retrieval import Filters, Glossary, HybridRetriever, ParkRetriever, SearchResult
+from assistant.langchain_adapters import LangChainEmbeddings, ParkRetriever
+from assistant.retrieval import Filters, Glossary, HybridRetriever, SearchResult
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_indexer, build_retriever
 
