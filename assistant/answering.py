@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
+from assistant.chunking import strip_item_marker
 from assistant.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
 from assistant.data import Answer, Chunk, Citation, Delta, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
@@ -61,7 +62,6 @@ _NOTES: dict[str, dict[str, str]] = {
     },
 }
 _WEB_ADDRESS = re.compile(r"https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)\b", re.I)
-_LABEL = re.compile(r"^\s*(?:[-*•]\s*|\d{1,2}[.、．]\s*|（\d{1,2}）\s*)")
 _DECLINE_LEADS: dict[str, dict[str, str]] = {
     "injection": {
         "zh-Hans": "我只能根据河套合作区的规划和政策资料回答问题，不能执行其他指令，也不会透露系统设置。",
@@ -258,6 +258,7 @@ class Assistant:
         lines = [_HEADERS[lang]]
         if disagree:
             lines.append(_NOTES["disagree"][lang])
+        # Each quote is a bullet of its own; a quote that is itself a bullet line loses its "- ".
         lines.extend(f"- {_one_line(c.quote).lstrip('-*• ')}[{c.n}]" for c in citations)
         if unread:
             lines.append(_NOTES["unread"][lang])
@@ -328,7 +329,7 @@ class Assistant:
         if channel is not None:
             sentence, passage = channel
             citations = (make_citation(1, passage, _span_of(passage, sentence)),)
-            channel_text = f"{_LABEL.sub('', _one_line(sentence))}[1]"
+            channel_text = f"{strip_item_marker(_one_line(sentence))}[1]"
         else:
             channel_text = {"zh-Hans": "河套发展署", "zh-Hant": "河套發展署",
                             "en": "the Hetao Development Office"}[lang]

@@ -61,6 +61,18 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
+def is_item(line: str) -> bool:
+    """Does ``line`` start a list item (``- ``, ``2.``, ``（3）``, ``第五条``, ``一是``), at any indent?"""
+    return _ITEM.match(line.lstrip(" \t")) is not None
+
+
+def strip_item_marker(line: str) -> str:
+    """``line`` without its leading item marker (``- 面积`` → ``面积``)."""
+    stripped = line.lstrip(" \t")
+    m = _ITEM.match(stripped)
+    return stripped[m.end() :] if m else stripped
+
+
 def _item_label(line: str) -> str | None:
     m = _ITEM.match(line.lstrip(" \t"))
     if not m:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from assistant.chunking import split_sentences
+from assistant.chunking import is_item, split_sentences
 from assistant.data import Chunk, Passage
 from assistant.lang import to_simplified
 from assistant.lexical import tokenize
@@ -172,12 +172,11 @@ class Quote:
     continues: bool = False  # the quoted sentence runs on into the next chunk
 
 
-_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.、．]|（\d{1,2}）|[一二三四五六七八九十]+是)")
 _FULL_STOP = re.compile(r"[。！？!?]")
 
 
 def _is_list_shaped(text: str) -> bool:
-    return sum(1 for line in text.splitlines() if _LIST_LINE.match(line)) >= 2
+    return sum(1 for line in text.splitlines() if is_item(line)) >= 2
 
 
 def sentence_end(text: str, offset: int) -> int:
