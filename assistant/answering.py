@@ -258,8 +258,12 @@ class Assistant:
         lines = [_HEADERS[lang]]
         if disagree:
             lines.append(_NOTES["disagree"][lang])
-        # Each quote is a bullet of its own; a quote that is itself a bullet line loses its "- ".
-        lines.extend(f"- {_one_line(c.quote).lstrip('-*• ')}[{c.n}]" for c in citations)
+        # Each quote is a bullet of its own (a quote that is itself a bullet line loses its "- "); the same
+        # sentence found in several passages is shown once, with all their markers.
+        bullets: dict[str, list[int]] = {}
+        for c in citations:
+            bullets.setdefault(_one_line(c.quote).lstrip("-*• "), []).append(c.n)
+        lines.extend(f"- {quote}{''.join(f'[{n}]' for n in ns)}" for quote, ns in bullets.items())
         if unread:
             lines.append(_NOTES["unread"][lang])
         text = "\n".join(lines)

@@ -36,9 +36,16 @@ def _s2hk() -> opencc.OpenCC:
     return opencc.OpenCC("s2hk")
 
 
+#: Hong Kong written forms of question words that OpenCC leaves as they are (甚麼 → 甚么, not 什么).
+_HK_WORDS = {"甚么": "什么", "点样": "怎样", "几多": "多少", "边个": "哪个", "边度": "哪里", "乜嘢": "什么"}
+_HK_PATTERN = re.compile("|".join(_HK_WORDS))
+
+
 def to_simplified(text: str) -> str:
-    """Traditional (incl. Hong Kong variants) → Simplified. Length-preserving for the corpus' characters."""
-    return _t2s().convert(text) if _HAN.search(text) else text
+    """Traditional (incl. Hong Kong variants and question words) → Simplified; length-preserving."""
+    if not _HAN.search(text):
+        return text
+    return _HK_PATTERN.sub(lambda m: _HK_WORDS[m.group(0)], _t2s().convert(text))
 
 
 def to_traditional(text: str) -> str:

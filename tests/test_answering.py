@@ -478,3 +478,26 @@ def test_cli_ask_prints_the_answer_and_its_sources(real_settings: Settings, monk
     assert "[1] 《河套深港科技创新合作区深圳园区发展规划》要点摘编 · 国发〔2023〕12号" in sources
     assert re.search(r"「[^」]*3\.89平方公里[^」]*」 \(plan-excerpt\.md:\d+-\d+\)", sources), sources
     assert "error" not in out.lower()
+
+
+@pytest.mark.slow
+def test_hong_kong_question_words_are_understood(extractive: Assistant) -> None:
+    # 幾多 (how much) is written HK-style; OpenCC alone leaves it as 几多, which no source contains.
+    answer = extractive.answer("合作區總面積有幾多？")
+    assert answer.answerable and answer.lang == "zh-Hant"
+    assert "3.89" in _quotes(answer)
+
+
+def test_the_same_sentence_in_two_sources_is_quoted_once_with_both_markers(tmp_path: Path) -> None:
+    settings = _tiny_settings(tmp_path)
+    sources = settings.sources
+    for old in sources.iterdir():
+        old.unlink()
+    sentence = "园区企业的企业所得税减按15%征收。"
+    (sources / "a.md").write_text(f"---\ntitle: 甲\n---\n\n# 甲\n\n## 税收\n\n{sentence}\n", encoding="utf-8")
+    (sources / "b.md").write_text(f"---\ntitle: 乙\n---\n\n# 乙\n\n## 企业所得税\n\n{sentence}\n", encoding="utf-8")
+    build_indexer(settings, FakeEmbedder()).build()
+    answer = build_assistant(settings, embedder=FakeEmbedder()).answer("园区企业所得税减按多少征收？")
+    bullets = [line for line in answer.text.splitlines() if line.startswith("- ")]
+    assert bullets == [f"- {sentence}[1][2]"]
+    assert {c.source for c in answer.citations} == {"a.md", "b.md"}

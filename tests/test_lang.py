@@ -50,3 +50,9 @@ def test_normalize_for_match() -> None:
     assert normalize_for_match(" 河套 合作區\t3.89 平方公里\n") == "河套合作区3.89平方公里"
     assert normalize_for_match("Hetao ZONE") == "hetaozone"
     assert normalize_for_match("合作區") == normalize_for_match("合作区")
+
+
+def test_hong_kong_question_words_fold_to_their_mainland_forms() -> None:
+    assert to_simplified("有甚麼海關便利？") == "有什么海关便利？"
+    assert to_simplified("面積有幾多？邊個負責？") == "面积有多少？哪个负责？"
+    assert len(to_simplified("點樣申請")) == len("點樣申請")
