@@ -89,28 +89,29 @@ class BM25Index:
     @classmethod
     def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
         """Index ``docs`` (each a token list); document numbers are their positions."""
+        # Vectorised: one (term, document) code per token, counted with np.unique — no per-posting Python
+        # objects, so 100k chunks build in a fraction of the time and memory.
         n = len(docs)
-        lengths = np.array([len(d) for d in docs], dtype=np.float32)
-        avgdl = float(lengths.mean()) if n else 1.0
-        term_docs: dict[str, list[tuple[int, int]]] = {}
-        for i, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                term_docs.setdefault(term, []).append((i, tf))
-        vocab = {term: j for j, term in enumerate(sorted(term_docs))}
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
+        avgdl = float(lengths.mean()) if n and lengths.sum() else 1.0
+        first_seen: dict[str, int] = {}
+        codes = np.fromiter((first_seen.setdefault(t, len(first_seen)) for d in docs for t in d), dtype=np.int64,
+                            count=int(lengths.sum()))
+        terms = sorted(first_seen)
+        vocab = {term: j for j, term in enumerate(terms)}
+        remap = np.empty(len(first_seen), dtype=np.int64)
+        for term, old in first_seen.items():
+            remap[old] = vocab[term]
+        doc_of_token = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, tf = np.unique(remap[codes] * max(n, 1) + doc_of_token, return_counts=True)
+        term_of, doc_of = pairs // max(n, 1), pairs % max(n, 1)
+        df = np.bincount(term_of, minlength=len(vocab))
         ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        doc_ids: list[int] = []
-        weights: list[float] = []
-        idf = np.zeros(len(vocab), dtype=np.float32)
-        for term, j in vocab.items():
-            posting = term_docs[term]
-            df = len(posting)
-            idf[j] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            for i, tf in posting:
-                norm = tf + k1 * (1.0 - b + b * lengths[i] / (avgdl or 1.0))
-                doc_ids.append(i)
-                weights.append(idf[j] * tf * (k1 + 1.0) / norm)
-            ptr[j + 1] = len(doc_ids)
-        return cls(vocab, ptr, np.asarray(doc_ids, dtype=np.int32), np.asarray(weights, dtype=np.float32), n, idf)
+        np.cumsum(df, out=ptr[1:])
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = tf + k1 * (1.0 - b + b * lengths[doc_of] / avgdl)
+        weights = (idf[term_of] * tf * (k1 + 1.0) / norm).astype(np.float32)
+        return cls(vocab, ptr, doc_of.astype(np.int32), weights, n, idf)
 
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every document for the query (0 where no term matches)."""
