@@ -16,7 +16,6 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 
 from assistant.chunking import strip_item_marker
 from assistant.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
@@ -393,8 +392,3 @@ def _topics(passages: Sequence[Passage], lang: Lang) -> str:
     sep = "; " if lang == "en" else "、"
     joined = sep.join(names)
     return to_traditional(joined) if lang == "zh-Hant" else joined
-
-
-def with_notice(answer: Answer, notice: str) -> Answer:
-    """A copy of ``answer`` carrying ``notice``."""
-    return replace(answer, notice=notice)

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (e5 in chroma) and lexical (BM25 over jieba) fused by reciprocal rank.
+"""Hybrid retrieval: dense (e5 in chroma) and lexical (BM25 over jieba), exact scores mixed.
 
 English questions meet Chinese sources through a bilingual glossary of park and policy terms
 (``index/glossary.tsv``): matched English phrases add their Chinese terms to the query, for both
@@ -23,8 +23,6 @@ from assistant.embedding import Embedder
 from assistant.indexing import LoadedIndex
 from assistant.lang import to_simplified
 from assistant.lexical import tokenize
-
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -117,21 +115,6 @@ class SearchResult:
 
 def _is_mostly_latin(text: str) -> bool:
     return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u3400-\u9fff]", text))
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None,
-                           k: int = RRF_K) -> dict[str, float]:
-    """Fuse ranked id lists: ``score(id) = Σ w / (k + rank)``, rank starting at 1.
-
-    >>> sorted(reciprocal_rank_fusion([["a", "b"], ["b", "c"]]).items(), key=lambda kv: -kv[1])[0][0]
-    'b'
-    """
-    weights = weights or [1.0] * len(rankings)
-    scores: dict[str, float] = {}
-    for ranking, w in zip(rankings, weights, strict=True):
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + w / (k + rank)
-    return scores
 
 
 def diversify(ranked: Sequence[tuple[str, float]], source_of: Callable[[str], str], k: int,

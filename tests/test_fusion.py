@@ -1,4 +1,4 @@
-"""Retrieval's pure parts: rank fusion, score mixing, per-source diversity and the bilingual glossary."""
+"""Retrieval's pure parts: score mixing, per-source diversity and the bilingual glossary."""
 
 from __future__ import annotations
 
@@ -6,34 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval import Glossary, diversify, mix_scores, reciprocal_rank_fusion
+from assistant.retrieval import Glossary, diversify, mix_scores
 
 SHIPPED_GLOSSARY = Path(__file__).resolve().parent.parent / "index" / "glossary.tsv"
 
 
-# ------------------------------------------------------------------------------------ reciprocal rank fusion
-
-
-def test_rrf_scores() -> None:
-    scores = reciprocal_rank_fusion([["a", "b"], ["b", "c"]])
-    assert scores == pytest.approx({"a": 1 / 61, "b": 1 / 62 + 1 / 61, "c": 1 / 62})
-    assert max(scores, key=scores.__getitem__) == "b"  # found by both beats first in one
-
-
-def test_rrf_weights_and_k() -> None:
-    scores = reciprocal_rank_fusion([["a"], ["b"]], weights=[2.0, 1.0], k=0)
-    assert scores == pytest.approx({"a": 2.0, "b": 1.0})
-    # A heavier ranking can outvote agreement.
-    fused = reciprocal_rank_fusion([["x", "y"], ["y", "x"]], weights=[2.0, 1.0])
-    assert fused["x"] > fused["y"]
-    even = reciprocal_rank_fusion([["x", "y"], ["y", "x"]])
-    assert even["x"] == pytest.approx(even["y"])
-    with pytest.raises(ValueError):
-        reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0])
-    assert reciprocal_rank_fusion([]) == {}
-
-
-# ----------------------------------------------------------------------------------------------- mix_scores
+# ------------------------------------------------------------------------------------------------ score mixing
 
 
 def test_mix_scores_normalises_both_sides() -> None:
