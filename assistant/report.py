@@ -332,23 +332,22 @@ def _diff_section(c: Comparison) -> str:
                  q.answer_after[:160]] for q in changes]
 
     qhead = ["id", "lang", "question", "checks changed", "answer before", "answer now"]
-    parts = [f"<section class=diff id=compare><h2>Compared with {_e(c.previous)}</h2>",
-             "<h3 class=regressions>Regressions</h3>"]
-    if c.metric_regressions:
-        parts.append(_table(["metric", "before", "now", "change"], metric_rows(c.metric_regressions)))
-    if c.question_regressions:
-        parts.append("<p>Questions that passed before and fail now:</p>")
-        parts.append(_table(qhead, question_rows(c.question_regressions)))
-    if not c.metric_regressions and not c.question_regressions:
-        parts.append("<p>None.</p>")
-    parts.append("<h3 class=improvements>Improvements</h3>")
-    if c.metric_improvements:
-        parts.append(_table(["metric", "before", "now", "change"], metric_rows(c.metric_improvements)))
-    if c.question_improvements:
-        parts.append("<p>Questions that failed before and pass now:</p>")
-        parts.append(_table(qhead, question_rows(c.question_improvements)))
-    if not c.metric_improvements and not c.question_improvements:
-        parts.append("<p>None.</p>")
+    parts = [f"<section class=diff id=compare><h2>Compared with {_e(c.previous)}</h2>"]
+    # Regressions first: they are what a reader of a comparison is looking for.
+    for kind, title, metrics, questions, lead in (
+        ("regressions", "Regressions", c.metric_regressions, c.question_regressions,
+         "Questions that passed before and fail now:"),
+        ("improvements", "Improvements", c.metric_improvements, c.question_improvements,
+         "Questions that failed before and pass now:"),
+    ):
+        parts.append(f"<h3 class={kind}>{title}</h3>")
+        if metrics:
+            parts.append(_table(["metric", "before", "now", "change"], metric_rows(metrics)))
+        if questions:
+            parts.append(f"<p>{lead}</p>")
+            parts.append(_table(qhead, question_rows(questions)))
+        if not metrics and not questions:
+            parts.append("<p>None.</p>")
     if c.only_before or c.only_after:
         parts.append(f"<p class=meta>Only in the previous run: {_e(', '.join(c.only_before) or '—')}; "
                      f"only in this run: {_e(', '.join(c.only_after) or '—')}.</p>")
