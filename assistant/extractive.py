@@ -132,12 +132,11 @@ def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: 
     words = {t: w for t, w in terms.items() if not _DIGITS.match(t)}
     if not words:
         return 1.0
-    best = 0.0
-    for u in units:
-        c = passages[u.passage_index].chunk
-        paragraph = (paragraph_of(c) + "\n" if paragraph_of else "") + c.text
-        best = max(best, coverage(u.text, words, " ".join(c.section), paragraph))
-    return best
+    contexts: dict[int, tuple[str, str]] = {}  # per passage, not per unit: paragraph_of walks the index
+    for i, p in enumerate(passages):
+        c = p.chunk
+        contexts[i] = (" ".join(c.section), (paragraph_of(c) + "\n" if paragraph_of else "") + c.text)
+    return max((coverage(u.text, words, *contexts[u.passage_index]) for u in units), default=0.0)
 
 
 def units_of(passages: Sequence[Passage], terms: dict[str, float],
