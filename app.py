@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from assistant.config import Settings
-from assistant.server import build_app, serve
+from assistant.web.server import build_app, serve
 
 __all__ = ["build_app", "main"]
 

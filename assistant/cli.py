@@ -98,7 +98,7 @@ def index_command(sources: Path | None, index_dir: Path | None, force: bool, pro
 def search_command(question: str, k: int, sources: tuple[str, ...], kinds: tuple[str, ...],
                    statuses: tuple[str, ...], as_json: bool) -> None:
     """Print the passages that best match QUESTION, with document, section path, score and quote."""
-    from assistant.retrieval import Filters
+    from assistant.answering.retrieval import Filters
     from assistant.wiring import build_retriever
 
     retriever = build_retriever(_settings())
@@ -169,7 +169,7 @@ def ask_command(question: str, mode: str | None, lang: str | None) -> None:
 @friendly_errors
 def serve_command(host: str | None, port: int | None) -> None:
     """Serve the web chat (/), the API (/api/v1, /v1/chat/completions) and the widget (/widget.js)."""
-    from assistant.server import serve
+    from assistant.web.server import serve
 
     serve(_settings(host=host, port=port))
 
@@ -197,7 +197,7 @@ def _build_judge_model(settings: Any) -> Any:
 def _thresholds(lower_is_better: bool) -> Callable[[click.Context, click.Parameter, tuple[str, ...]],
                                                    dict[str, float]]:
     def parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
-        from assistant.evaluate import parse_threshold
+        from assistant.evaluation.evaluate import parse_threshold
 
         try:
             return dict(parse_threshold(v, lower_is_better=lower_is_better) for v in values)
@@ -245,11 +245,11 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
     from datetime import datetime
     from pathlib import Path
 
+    from assistant.answering.prompts import Prompts
     from assistant.config import Settings
-    from assistant.evaluate import check_thresholds, load_questions, load_results, run_eval
-    from assistant.judge import Judge
-    from assistant.prompts import Prompts
-    from assistant.report import format_table, write_report
+    from assistant.evaluation.evaluate import check_thresholds, load_questions, load_results, run_eval
+    from assistant.evaluation.judge import Judge
+    from assistant.evaluation.report import format_table, write_report
 
     if {"faithfulness", "answer_correctness"} & set(minimums) and not judge:
         raise click.BadParameter("faithfulness and answer_correctness are only measured with --judge",

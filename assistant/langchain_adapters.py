@@ -18,9 +18,9 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
+from assistant.answering.retrieval import Filters
 from assistant.data import Passage
-from assistant.embedding import Embedder, embed_batched
-from assistant.retrieval import Filters
+from assistant.knowledge.embedding import Embedder, embed_batched
 
 
 def passage_to_langchain(p: Passage) -> LCDocument:

@@ -82,7 +82,7 @@ FAKE_CHUNK = Chunk(
 class FakeAssistant:
     """Answers every question with one canned cited sentence; declines questions containing "诗".
 
-    Implements the public surface of :class:`assistant.answering.Assistant` that the outer adapters use.
+    Implements the public surface of :class:`assistant.answering.assistant.Assistant` that the outer adapters use.
     """
 
     mode = "extractive"

@@ -10,16 +10,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from assistant.answering import Assistant
+from assistant.answering.assistant import Assistant
+from assistant.answering.llm import ChatModel
+from assistant.answering.prompts import Prompts
+from assistant.answering.retrieval import Glossary, HybridRetriever
 from assistant.config import Settings
-from assistant.embedding import E5Embedder, Embedder, OpenAIEmbedder
 from assistant.errors import IndexNotBuiltError
-from assistant.indexing import Indexer, load_index, store_dir
-from assistant.llm import ChatModel
-from assistant.prompts import Prompts
-from assistant.retrieval import Glossary, HybridRetriever
-from assistant.store import open_client
-from assistant.tokens import count_tokens, encoding
+from assistant.knowledge.embedding import E5Embedder, Embedder, OpenAIEmbedder
+from assistant.knowledge.indexing import Indexer, load_index, store_dir
+from assistant.knowledge.store import open_client
+from assistant.text.tokens import count_tokens, encoding
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -60,7 +60,7 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     """The OpenAI-compatible chat model when the effective mode is ``llm``, else None."""
     if settings.answer_mode != "llm":
         return None
-    from assistant.llm import OpenAIChatModel
+    from assistant.answering.llm import OpenAIChatModel
 
     return OpenAIChatModel(model=settings.llm_model, base_url=settings.openai_base_url,
                            api_key=settings.openai_api_key, timeout_s=settings.llm_timeout_s)

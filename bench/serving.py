@@ -43,7 +43,7 @@ import time; t_main = time.time()
 import json, sys
 import chromadb
 from langchain_chroma import Chroma
-from assistant.embedding import E5Embedder
+from assistant.knowledge.embedding import E5Embedder
 from assistant.langchain_adapters import LangChainEmbeddings
 t_import = time.time()
 store = Chroma(collection_name="bench", embedding_function=LangChainEmbeddings(E5Embedder()),
@@ -115,7 +115,7 @@ def _free_port() -> int:
 _SERVER = """
 import uvicorn
 from assistant.config import Settings
-from assistant.server import build_app
+from assistant.web.server import build_app
 s = Settings.from_env()
 uvicorn.run(build_app(s), host="127.0.0.1", port=s.port, log_level="warning")
 """

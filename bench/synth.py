@@ -32,9 +32,9 @@ from typing import Any
 import jieba
 import numpy as np
 
-from assistant.chunking import split_sentences
 from assistant.data import Chunk, EmbedKind
-from assistant.indexing import (
+from assistant.knowledge.chunking import split_sentences
+from assistant.knowledge.indexing import (
     INDEX_FORMAT,
     MANIFEST,
     PARK_TERMS,
@@ -43,10 +43,10 @@ from assistant.indexing import (
     chunk_index_text,
     store_dir,
 )
-from assistant.ingest import load_sources
+from assistant.knowledge.ingest import load_sources
+from assistant.knowledge.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
+from assistant.knowledge.store import ChromaStore
 from assistant.lang import to_traditional
-from assistant.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
-from assistant.store import ChromaStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "index" / "sources"

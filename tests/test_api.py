@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from support import serve_app
 
-from assistant.api import MAX_MESSAGE_CHARS, SlidingWindowLimiter, create_app
 from assistant.config import Settings
 from assistant.data import Answer, Delta, Message
 from assistant.errors import IndexNotBuiltError, LLMError
-from assistant.feedback import FeedbackStore
 from assistant.testing import FAKE_CHUNK, FakeAssistant
+from assistant.web.api import MAX_MESSAGE_CHARS, SlidingWindowLimiter, create_app
+from assistant.web.feedback import FeedbackStore
 
 PARK = "https://park.example"
 EVIL = "https://evil.example"

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.chunking import chunk_document, chunk_documents, split_sentences
 from assistant.data import Chunk, Document
-from assistant.ingest import load_document
-from assistant.tokens import count_tokens, prepare_cache
+from assistant.knowledge.chunking import chunk_document, chunk_documents, split_sentences
+from assistant.knowledge.ingest import load_document
+from assistant.text.tokens import count_tokens, prepare_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "index" / "sources"

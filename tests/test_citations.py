@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.citations import figures, make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
+from assistant.answering.citations import (
+    figures,
+    make_citation,
+    parse_markers,
+    renumber,
+    strip_unknown_markers,
+    verify_claims,
+)
 from assistant.data import Chunk, Passage
 
 BODY_PREFIX = "## 一、序言\n\n"

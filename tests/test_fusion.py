@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval import Glossary, diversify, mix_scores
+from assistant.answering.retrieval import Glossary, diversify, mix_scores
 
 SHIPPED_GLOSSARY = Path(__file__).resolve().parent.parent / "index" / "glossary.tsv"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.answering.guard import is_injection, ordinal, pick_item, resolve_followup
 from assistant.data import Message
-from assistant.guard import is_injection, ordinal, pick_item, resolve_followup
 
 INJECTIONS = [
     # zh-Hans

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-import assistant.indexing
 import assistant.wiring
 from assistant.cli import cli
 from assistant.config import Settings
 from assistant.data import EmbedKind
-from assistant.embedding import E5Embedder
 from assistant.errors import EmbeddingError, IndexNotBuiltError, StoreError
-from assistant.indexing import BuildReport, LoadedIndex, load_index, read_manifest, store_dir
-from assistant.store import collection_names, drop_collection
+from assistant.knowledge import indexing
+from assistant.knowledge.embedding import E5Embedder
+from assistant.knowledge.indexing import BuildReport, LoadedIndex, load_index, read_manifest, store_dir
+from assistant.knowledge.store import collection_names, drop_collection
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_client, build_indexer, build_retriever
 
@@ -146,7 +146,7 @@ def test_changed_file_reembeds_only_changed_chunks(tiny_settings: Settings, fake
     # Reused vectors are the stored ones, fresh ones are the embedder's.
     changed = next(c for c in index.chunks if c.id == top.id)
     np.testing.assert_allclose(index.store.vectors([changed.id])[changed.id],
-                               FakeEmbedder().embed([assistant.indexing.chunk_index_text(changed)], "passage")[0],
+                               FakeEmbedder().embed([indexing.chunk_index_text(changed)], "passage")[0],
                                atol=1e-6)
     assert live_collections(tiny_settings) == [manifest["collection"]]
     assert build_folders(tiny_settings) == [report.build_id]
@@ -178,7 +178,7 @@ def _interrupt_after_collection_write(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(path: Path, chunks: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(assistant.indexing, "_write_chunks", boom)
+    monkeypatch.setattr(indexing, "_write_chunks", boom)
 
 
 @pytest.mark.parametrize("failure", ["embedder fails midway", "ctrl-c after the collection was written"])

@@ -1,4 +1,5 @@
-"""Tests for assistant.ingest: every loader against real files made by the real libraries (fpdf2, python-docx)."""
+"""Tests for assistant.knowledge.ingest: every loader against real files made by the real libraries
+(fpdf2, python-docx)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IngestError
-from assistant.ingest import SkippedFile, load_document, load_sources
+from assistant.knowledge.ingest import SkippedFile, load_document, load_sources
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_SOURCES = REPO / "index" / "sources"

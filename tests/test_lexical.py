@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.lexical import STOPWORDS, BM25Index, DocFrequencies, load_user_dict, tokenize
+from assistant.knowledge.lexical import STOPWORDS, BM25Index, DocFrequencies, load_user_dict, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 PARK_TERMS = ROOT / "index" / "park_terms.txt"

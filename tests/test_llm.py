@@ -16,9 +16,9 @@ import pytest
 from llm_server import LlamaServer
 from support import free_port
 
+from assistant.answering.llm import ChatModel, OpenAIChatModel, count_tokens, langchain_chat_model
 from assistant.data import Message, Usage
 from assistant.errors import LLMError
-from assistant.llm import ChatModel, OpenAIChatModel, count_tokens, langchain_chat_model
 
 HELLO = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about Shenzhen.")]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answering.prompts import Prompts
 from assistant.errors import PromptError
-from assistant.prompts import Prompts
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 

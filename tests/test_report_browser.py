@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from support import CHROMIUM, chromium, record_requests
 
-from assistant.evaluate import load_results, run_eval
-from assistant.report import write_report
+from assistant.evaluation.evaluate import load_results, run_eval
+from assistant.evaluation.report import write_report
 from assistant.testing import FakeAssistant
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document as LCDocument
 
+from assistant.answering.retrieval import Filters, Glossary, HybridRetriever, SearchResult
 from assistant.config import Settings
 from assistant.data import Chunk
-from assistant.ingest import load_document
+from assistant.knowledge.ingest import load_document
 from assistant.langchain_adapters import LangChainEmbeddings, ParkRetriever
-from assistant.retrieval import Filters, Glossary, HybridRetriever, SearchResult
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_indexer, build_retriever
 

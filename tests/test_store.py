@@ -13,11 +13,11 @@ import pytest
 from chroma_server import ChromaServer, chroma_server, chroma_server_fixture
 from support import free_port
 
+from assistant.answering.retrieval import Filters
 from assistant.config import Settings
 from assistant.errors import StoreError
-from assistant.indexing import read_manifest, store_dir
-from assistant.retrieval import Filters
-from assistant.store import ChromaStore, collection_names, drop_collection, open_client
+from assistant.knowledge.indexing import read_manifest, store_dir
+from assistant.knowledge.store import ChromaStore, collection_names, drop_collection, open_client
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_client, build_indexer, build_retriever
 

@@ -18,9 +18,9 @@ from support import beyond_loopback, chromium, gradio_env, launch_blocks, record
 from assistant.config import Settings
 from assistant.data import Answer, Chunk, Citation, Delta, Message
 from assistant.errors import LLMError
-from assistant.feedback import FeedbackStore
 from assistant.testing import FakeAssistant
-from assistant.ui import WebChat, new_session, render_answer, render_citation, render_error, render_text
+from assistant.web.feedback import FeedbackStore
+from assistant.web.ui import WebChat, new_session, render_answer, render_citation, render_error, render_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,7 +159,7 @@ def test_handler_shows_assistant_errors_as_a_message(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FeedbackStore, FakeAssistant]]:
     with gradio_env():
-        from assistant.ui import build_ui
+        from assistant.web.ui import build_ui
 
         tmp = tmp_path_factory.mktemp("webchat")
         store = FeedbackStore(tmp / "feedback.sqlite3")

@@ -15,8 +15,8 @@ import pytest
 from support import beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
 
 from assistant.config import Settings
-from assistant.feedback import FeedbackStore
-from assistant.ingest import load_document
+from assistant.knowledge.ingest import load_document
+from assistant.web.feedback import FeedbackStore
 from assistant.wiring import build_assistant, build_indexer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assistant = build_assistant(settings)
     assert assistant.mode == "extractive"
     with gradio_env():
-        from assistant.ui import build_ui
+        from assistant.web.ui import build_ui
 
         with launch_blocks(build_ui(assistant, FeedbackStore(settings.feedback_db), settings)) as url:
             yield url

@@ -21,11 +21,11 @@ import pytest
 from playwright.sync_api import Browser, Page
 from support import CHROMIUM, chromium, free_port, record_requests, serve_app
 
-from assistant.api import create_app
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Message, Passage
-from assistant.feedback import FeedbackStore
 from assistant.testing import FAKE_CHUNK, FakeAssistant
+from assistant.web.api import create_app
+from assistant.web.feedback import FeedbackStore
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 XSS = '<img src=x onerror="window.__xss=1">'

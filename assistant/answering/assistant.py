@@ -17,17 +17,17 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from assistant.chunking import strip_item_marker
-from assistant.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
+from assistant.answering.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
+from assistant.answering.extractive import Quote, notes_for, question_terms, select_quotes, sentence_end, siblings
+from assistant.answering.guard import is_injection, resolve_followup
+from assistant.answering.llm import ChatModel
+from assistant.answering.prompts import Prompts
+from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.data import Answer, Chunk, Citation, Delta, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
-from assistant.extractive import Quote, notes_for, question_terms, select_quotes, sentence_end, siblings
-from assistant.guard import is_injection, resolve_followup
+from assistant.knowledge.chunking import strip_item_marker
+from assistant.knowledge.lexical import tokenize
 from assistant.lang import Lang, detect_lang, to_traditional
-from assistant.lexical import tokenize
-from assistant.llm import ChatModel
-from assistant.prompts import Prompts
-from assistant.retrieval import Filters, HybridRetriever
 
 #: Below this share of the question's (IDF-weighted) terms found in the best sentence, the sources
 #: are taken not to answer. Measured on the dev set: answerable questions score ≥ 0.6, unanswerable ≤ 0.45.

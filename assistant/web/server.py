@@ -23,9 +23,9 @@ def build_app(settings: Settings, assistant: Any = None) -> Any:
     _offline_gradio()
     import gradio
 
-    from assistant.api import create_app
-    from assistant.feedback import FeedbackStore
-    from assistant.ui import build_ui, launch_options
+    from assistant.web.api import create_app
+    from assistant.web.feedback import FeedbackStore
+    from assistant.web.ui import build_ui, launch_options
     from assistant.wiring import build_assistant
 
     if assistant is None:

@@ -1,6 +1,6 @@
 """The HTTP API: JSON and server-sent events for the widget, an OpenAI-compatible endpoint, and the widget.
 
-The OpenAI-compatible routes live in :mod:`assistant.openai_compat`; this module builds the app and holds what
+The OpenAI-compatible routes live in :mod:`assistant.web.openai_compat`; this module builds the app and holds what
 both share: the web models, the limits, the error handling and the streaming helpers.
 
 Every answer keeps its ``[n]`` markers in the text and carries the matching citations beside it, in every
@@ -61,7 +61,7 @@ Lang = Literal["zh-Hans", "zh-Hant", "en"]
 
 
 class AssistantLike(Protocol):
-    """The surface of :class:`assistant.answering.Assistant` the API uses."""
+    """The surface of :class:`assistant.answering.assistant.Assistant` the API uses."""
 
     def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer: ...
 
@@ -74,7 +74,7 @@ class AssistantLike(Protocol):
 
 
 class FeedbackSink(Protocol):
-    """What the feedback endpoint needs of :class:`assistant.feedback.FeedbackStore`."""
+    """What the feedback endpoint needs of :class:`assistant.web.feedback.FeedbackStore`."""
 
     def record(self, question: str, answer_text: str, citations: Sequence[dict[str, Any]], rating: int,
                reason: str | None = None, lang: str | None = None, mode: str | None = None,
@@ -359,7 +359,7 @@ def create_app(assistant: AssistantLike, settings: Settings, feedback: FeedbackS
     1
     """
     # imported here, not at the top: openai_compat builds on this module's models and helpers
-    from assistant.openai_compat import add_openai_routes
+    from assistant.web.openai_compat import add_openai_routes
 
     app = FastAPI(title="Hetao park policy assistant API", version="1", docs_url="/docs", redoc_url=None,
                   description="Cited answers about the Hetao Shenzhen–Hong Kong S&T Innovation Cooperation Zone.")

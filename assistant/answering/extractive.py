@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from assistant.chunking import is_item, split_sentences
 from assistant.data import Chunk, Passage
+from assistant.knowledge.chunking import is_item, split_sentences
+from assistant.knowledge.lexical import tokenize
 from assistant.lang import to_simplified
-from assistant.lexical import tokenize
 
 IdfFn = Callable[[str], float]
 

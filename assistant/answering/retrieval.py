@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from assistant.data import Chunk, Passage
-from assistant.embedding import Embedder
-from assistant.indexing import LoadedIndex
+from assistant.knowledge.embedding import Embedder
+from assistant.knowledge.indexing import LoadedIndex
+from assistant.knowledge.lexical import tokenize
 from assistant.lang import to_simplified
-from assistant.lexical import tokenize
 
 
 @dataclass(frozen=True)

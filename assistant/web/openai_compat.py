@@ -5,7 +5,7 @@ question, earlier user/assistant messages are the history. Content keeps the ``[
 travel in an extra top-level ``citations`` field (in the final chunk when streaming). Errors keep OpenAI's
 ``{"error": {message, type, code}}`` shape, so the client raises them with our message.
 
-:func:`assistant.api.create_app` mounts these routes with :func:`add_openai_routes`; they share that module's
+:func:`assistant.web.api.create_app` mounts these routes with :func:`add_openai_routes`; they share that module's
 limits, error handling, citation model and stream helpers.
 
 >>> client = openai.OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")   # doctest: +SKIP
@@ -28,7 +28,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from assistant.api import (
+from assistant.data import Answer, Message
+from assistant.web.api import (
     SSE_HEADERS,
     ApiError,
     ChatTurn,
@@ -44,7 +45,6 @@ from assistant.api import (
     unsent_rest,
     usage_out,
 )
-from assistant.data import Answer, Message
 
 MODEL_ID = "park-assistant"
 

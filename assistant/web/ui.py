@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.data import Answer, Chunk, Citation, Delta, Message
 from assistant.errors import AssistantError
-from assistant.feedback import FeedbackStore
+from assistant.web.feedback import FeedbackStore
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -72,7 +72,7 @@ _CURSOR = '<span class="hp-cursor">▍</span>'
 
 
 class ChatAssistant(Protocol):
-    """The surface of :class:`assistant.answering.Assistant` the page uses."""
+    """The surface of :class:`assistant.answering.assistant.Assistant` the page uses."""
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
                lang: str | None = None) -> Iterator[Delta | Answer]: ...

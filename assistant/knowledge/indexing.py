@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from assistant.chunking import chunk_documents
 from assistant.data import Chunk
-from assistant.embedding import Embedder, embed_batched, passage_text
 from assistant.errors import IndexNotBuiltError
-from assistant.ingest import SkippedFile, load_sources
+from assistant.knowledge.chunking import chunk_documents
+from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
+from assistant.knowledge.ingest import SkippedFile, load_sources
+from assistant.knowledge.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
+from assistant.knowledge.store import ChromaStore, collection_names, drop_collection
 from assistant.lang import to_simplified
-from assistant.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
-from assistant.store import ChromaStore, collection_names, drop_collection
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """LLM-judged evaluation metrics: RAGAS-style faithfulness and answer correctness.
 
-:func:`assistant.evaluate.run_eval` scores every answer with a :class:`Judge` when one is passed in
-(``park-assistant eval --judge``); every other metric is string matching and lives in :mod:`assistant.evaluate`.
+:func:`assistant.evaluation.evaluate.run_eval` scores every answer with a :class:`Judge` when one is passed in
+(``park-assistant eval --judge``); every other metric is string matching and lives in
+:mod:`assistant.evaluation.evaluate`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from assistant.answering.llm import ChatModel
+from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Message
 from assistant.errors import LLMError
 from assistant.lang import normalize_for_match
-from assistant.llm import ChatModel
-from assistant.prompts import Prompts
 
 if TYPE_CHECKING:  # evaluate imports this module; the judge only reads a Question's fields
-    from assistant.evaluate import Question
+    from assistant.evaluation.evaluate import Question
 
-# The [n] citation markers, as assistant.evaluate strips them: claims are judged without them.
+# The [n] citation markers, as assistant.evaluation.evaluate strips them: claims are judged without them.
 _MARKER = re.compile(r"\[\d+\]")
 
 
 class Judge:
-    """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.llm.ChatModel`.
+    """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.answering.llm.ChatModel`.
 
     * ``faithfulness`` = supported claims / all claims of the answer. ``prompts/judge_claims.txt`` splits the
       answer into claims; ``prompts/judge_verdicts.txt`` checks each against the retrieved passages (1/0).

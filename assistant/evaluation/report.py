@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import InputError
-from assistant.evaluate import CHECKS, HIGHER_IS_BETTER, LOWER_IS_BETTER, load_results, question_checks, question_passed
+from assistant.evaluation.evaluate import (
+    CHECKS,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    load_results,
+    question_checks,
+    question_passed,
+)
 
 #: Headline metrics, in display order, with a one-line explanation.
 HEADLINE: dict[str, str] = {

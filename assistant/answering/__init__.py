@@ -1,0 +1,1 @@
+"""The query side: retrieval, answerability, extractive and generative answers, citations, guard, LLM."""

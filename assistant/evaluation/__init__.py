@@ -1,0 +1,1 @@
+"""Batch evaluation: metrics, LLM judge, reports."""

@@ -1,0 +1,1 @@
+"""The build side: ingest, chunking, embedding, lexical index, store, incremental indexing."""

@@ -1,0 +1,1 @@
+"""Text rules shared by the build and query sides: tokens, citation markers."""
