@@ -34,7 +34,7 @@ def build_client(settings: Settings) -> Any:
 
 
 def token_counter(settings: Settings) -> partial[int]:
-    encoding(settings.tokenizer, str(settings.tiktoken_cache_dir))  # prepare the offline cache first
+    encoding(settings.tokenizer)  # fail here, at start-up, on an unknown encoding name
     return partial(count_tokens, name=settings.tokenizer)
 
 

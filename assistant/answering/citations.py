@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from assistant.data import Citation, Passage
 from assistant.lang import to_simplified
+from assistant.text.markers import TRAILING_MARKERS, marker_numbers, rewrite_markers, strip_markers
 
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\]")
 # Figures worth checking: numbers with optional decimals/percent, and document numbers like 国发〔2023〕12号.
 _FIGURE = re.compile(r"[〔\[]\d{4}[〕\]]\d+号|\d+(?:[.,]\d+)*%?")
 # A sentence runs to its full stop plus the markers right after it ("…平方公里。[1]" cites that sentence).
-_CLAIM = re.compile(r".*?(?:[。！？!?；;\n]|\.(?=\s)|$)(?:\s*\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])*", re.S)
+_CLAIM = re.compile(r".*?(?:[。！？!?；;\n]|\.(?=\s)|$)" + TRAILING_MARKERS, re.S)
 
 
 def parse_markers(text: str) -> list[int]:
@@ -28,33 +28,22 @@ def parse_markers(text: str) -> list[int]:
     >>> parse_markers("面积约3.89平方公里[2]。口岸两个[1][2]，另见[3，1]。")
     [2, 1, 3]
     """
-    seen: list[int] = []
-    for m in _MARKER.finditer(text):
-        for part in re.split(r"[,，、]", m.group(1)):
-            n = int(part.strip())
-            if n not in seen:
-                seen.append(n)
-    return seen
+    return marker_numbers(text)
 
 
 def strip_unknown_markers(text: str, known: int) -> str:
     """Remove markers that point past the ``known`` passages (a model inventing ``[9]``)."""
 
-    def keep(m: re.Match[str]) -> str:
-        nums = [p.strip() for p in re.split(r"[,，、]", m.group(1)) if 1 <= int(p.strip()) <= known]
+    def keep(numbers: list[int]) -> str:
+        nums = [str(n) for n in numbers if 1 <= n <= known]
         return f"[{', '.join(nums)}]" if nums else ""
 
-    return _MARKER.sub(keep, text)
+    return rewrite_markers(text, keep)
 
 
 def renumber(text: str, mapping: dict[int, int]) -> str:
     """Rewrite markers with ``mapping`` (prompt numbering → answer numbering)."""
-
-    def sub(m: re.Match[str]) -> str:
-        nums = [str(mapping[int(p.strip())]) for p in re.split(r"[,，、]", m.group(1)) if int(p.strip()) in mapping]
-        return "".join(f"[{n}]" for n in nums)
-
-    return _MARKER.sub(sub, text)
+    return rewrite_markers(text, lambda numbers: "".join(f"[{mapping[n]}]" for n in numbers if n in mapping))
 
 
 def make_citation(n: int, passage: Passage, quote_span: tuple[int, int] | None = None,
@@ -104,7 +93,7 @@ def verify_claims(text: str, passages: Sequence[Passage]) -> list[ClaimCheck]:
         if not sentence:
             continue
         cited = tuple(n for n in parse_markers(sentence) if 1 <= n <= len(passages))
-        body = _MARKER.sub("", sentence)
+        body = strip_markers(sentence)
         figs = figures(body) - {str(n) for n in cited}
         source = to_simplified("".join(passages[n - 1].text for n in cited))
         source_figs = figures(source)

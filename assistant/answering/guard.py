@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.data import Message
 from assistant.lang import to_simplified
+from assistant.text.markers import strip_markers
 
 _INJECTION = [
     re.compile(p, re.I)
@@ -109,7 +110,7 @@ def resolve_followup(question: str, history: Sequence[Message],
     if n is not None:
         previous_answer = next((m.content for m in reversed(history) if m.role == "assistant"), None)
         items = previous_answer.splitlines() if previous_answer else previous_items(previous_user)
-        item = pick_item([re.sub(r"\[\d+\]", "", i) for i in items], n)
+        item = pick_item([strip_markers(i) for i in items], n)
         if item:
             topic = re.split(r"[：:，,。]", item.strip(), maxsplit=1)[0]
             rest = _ORDINAL_ZH.sub("", re.sub(r"^(其中|那么|那)", "", question))

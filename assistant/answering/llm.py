@@ -13,13 +13,13 @@ Usage(prompt_tokens=10, completion_tokens=64)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from assistant.data import Message, Usage
 from assistant.errors import LLMError
+from assistant.text.tokens import count_tokens
 
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
@@ -191,24 +191,6 @@ def langchain_chat_model(model: str, base_url: str | None, api_key: str | None, 
     return ChatOpenAI(model=model, base_url=base_url or OPENAI_BASE_URL,
                       api_key=SecretStr(api_key or PLACEHOLDER_API_KEY), timeout=timeout_s, max_retries=max_retries,
                       temperature=temperature, max_completion_tokens=max_tokens, stream_usage=True)
-
-
-def count_tokens(text: str) -> int:
-    """Tokens of ``text`` in cl100k_base (from tiktoken's offline cache); ``len(text) // 2`` without it."""
-    encoding = _encoding()
-    if encoding is None:
-        return len(text) // 2
-    return len(encoding.encode(text, disallowed_special=()))
-
-
-@functools.cache
-def _encoding() -> Any:
-    try:
-        import tiktoken
-
-        return tiktoken.get_encoding("cl100k_base")
-    except Exception:  # no cached encoding (offline): a rough count beats failing the answer
-        return None
 
 
 def _check_base_url(base_url: str) -> None:

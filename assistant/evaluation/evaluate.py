@@ -43,7 +43,6 @@ import csv
 import hashlib
 import json
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +58,7 @@ from assistant.data import Answer, Message
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation.judge import Judge
 from assistant.lang import LANGS, detect_lang, normalize_for_match
+from assistant.text.markers import strip_markers
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "late
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
 CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_precision": True,
                            "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}
-_MARKER = re.compile(r"\[\d+\]")
 
 
 class AnswersQuestions(Protocol):
@@ -230,7 +229,7 @@ def score_answer(q: Question, answer: Answer, *, k: int = 5) -> dict[str, float 
     first = next((r for r in ranks if r <= k), None)
     m["mrr"] = (1.0 / first if first else 0.0) if q.answerable and evidence else None
 
-    answer_text = normalize_for_match(_MARKER.sub("", answer.text))
+    answer_text = normalize_for_match(strip_markers(answer.text))
     groups = [[normalize_for_match(s) for s in g] for g in q.facts]
     m["fact_coverage"] = (float(not declined and all(any(s in answer_text for s in g) for g in groups))
                           if q.answerable and groups else None)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,12 +17,11 @@ from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Message
 from assistant.errors import LLMError
 from assistant.lang import normalize_for_match
+from assistant.text.markers import strip_markers
 
 if TYPE_CHECKING:  # evaluate imports this module; the judge only reads a Question's fields
     from assistant.evaluation.evaluate import Question
 
-# The [n] citation markers, as assistant.evaluation.evaluate strips them: claims are judged without them.
-_MARKER = re.compile(r"\[\d+\]")
 
 
 class Judge:
@@ -61,7 +59,7 @@ class Judge:
         """``{"faithfulness": …, "answer_correctness": …}`` for one answer (``None`` where not applicable)."""
         if not q.answerable:
             return {"faithfulness": None, "answer_correctness": None}
-        text = _MARKER.sub("", answer.text).strip()
+        text = strip_markers(answer.text).strip()
         claims = self._claims(q.question, text) if answer.answerable and text else []
         context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(answer.passages, 1))
         faithfulness = None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.data import Answer, Chunk, Citation, Delta, Message
 from assistant.errors import AssistantError
+from assistant.text.markers import rewrite_markers
 from assistant.web.feedback import FeedbackStore
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ STREAM_REPAINT_S = 0.05
 _SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC",
                  "Microsoft YaHei", "Helvetica Neue", "Arial", "sans-serif")
 _MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK SC", "monospace")
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 _CURSOR = '<span class="hp-cursor">▍</span>'
 
 
@@ -92,7 +91,7 @@ def _esc(text: object) -> str:
 
 def render_text(text: str) -> str:
     """Answer text as chat Markdown: HTML-escaped, ``[n]`` markers raised to ``<sup>[n]</sup>``."""
-    return _MARKER.sub(r'<sup class="hp-ref">[\1]</sup>', _esc(text))
+    return rewrite_markers(_esc(text), lambda numbers: "".join(f'<sup class="hp-ref">[{n}]</sup>' for n in numbers))
 
 
 def mode_label(answer: Answer) -> str:
