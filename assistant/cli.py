@@ -174,7 +174,7 @@ def serve_command(host: str | None, port: int | None) -> None:
     serve(_settings(host=host, port=port))
 
 
-# --- eval: owned by the evaluation module's author -------------------------------------------------
+# --- eval ----------------------------------------------------------------------------------------------
 # (the `eval` command is defined below this line)
 
 def _build_assistant(settings: Any) -> Any:

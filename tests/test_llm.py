@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,6 +21,10 @@ from assistant.data import Message, Usage
 from assistant.errors import LLMError
 
 HELLO = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about Shenzhen.")]
+
+
+def complete(model: OpenAIChatModel, messages: Sequence[Message], *, max_tokens: int | None = None) -> str:
+    return "".join(model.stream(messages, max_tokens=max_tokens))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def model(llama: LlamaServer) -> OpenAIChatModel:
 
 @pytest.mark.slow
 def test_complete_returns_text_and_usage(model: OpenAIChatModel) -> None:
-    text = model.complete(HELLO, max_tokens=12)
+    text = complete(model, HELLO, max_tokens=12)
     assert isinstance(text, str) and text.strip()
     usage = model.last_usage
     assert usage.prompt_tokens > 5  # the chat template wraps both messages
@@ -61,9 +65,9 @@ def test_stream_yields_several_deltas(model: OpenAIChatModel) -> None:
 
 @pytest.mark.slow
 def test_max_tokens_is_respected(model: OpenAIChatModel) -> None:
-    model.complete(HELLO, max_tokens=16)
+    complete(model, HELLO, max_tokens=16)
     long_tokens = model.last_usage.completion_tokens
-    short = model.complete(HELLO, max_tokens=4)
+    short = complete(model, HELLO, max_tokens=4)
     assert model.last_usage.completion_tokens <= 4
     assert model.last_finish_reason == "length"
     assert long_tokens > 4
@@ -72,7 +76,7 @@ def test_max_tokens_is_respected(model: OpenAIChatModel) -> None:
 
 @pytest.mark.slow
 def test_usage_resets_per_call(model: OpenAIChatModel) -> None:
-    model.complete(HELLO, max_tokens=8)
+    complete(model, HELLO, max_tokens=8)
     first = model.last_usage
     stream = model.stream(HELLO, max_tokens=8)
     next(stream)
@@ -83,7 +87,7 @@ def test_usage_resets_per_call(model: OpenAIChatModel) -> None:
 
 @pytest.mark.slow
 def test_langchain_chat_openai_smoke(llama: LlamaServer, model: OpenAIChatModel) -> None:
-    chat = model.as_langchain(max_tokens=8)
+    chat = langchain_chat_model(model.name, model.base_url, None, 30, max_tokens=8)
     reply = chat.invoke([("system", "Be brief."), ("human", "Say hello.")])
     assert isinstance(reply.content, str) and reply.content
     assert reply.usage_metadata is not None and 1 <= reply.usage_metadata["output_tokens"] <= 8
@@ -103,7 +107,7 @@ def test_server_stopped_mid_stream_raises_llm_error(llama: LlamaServer, model: O
     # and the next call finds the outage at once, as an LLMError too
     t0 = time.monotonic()
     with pytest.raises(LLMError, match=r"Cannot reach .* is the server running"):
-        model.complete(HELLO, max_tokens=4)
+        complete(model, HELLO, max_tokens=4)
     assert time.monotonic() - t0 < 2
 
 
@@ -115,7 +119,7 @@ def test_unreachable_port_raises_fast() -> None:
     model = OpenAIChatModel("m", base_url=f"http://127.0.0.1:{port}/v1", api_key=None, timeout_s=2)
     t0 = time.monotonic()
     with pytest.raises(LLMError, match=rf"Cannot reach the chat model at http://127.0.0.1:{port}/v1"):
-        model.complete(HELLO)
+        complete(model, HELLO)
     assert time.monotonic() - t0 < 2
 
 
@@ -203,7 +207,7 @@ def test_reply_without_choices_raises(scripted: Callable[[Script], str]) -> None
     url = scripted(lambda h: _sse(h, [json.dumps({"hello": "world"}), "[DONE]"]))
     model = OpenAIChatModel("m", base_url=url, api_key=None, timeout_s=5)
     with pytest.raises(LLMError, match="without any choices"):
-        model.complete(HELLO)
+        complete(model, HELLO)
 
 
 def _status(code: int, body: dict[str, object]) -> Script:
@@ -222,12 +226,12 @@ def test_http_error_is_translated_and_key_redacted(scripted: Callable[[Script], 
     key = "sk-test-ABCDEF0123456789"
     url = scripted(_status(401, {"error": {"message": f"Incorrect API key provided: {key}"}}))
     with pytest.raises(LLMError, match=r"rejected the API key .* OPENAI_API_KEY") as err:
-        OpenAIChatModel("m", base_url=url, api_key=key, timeout_s=5).complete(HELLO)
+        complete(OpenAIChatModel("m", base_url=url, api_key=key, timeout_s=5), HELLO)
     assert key not in str(err.value)
 
     url = scripted(_status(500, {"error": {"message": f"boom {key}"}}))
     with pytest.raises(LLMError, match="HTTP 500") as err:
-        OpenAIChatModel("m", base_url=url, api_key=key, timeout_s=5).complete(HELLO)
+        complete(OpenAIChatModel("m", base_url=url, api_key=key, timeout_s=5), HELLO)
     assert key not in str(err.value) and "***" in str(err.value)
 
 
@@ -236,5 +240,5 @@ def test_timeout_is_translated(scripted: Callable[[Script], str]) -> None:
     model = OpenAIChatModel("m", base_url=url, api_key=None, timeout_s=0.5)
     t0 = time.monotonic()
     with pytest.raises(LLMError, match=r"did not answer within 0.5s"):
-        model.complete(HELLO)
+        complete(model, HELLO)
     assert time.monotonic() - t0 < 2

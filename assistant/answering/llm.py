@@ -131,16 +131,6 @@ class OpenAIChatModel:
                           completion_tokens=count_tokens("".join(parts)))
         self._usage = usage
 
-    def complete(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> str:
-        """The whole reply as one string (joins :meth:`stream`)."""
-        return "".join(self.stream(messages, max_tokens=max_tokens))
-
-    def as_langchain(self, *, max_tokens: int | None = None) -> ChatOpenAI:
-        """A langchain ``ChatOpenAI`` configured like this model, to plug into chains."""
-        return langchain_chat_model(self.name, self.base_url, self._api_key, self.timeout_s,
-                                    max_retries=self.max_retries, temperature=self.temperature,
-                                    max_tokens=max_tokens)
-
     def _error(self, exc: Exception, *, mid_reply: bool) -> LLMError:
         import openai
 

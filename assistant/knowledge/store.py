@@ -1,4 +1,4 @@
-"""VectorStore protocol and its chroma implementation: the only module that imports chromadb.
+"""The vector store on chroma: the only module that imports chromadb.
 
 The same code serves an embedded ``PersistentClient`` (inside the index folder, the default) and a chroma
 server (``CHROMA_HOST``/``CHROMA_PORT`` → ``HttpClient``). Collections are created with
@@ -14,25 +14,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from assistant.errors import StoreError
-
-
-class VectorStore(Protocol):
-    """Vectors keyed by chunk id, with flat string metadata for filtering."""
-
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Mapping[str, str]]) -> None: ...
-
-    def query(self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` nearest ids with cosine similarity (1 = identical)."""
-        ...
-
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
-
-    def count(self) -> int: ...
 
 
 class ChromaStore:
