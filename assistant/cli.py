@@ -247,8 +247,9 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
 
     from assistant.answering.prompts import Prompts
     from assistant.config import Settings
-    from assistant.evaluation.evaluate import check_thresholds, load_questions, load_results, run_eval
+    from assistant.evaluation.evaluate import check_thresholds, load_results, run_eval
     from assistant.evaluation.judge import Judge
+    from assistant.evaluation.questions import load_questions
     from assistant.evaluation.report import format_table, write_report
 
     if {"faithfulness", "answer_correctness"} & set(minimums) and not judge:

@@ -242,7 +242,7 @@ def quality(spec: dict[str, Any]) -> dict[str, Any]:
     from baseline import lc_store
     from synth import DEV
 
-    from assistant.evaluation.evaluate import load_questions
+    from assistant.evaluation.questions import load_questions
     from assistant.lang import normalize_for_match
     from assistant.langchain_adapters import LangChainEmbeddings
     from assistant.wiring import build_retriever

@@ -219,6 +219,13 @@ def test_dev_set_loads() -> None:
     qs = load_questions(DEV)
     assert len(qs) == len({q.id for q in qs}) >= 20
     assert {q.lang for q in qs} == {"zh-Hans", "zh-Hant", "en"}
+    assert {q.split for q in qs} == {"tune", "check"}
+
+
+def test_split_and_unknown_fields(tmp_path: Path) -> None:
+    rows = [{**ROWS[0], "split": "check", "reviewer": "someone", "verdict": "likely"}, ROWS[1]]
+    first, second = load_questions(write_jsonl(tmp_path / "q.jsonl", rows))
+    assert (first.split, second.split) == ("check", "")
 
 
 # --- runner --------------------------------------------------------------------------------------------------

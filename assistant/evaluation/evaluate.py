@@ -39,7 +39,6 @@ every metric that applies to it; it is left out of latency.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -47,7 +46,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +56,8 @@ from tqdm import tqdm
 from assistant.data import Answer, Message
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation.judge import Judge
-from assistant.lang import LANGS, detect_lang, normalize_for_match
+from assistant.evaluation.questions import Question, load_questions
+from assistant.lang import LANGS, normalize_for_match
 from assistant.text.markers import strip_markers
 
 log = logging.getLogger(__name__)
@@ -78,137 +78,6 @@ class AnswersQuestions(Protocol):
     """The one method of :class:`assistant.answering.assistant.Assistant` the evaluator uses."""
 
     def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer: ...
-
-
-@dataclass(frozen=True)
-class Question:
-    """One evaluation question (see ``shared/README.md`` for the file format)."""
-
-    id: str
-    question: str
-    lang: str
-    answerable: bool
-    category: str = "uncategorized"
-    facts: tuple[tuple[str, ...], ...] = ()
-    evidence: tuple[str, ...] = ()
-    forbidden: tuple[str, ...] = ()
-    history: tuple[Message, ...] = field(default=())
-
-
-# --- loading ----------------------------------------------------------------------------------------------
-
-def load_questions(path: str | Path) -> list[Question]:
-    """Read a ``.jsonl`` (or ``.json`` lines) or ``.csv`` question file.
-
-    Required: ``id``, ``question``. Defaults for missing/empty cells: ``lang`` detected from the question,
-    ``category`` "uncategorized", list columns empty, ``answerable`` true when facts or evidence are given.
-    Raises :class:`InputError` naming the file and line of the first bad row.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read question file {path}: {exc.strerror or exc}") from None
-    rows: list[tuple[int, Mapping[str, Any]]] = []
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(raw.splitlines(keepends=True))
-        for cells in reader:
-            if any((v or "").strip() for v in cells.values() if isinstance(v, str)):
-                rows.append((reader.line_num, cells))
-    else:
-        for lineno, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}); each line must be one "
-                                 "JSON object") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            rows.append((lineno, obj))
-    questions: list[Question] = []
-    seen: dict[str, int] = {}
-    for lineno, row in rows:
-        try:
-            q = _question(row)
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{path}:{lineno}: {exc}") from None
-        if q.id in seen:
-            raise InputError(f"{path}:{lineno}: duplicate id {q.id!r} (first on line {seen[q.id]})")
-        seen[q.id] = lineno
-        questions.append(q)
-    if not questions:
-        raise InputError(f"{path}: no questions found")
-    return questions
-
-
-def _question(row: Mapping[str, Any]) -> Question:
-    def text(name: str, default: str = "") -> str:
-        value = row.get(name)
-        if value is None or value == "":
-            return default
-        if not isinstance(value, str | int):
-            raise ValueError(f"{name!r} must be a string")
-        return str(value).strip()
-
-    def as_list(name: str) -> list[Any]:
-        value = row.get(name)
-        if isinstance(value, str):  # CSV cell: a JSON string, or empty
-            if not value.strip():
-                return []
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ValueError(f"{name!r} must be a JSON list, got {value[:40]!r}") from None
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise ValueError(f"{name!r} must be a list")
-        return value
-
-    def strings(items: Iterable[Any], name: str) -> tuple[str, ...]:
-        out = tuple(s for s in items if isinstance(s, str) and s.strip())
-        if len(out) != len(list(items)):
-            raise ValueError(f"{name!r} must hold non-empty strings")
-        return out
-
-    qid, question = text("id"), text("question")
-    if not qid:
-        raise ValueError("missing 'id'")
-    if not question:
-        raise ValueError("missing 'question'")
-    lang = text("lang") or detect_lang(question)
-    if lang not in LANGS:
-        raise ValueError(f"'lang' is {lang!r}; expected one of {', '.join(LANGS)}")
-    # A group may be written as a bare string: one fact with no alternatives.
-    facts = tuple(strings([g] if isinstance(g, str) else g, "facts") for g in as_list("facts")
-                  if not isinstance(g, list) or g)
-    evidence, forbidden = strings(as_list("evidence"), "evidence"), strings(as_list("forbidden"), "forbidden")
-    history = []
-    for turn in as_list("history"):
-        if not isinstance(turn, dict) or turn.get("role") not in ("system", "user", "assistant") \
-                or not isinstance(turn.get("content"), str):
-            raise ValueError("'history' must be a list of {\"role\": user|assistant|system, \"content\": str}")
-        history.append(Message(turn["role"], turn["content"]))
-    answerable = row.get("answerable")
-    if isinstance(answerable, str):
-        flag = answerable.strip().lower()
-        if flag in ("true", "1", "yes", "y"):
-            answerable = True
-        elif flag in ("false", "0", "no", "n"):
-            answerable = False
-        elif flag == "":
-            answerable = None
-        else:
-            raise ValueError(f"'answerable' must be true or false, got {answerable!r}")
-    if answerable is None:
-        answerable = bool(facts or evidence)
-    if not isinstance(answerable, bool):
-        raise ValueError("'answerable' must be true or false")
-    return Question(id=qid, question=question, lang=lang, answerable=answerable,
-                    category=text("category", "uncategorized"), facts=facts, evidence=evidence,
-                    forbidden=forbidden, history=tuple(history))
 
 
 # --- scoring ----------------------------------------------------------------------------------------------

@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Message
 from assistant.errors import LLMError
+from assistant.evaluation.questions import Question
 from assistant.lang import normalize_for_match
 from assistant.text.markers import strip_markers
-
-if TYPE_CHECKING:  # evaluate imports this module; the judge only reads a Question's fields
-    from assistant.evaluation.evaluate import Question
-
 
 
 class Judge:
