@@ -69,7 +69,7 @@ def ort_gemm_gflops(tokens: int, threads: int) -> float:
     import numpy as np
     import onnxruntime as ort
 
-    from assistant.knowledge.e5 import _int, _msg, _node, _tensor, _value
+    from assistant.knowledge.e5_graph import _int, _msg, _node, _tensor, _value
 
     rng = np.random.default_rng(0)
     opts = ort.SessionOptions()
