@@ -7,8 +7,10 @@ component also has a test against the real thing; a fake is never the only test 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -122,3 +124,95 @@ class FakeAssistant:
 
     def info(self) -> dict[str, object]:
         return {"mode": self.mode, "model": self.model_name, "chunks": 1, "ready": True}
+
+
+class InMemoryCollection:
+    """The part of a chroma collection :class:`~assistant.knowledge.store.ChromaStore` uses, in memory:
+    cosine distances by brute force, ``where`` with ``$eq``/``$ne``/``$in``/``$nin``/``$and``/``$or``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._rows: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+
+    def upsert(self, *, ids: Sequence[str], embeddings: Any, metadatas: Sequence[Mapping[str, Any]]) -> None:
+        if not (len(ids) == len(embeddings) == len(metadatas)):
+            raise ValueError("ids, embeddings and metadatas differ in length")
+        for i, vector, meta in zip(ids, embeddings, metadatas, strict=True):
+            self._rows[i] = (np.asarray(vector, dtype=np.float32), dict(meta))
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def get(self, *, ids: Sequence[str], include: Sequence[str] = ()) -> dict[str, Any]:
+        found = [i for i in ids if i in self._rows]
+        return {"ids": found, "embeddings": [self._rows[i][0] for i in found]}
+
+    def query(self, *, query_embeddings: Sequence[Any], n_results: int, where: Mapping[str, Any] | None = None,
+              include: Sequence[str] = ()) -> dict[str, Any]:
+        (q,) = query_embeddings
+        q = np.asarray(q, dtype=np.float32)
+        scored = []
+        for i, (v, meta) in self._rows.items():
+            if where is None or _matches(meta, where):
+                cos = float(v @ q / ((np.linalg.norm(v) * np.linalg.norm(q)) or 1.0))
+                scored.append((1.0 - cos, i))
+        scored.sort()
+        top = scored[:n_results]
+        return {"ids": [[i for _, i in top]], "distances": [[d for d, _ in top]]}
+
+
+def _matches(meta: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    if len(where) != 1:
+        return all(_matches(meta, {k: v}) for k, v in where.items())
+    ((key, cond),) = where.items()
+    if key == "$and":
+        return all(_matches(meta, c) for c in cond)
+    if key == "$or":
+        return any(_matches(meta, c) for c in cond)
+    if not isinstance(cond, Mapping):
+        cond = {"$eq": cond}
+    ((op, value),) = cond.items()
+    have = meta.get(key)
+    if op == "$eq":
+        return bool(have == value)
+    if op == "$ne":
+        return bool(have != value)
+    if op == "$in":
+        return have in value
+    if op == "$nin":
+        return have not in value
+    raise ValueError(f"operator {op!r} is not supported by the in-memory store")
+
+
+_COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]")  # chroma's rule
+
+
+class InMemoryChromaClient:
+    """A chroma client in memory, for fast tests without chromadb: hand it to the wiring as ``client=``.
+
+    The same contract tests run against it, the embedded PersistentClient and a real chroma server.
+    """
+
+    def __init__(self) -> None:
+        self._collections: dict[str, InMemoryCollection] = {}
+
+    def create_collection(self, name: str, **_options: Any) -> InMemoryCollection:
+        if not _COLLECTION_NAME.fullmatch(name):
+            raise ValueError(f"invalid collection name {name!r}: 3-512 of [a-zA-Z0-9._-], alphanumeric at both ends")
+        if name in self._collections:
+            raise ValueError(f"collection {name!r} already exists")
+        self._collections[name] = InMemoryCollection(name)
+        return self._collections[name]
+
+    def get_collection(self, name: str, **_options: Any) -> InMemoryCollection:
+        if name not in self._collections:
+            raise ValueError(f"collection {name!r} does not exist")
+        return self._collections[name]
+
+    def list_collections(self) -> list[InMemoryCollection]:
+        return list(self._collections.values())
+
+    def delete_collection(self, name: str) -> None:
+        if name not in self._collections:
+            raise ValueError(f"collection {name!r} does not exist")
+        del self._collections[name]

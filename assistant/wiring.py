@@ -38,15 +38,18 @@ def token_counter(settings: Settings) -> partial[int]:
     return partial(count_tokens, name=settings.tokenizer)
 
 
-def build_indexer(settings: Settings, embedder: Embedder | None = None) -> Indexer:
+def build_indexer(settings: Settings, embedder: Embedder | None = None, *, client: Any = None) -> Indexer:
+    """The indexer of ``settings.sources``; ``client`` replaces the configured chroma client (tests)."""
     return Indexer(sources=settings.sources, index_dir=settings.index_dir,
-                   embedder=embedder or build_embedder(settings), client=build_client(settings),
+                   embedder=embedder or build_embedder(settings),
+                   client=client if client is not None else build_client(settings),
                    collection=settings.collection, count_tokens=token_counter(settings),
                    chunk_max_tokens=settings.chunk_max_tokens, chunk_min_tokens=settings.chunk_min_tokens)
 
 
-def build_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
-    index = load_index(settings.index_dir, build_client(settings))
+def build_retriever(settings: Settings, embedder: Embedder | None = None, *, client: Any = None) -> HybridRetriever:
+    """The hybrid retriever over the built index; ``client`` replaces the configured chroma client (tests)."""
+    index = load_index(settings.index_dir, client if client is not None else build_client(settings))
     embedder = embedder or build_embedder(settings)
     built_with = index.manifest.get("embedder")
     if built_with != embedder.name:
@@ -67,10 +70,10 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
 
 
 def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
-                    chat_model: ChatModel | None = None) -> Assistant:
+                    chat_model: ChatModel | None = None, client: Any = None) -> Assistant:
     """The assistant over the built index, answering extractively or with the configured LLM."""
     return Assistant(
-        retriever=build_retriever(settings, embedder),
+        retriever=build_retriever(settings, embedder, client=client),
         chat_model=chat_model if chat_model is not None else build_chat_model(settings),
         prompts=Prompts(settings.prompts_dir),
         count_tokens=token_counter(settings),

@@ -1,6 +1,6 @@
 """ChromaStore against the real chroma, in both of its shapes: the embedded PersistentClient and a real
-``chroma run`` server (HttpClient). Every store test runs in both modes; names are unique per test because
-the server is shared by the module."""
+``chroma run`` server (HttpClient), and the in-memory fake of ``assistant.testing`` held to the same contract.
+Every store test runs in all three; names are unique per test because the server is shared by the module."""
 
 from __future__ import annotations
 
@@ -18,14 +18,17 @@ from assistant.config import Settings
 from assistant.errors import StoreError
 from assistant.knowledge.indexing import read_manifest, store_dir
 from assistant.knowledge.store import ChromaStore, collection_names, drop_collection, open_client
-from assistant.testing import FakeEmbedder
+from assistant.testing import FakeEmbedder, InMemoryChromaClient
 from assistant.wiring import build_client, build_indexer, build_retriever
 
 chroma = pytest.fixture(scope="module")(chroma_server_fixture)
 
 
-@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
+@pytest.fixture(params=["memory", "embedded", pytest.param("server", marks=pytest.mark.slow)])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The same contract for the in-memory fake (fast tests), the embedded store and a real chroma server."""
+    if request.param == "memory":
+        return InMemoryChromaClient()
     if request.param == "embedded":
         return open_client(tmp_path / "chroma")
     server: ChromaServer = request.getfixturevalue("chroma")
@@ -132,6 +135,8 @@ def test_upsert_in_several_batches(client: Any, prefix: str) -> None:
 
 
 def test_default_embedding_function_is_never_used(client: Any, store: ChromaStore) -> None:
+    if isinstance(client, InMemoryChromaClient):
+        pytest.skip("chroma's own embedding function: only the real chroma has one")
     # Persisted configuration: no embedding function, cosine space.
     config = client.get_collection(store.name, embedding_function=None).configuration
     assert config["embedding_function"] is None
