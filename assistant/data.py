@@ -14,7 +14,8 @@ EmbedKind = Literal["query", "passage"]
 AnswerMode = Literal["extractive", "llm", "decline"]
 
 #: Metadata keys of a document that travel into every chunk and citation.
-DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note")
+DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note",
+                 "effective_from", "expires", "superseded_by", "scope")
 
 
 @dataclass(frozen=True)

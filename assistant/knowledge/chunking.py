@@ -11,11 +11,13 @@ so a citation can always show the quote in place.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.data import DOC_META_KEYS, Chunk, Document
+from assistant.knowledge.section_meta import CLOSING, OPENING, parse_section_meta
 
 TokenCounter = Callable[[str], int]
 
@@ -43,6 +45,7 @@ class _Block:
     section: tuple[str, ...]
     label: str | None  # the item marker ("2.", "第三条") when the block is a numbered unit
     part: int = 0  # headings seen before the block: two sections with the same path stay apart
+    meta: tuple[tuple[str, str], ...] = ()  # the section's own metadata (``<!-- meta`` blocks), outer to inner
 
 
 def _heading(line: str) -> tuple[int, str] | None:
@@ -85,10 +88,12 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
     """Split the body into structural blocks: paragraphs and top-level list items (with their sub-items)."""
     headings = 0
     stack: list[tuple[int, str]] = []  # (level, heading)
+    metas: dict[int, dict[str, str]] = {}  # level → that heading's section metadata (0: before any heading)
     block_start: int | None = None
     block_end = 0
     block_label: str | None = None
     pos = 0
+    meta_lines: list[str] | None = None  # inside a ``<!-- meta`` block
 
     def section() -> tuple[str, ...]:
         names = [h for _, h in stack]
@@ -96,20 +101,43 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
             names.insert(0, title)
         return tuple(names)
 
+    def section_meta() -> tuple[tuple[str, str], ...]:
+        merged: dict[str, str] = {}
+        for level in sorted(metas):
+            merged.update(metas[level])
+        return tuple(merged.items())
+
+    def block(start: int, end: int, label: str | None) -> _Block:
+        return _Block(start, end, section(), label, headings, section_meta())
+
     for line in text.splitlines(keepends=True):
         line_start, pos = pos, pos + len(line)
         content = line.rstrip("\r\n")
+        if meta_lines is not None or OPENING.match(content):
+            if block_start is not None:
+                yield block(block_start, block_end, block_label)
+                block_start = None
+            meta_lines = [*(meta_lines or []), line]
+            if CLOSING in content:
+                level = stack[-1][0] if stack else 0
+                # ingest validated every block; a bad one here is ignored rather than failing a build
+                with contextlib.suppress(ValueError):
+                    metas[level] = parse_section_meta("".join(meta_lines))
+                meta_lines = None
+            continue
         heading = _heading(content) if _indent(content) == 0 else None
         is_blank = not content.strip()
         top_item = bool(content.strip()) and _indent(content) == 0 and _ITEM.match(content) is not None
         # A block ends at a blank line, a heading, or a new top-level list item.
         if block_start is not None and (is_blank or heading or top_item):
-            yield _Block(block_start, block_end, section(), block_label, headings)
+            yield block(block_start, block_end, block_label)
             block_start = None
         if heading:
             level, name = heading
             while stack and stack[-1][0] >= level:
                 stack.pop()
+            for deeper in [lv for lv in metas if lv >= level]:
+                del metas[deeper]
             stack.append((level, name))
             headings += 1
             continue
@@ -121,7 +149,7 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
             block_label = _item_label(content)
         block_end = line_start + len(content.rstrip())
     if block_start is not None:
-        yield _Block(block_start, block_end, section(), block_label, headings)
+        yield block(block_start, block_end, block_label)
 
 
 def split_sentences(text: str, base: int = 0, *, clauses: bool = True) -> list[tuple[int, int]]:
@@ -162,13 +190,13 @@ def _split_oversized(text: str, block: _Block, max_tokens: int, count: TokenCoun
     run_end = 0
     for s, e in spans:
         if run_start is not None and count(text[run_start:e]) > max_tokens:
-            pieces.append(_Block(run_start, run_end, block.section, block.label, block.part))
+            pieces.append(_Block(run_start, run_end, block.section, block.label, block.part, block.meta))
             run_start = None
         if run_start is None:
             run_start = s
         run_end = e
     if run_start is not None:
-        pieces.append(_Block(run_start, run_end, block.section, block.label, block.part))
+        pieces.append(_Block(run_start, run_end, block.section, block.label, block.part, block.meta))
     # Every piece of an item keeps the item's label, so no piece is merged into a neighbouring unit.
     return pieces
 
@@ -210,14 +238,15 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 220, mi
                 start=start,
                 end=end,
                 section=section,
-                meta={**meta, "ordinal": len(chunks)},
+                meta={**meta, **dict(group[0].meta), "ordinal": len(chunks)},
             )
         )
         group.clear()
 
     for block in blocks:
         if group:
-            same_section = group[-1].section == block.section and group[-1].part == block.part
+            last = group[-1]
+            same_section = (last.section, last.part, last.meta) == (block.section, block.part, block.meta)
             merged = count(text[group[0].start : block.end])
             small = count(text[group[0].start : group[-1].end]) < min_tokens
             # Numbered items stay separate units unless the group is still too small to stand alone.
