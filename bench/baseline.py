@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 from measure import dir_size_mib, percentiles, proc_status, timed_loop
-from synth import SOURCES, PrecomputedEmbedder, generate, load_table, material, save_table
-from workers import settings_for
+from synth import SOURCES, PrecomputedEmbedder, generate, load_table, material, save_table, settings_for
 
 from assistant.langchain_adapters import LangChainEmbeddings
 from assistant.wiring import build_embedder

@@ -32,6 +32,7 @@ from typing import Any
 import jieba
 import numpy as np
 
+from assistant.config import Settings
 from assistant.data import Chunk, EmbedKind
 from assistant.knowledge.chunking import split_sentences
 from assistant.knowledge.indexing import (
@@ -318,3 +319,10 @@ def write_index(
     t["text_df+chunks+manifest"] = time.perf_counter() - t2
     t["total"] = time.perf_counter() - t0
     return t
+
+
+def settings_for(index_dir: Path) -> Settings:
+    """Defaults (extractive, bundled e5), pointed at a benchmark index folder; the environment is not read."""
+    return Settings(
+        index_dir=index_dir, sources_dir=SOURCES, feedback_db=index_dir / "feedback.sqlite3", mode="extractive"
+    )

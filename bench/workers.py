@@ -17,7 +17,6 @@ import numpy as np
 from measure import dir_size_mib, percentiles, proc_status, timed_loop
 from synth import (
     ROOT,
-    SOURCES,
     generate,
     load_table,
     material,
@@ -25,6 +24,7 @@ from synth import (
     prepare_index_dir,
     questions,
     save_table,
+    settings_for,
     write_index,
 )
 
@@ -36,13 +36,6 @@ from assistant.knowledge.store import open_client
 from assistant.wiring import build_assistant, build_client, build_embedder, build_indexer
 
 CACHE = ROOT / "bench" / "results" / "tmp"  # git-ignored; only the e5 vectors of the corpus sentences
-
-
-def settings_for(index_dir: Path) -> Settings:
-    """Defaults (extractive, bundled e5), pointed at a benchmark index folder; the environment is not read."""
-    return Settings(
-        index_dir=index_dir, sources_dir=SOURCES, feedback_db=index_dir / "feedback.sqlite3", mode="extractive"
-    )
 
 
 def _questions(work: Path) -> list[str]:

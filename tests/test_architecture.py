@@ -138,3 +138,13 @@ def test_no_module_writes_the_environment() -> None:
                     and node.func.attr in {"setdefault", "update", "pop", "clear", "__setitem__"}:
                 writers.append(name)
     assert set(writers) == KNOWN_ENV_WRITERS
+
+
+def test_benchmark_scripts_have_no_import_circles() -> None:
+    bench = {p.stem: p for p in (ROOT / "bench").glob("*.py")}
+    graph = {name: {i.split(".")[0] for i in _imports(path)} & set(bench) - {name} for name, path in bench.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
+
+    assert [name for name in sorted(graph) if reaches(name, name, set())] == []
