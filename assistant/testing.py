@@ -44,7 +44,8 @@ class FakeEmbedder:
 
 
 class FakeChatModel:
-    """A scripted chat model: replies with ``replies`` in turn (the last one repeats).
+    """A scripted chat model: replies with ``replies`` in turn (the last one repeats), in 4-character
+    deltas, then a :class:`Usage` that counts characters.
 
     ``fail`` makes every call raise :class:`LLMError`, as an unreachable endpoint would.
     """
@@ -54,20 +55,15 @@ class FakeChatModel:
         self.fail = fail
         self.name = name
         self.requests: list[list[Message]] = []
-        self._usage = Usage()
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
         self.requests.append(list(messages))
         if self.fail:
             raise LLMError("fake chat model is set to fail")
         reply = self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
         for i in range(0, len(reply), 4):
             yield reply[i : i + 4]
-        self._usage = Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply))
-
-    @property
-    def last_usage(self) -> Usage:
-        return self._usage
+        yield Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply))
 
 
 FAKE_CHUNK = Chunk(

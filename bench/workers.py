@@ -28,7 +28,8 @@ from synth import (
     write_index,
 )
 
-from assistant.answering.retrieval import Filters, Glossary, HybridRetriever, _is_mostly_latin
+from assistant.answering.query import Glossary, is_mostly_latin
+from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.config import Settings
 from assistant.knowledge.embedding import Embedder, embed_batched
 from assistant.knowledge.indexing import chunk_index_text, load_index, store_dir
@@ -73,7 +74,7 @@ def prep(spec: dict[str, Any]) -> dict[str, Any]:
     for q in qs:
         text, expansion = retriever.query_text(q["question"])
         ours.append(text)
-        if expansion and _is_mostly_latin(q["question"]):
+        if expansion and is_mostly_latin(q["question"]):
             extra.append(" ".join(expansion))  # the second query vector English questions get
         extra.append(q["question"])  # what the plain baseline embeds
     for _ in range(3):

@@ -11,14 +11,14 @@ from assistant.answering.extractive import (
     coverage,
     is_list_question,
     notes_for,
-    question_terms,
     select_quotes,
     sentence_end,
     sentence_start,
-    siblings,
 )
+from assistant.answering.query import question_terms
 from assistant.data import Chunk, Passage
 from assistant.knowledge.lexical import load_user_dict
+from assistant.knowledge.reader import siblings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import pytest
 from llm_server import LlamaServer
 from support import free_port
 
-from assistant.answering.llm import ChatModel, OpenAIChatModel, count_tokens, langchain_chat_model
+from assistant.answering.llm import ChatModel, OpenAIChatModel, collect, count_tokens, langchain_chat_model
 from assistant.data import Message, Usage
 from assistant.errors import LLMError
 
@@ -24,7 +24,7 @@ HELLO = [Message("system", "You are a helpful assistant."), Message("user", "Tel
 
 
 def complete(model: OpenAIChatModel, messages: Sequence[Message], *, max_tokens: int | None = None) -> str:
-    return "".join(model.stream(messages, max_tokens=max_tokens))
+    return collect(model.stream(messages, max_tokens=max_tokens))[0]
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,11 @@ def model(llama: LlamaServer) -> OpenAIChatModel:
 
 
 @pytest.mark.slow
-def test_complete_returns_text_and_usage(model: OpenAIChatModel) -> None:
+def test_complete_returns_text_and_stream_ends_with_usage(model: OpenAIChatModel) -> None:
     text = complete(model, HELLO, max_tokens=12)
     assert isinstance(text, str) and text.strip()
-    usage = model.last_usage
+    text, usage = collect(model.stream(HELLO, max_tokens=12))
+    assert text.strip() and usage is not None
     assert usage.prompt_tokens > 5  # the chat template wraps both messages
     assert 1 <= usage.completion_tokens <= 12
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
@@ -56,33 +57,33 @@ def test_complete_returns_text_and_usage(model: OpenAIChatModel) -> None:
 @pytest.mark.slow
 def test_stream_yields_several_deltas(model: OpenAIChatModel) -> None:
     chat: ChatModel = model  # the protocol is what the rest of the package sees
-    deltas = list(chat.stream(HELLO, max_tokens=12))
+    events = list(chat.stream(HELLO, max_tokens=12))
+    *deltas, usage = events
     assert len(deltas) >= 3
     assert all(isinstance(d, str) and d for d in deltas)
     # llama.cpp reports usage in the final chunk: one generated token per delta, give or take merges
-    assert len(deltas) <= chat.last_usage.completion_tokens <= 12
+    assert isinstance(usage, Usage) and len(deltas) <= usage.completion_tokens <= 12
 
 
 @pytest.mark.slow
 def test_max_tokens_is_respected(model: OpenAIChatModel) -> None:
-    complete(model, HELLO, max_tokens=16)
-    long_tokens = model.last_usage.completion_tokens
-    short = complete(model, HELLO, max_tokens=4)
-    assert model.last_usage.completion_tokens <= 4
-    assert model.last_finish_reason == "length"
-    assert long_tokens > 4
+    long_usage = collect(model.stream(HELLO, max_tokens=16))[1]
+    short, short_usage = collect(model.stream(HELLO, max_tokens=4))
+    assert long_usage is not None and short_usage is not None
+    assert short_usage.completion_tokens <= 4 < long_usage.completion_tokens
     assert count_tokens(short) <= 12  # a handful of words, not a paragraph
 
 
 @pytest.mark.slow
-def test_usage_resets_per_call(model: OpenAIChatModel) -> None:
-    complete(model, HELLO, max_tokens=8)
-    first = model.last_usage
-    stream = model.stream(HELLO, max_tokens=8)
-    next(stream)
-    assert model.last_usage == Usage()  # not the previous call's counts while streaming
-    list(stream)
-    assert model.last_usage.completion_tokens == first.completion_tokens
+def test_each_call_reports_its_own_usage(model: OpenAIChatModel) -> None:
+    # Two calls interleaved: each stream ends with its own counts; the model keeps none between calls.
+    long, short = model.stream(HELLO, max_tokens=12), model.stream(HELLO, max_tokens=3)
+    first_long, first_short = next(long), next(short)
+    assert isinstance(first_long, str) and isinstance(first_short, str)
+    short_usage, long_usage = list(short)[-1], list(long)[-1]
+    assert isinstance(short_usage, Usage) and isinstance(long_usage, Usage)
+    assert short_usage.completion_tokens <= 3 < long_usage.completion_tokens
+    assert not hasattr(model, "last_usage")
 
 
 @pytest.mark.slow
@@ -188,10 +189,10 @@ def _chunk(content: str | None, finish: str | None = None) -> str:
 def test_usage_counted_with_tiktoken_when_server_reports_none(scripted: Callable[[Script], str]) -> None:
     url = scripted(lambda h: _sse(h, [_chunk("深港"), _chunk("合作区"), _chunk(None, "stop"), "[DONE]"]))
     model = OpenAIChatModel("m", base_url=url, api_key=None, timeout_s=5)
-    assert list(model.stream(HELLO)) == ["深港", "合作区"]
-    assert model.last_usage == Usage(prompt_tokens=sum(count_tokens(m.content) for m in HELLO),
-                                     completion_tokens=count_tokens("深港合作区"))
-    assert model.last_usage.completion_tokens > 0
+    usage = Usage(prompt_tokens=sum(count_tokens(m.content) for m in HELLO),
+                  completion_tokens=count_tokens("深港合作区"))
+    assert list(model.stream(HELLO)) == ["深港", "合作区", usage]
+    assert usage.completion_tokens > 0
 
 
 def test_malformed_stream_raises(scripted: Callable[[Script], str]) -> None:

@@ -11,21 +11,21 @@ answer at all: see :func:`coverage`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.data import Chunk, Passage
+from assistant.answering.citations import make_citation
+from assistant.answering.query import DIGITS, Query
+from assistant.data import Answer, Chunk, Passage, Usage
 from assistant.knowledge.chunking import is_item, split_sentences
-from assistant.knowledge.lexical import tokenize
+from assistant.knowledge.reader import IndexReader
 from assistant.lang import to_simplified
-
-IdfFn = Callable[[str], float]
+from assistant.messages import text as message
 
 _LIST_QUESTION = re.compile(
     r"哪些|哪几|哪[两三四五六七八九十]|有几|几个|几项|几方面|分别|包括|包含|列出|列举|清单|什么措施|哪方面"
     r"|[两二三四五六七八九十]+(?:大|个|项|方面|类|种|条|点|部分|阶段|片区)"
     r"|\bwhich\b.*\b(are|were)\b|\bwhat are\b|\blist\b|\bwhich\b.*s\b", re.I)
-_LATIN = re.compile(r"^[a-z]+$")
 #: The evidence score is capped at (coverage of the non-figure terms) / TOPICAL_SHARE: with the answerable
 #: threshold at 0.5, the words of a question (not just its year) must be 35 % covered somewhere.
 TOPICAL_SHARE = 0.7
@@ -49,60 +49,7 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(to_simplified(question)))
 
 
-#: Light nouns that frame a question (什么管理模式, 哪些措施) more than they name its topic: half weight.
-LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
-_QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
-_DIGITS = re.compile(r"^\d")
-#: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
-_ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
-
-
-def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
-                   drop_unknown_latin: bool = False, keep: Collection[str] = ()) -> dict[str, float]:
-    """Content terms of the (expanded, Simplified) query with their weights: IDF, adjusted by kind.
-
-    - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
-      question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
-    - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
-    - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
-      when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
-    - A word the corpus never uses counts double: it is what the question is about, and no source has it.
-    - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
-      the question); figures weigh more (2035, 3.89: they pin the answer).
-    """
-    tokens = list(dict.fromkeys(tokenize(query_text)))
-    cleaned: list[str] = []
-    for t in tokens:
-        m = _QUESTION_WORD.match(t)
-        if m:
-            t = t[m.end():]
-            if len(t) < 2:
-                continue
-        if t not in cleaned:
-            cleaned.append(t)
-    terms: dict[str, float] = {}
-    for t in cleaned:
-        if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
-            continue
-        if _ORDINAL.match(t):  # the list is the topic; the whole list is quoted, the item within it
-            continue
-        parts = sum(1 for o in cleaned if o != t and o in t)
-        if not known(t) and len(t) > 2 and parts >= 2:
-            continue
-        weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式
-        if not known(t) and not _DIGITS.match(t):
-            weight *= 2.0  # the corpus never uses it (GDP, 注册资本): the most telling term, and missing
-        if len(t) == 1 and not t.isdigit():
-            weight *= 0.3
-        elif t in LIGHT_NOUNS:
-            weight *= 0.5
-        elif _DIGITS.match(t):
-            weight *= 1.5
-        terms[t] = weight
-    return terms
-
-
-def coverage(text: str, terms: dict[str, float], context: str = "", passage: str = "") -> float:
+def coverage(text: str, terms: Mapping[str, float], context: str = "", passage: str = "") -> float:
     """Weighted share of ``terms`` found in ``text`` (full weight), else in its section heading
     ``context`` (half) or elsewhere in its ``passage`` (a quarter: the paragraph's topic sentence)."""
     total = sum(terms.values())
@@ -122,14 +69,14 @@ def coverage(text: str, terms: dict[str, float], context: str = "", passage: str
     return got / total
 
 
-def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: dict[str, float],
+def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: Mapping[str, float],
                      paragraph_of: Callable[[Chunk], str] | None = None) -> float:
     """The best coverage of the question's terms other than figures, over all units.
 
     A year or an amount alone must not carry an answer: "河套合作区2024年的GDP是多少？" matches many lines
     about 2024, none about GDP.
     """
-    words = {t: w for t, w in terms.items() if not _DIGITS.match(t)}
+    words = {t: w for t, w in terms.items() if not DIGITS.match(t)}
     if not words:
         return 1.0
     contexts: dict[int, tuple[str, str]] = {}  # per passage, not per unit: paragraph_of walks the index
@@ -139,7 +86,7 @@ def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: 
     return max((coverage(u.text, words, *contexts[u.passage_index]) for u in units), default=0.0)
 
 
-def units_of(passages: Sequence[Passage], terms: dict[str, float],
+def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
              paragraph_of: Callable[[Chunk], str] | None = None) -> list[Unit]:
     """Every sentence/list line of the passages, scored. Rank breaks ties: earlier passages win.
 
@@ -196,7 +143,7 @@ def sentence_start(text: str, offset: int) -> int:
     return start
 
 
-def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, float], *,
+def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str, float], *,
                   paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
                   other_source_relative: float = 0.75) -> tuple[list[Quote], float]:
     """The spans to quote, best first, and the best unit's score (0 when nothing matches).
@@ -248,20 +195,75 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: dict[str, f
     return quotes, best
 
 
-def siblings(chunk: Chunk, chunks: Sequence[Chunk], limit: int = 8) -> list[Chunk]:
-    """The numbered items around ``chunk`` in its section (``… › 1.``, ``… › 2.``), in order.
-
-    Used to keep a list whole when it is spread over several chunks.
-    """
-    if len(chunk.section) < 2 or not re.match(r"^[\d（(第]", chunk.section[-1]):
-        return [chunk]
-    parent = chunk.section[:-1]
-    same = [c for c in chunks if c.source == chunk.source and c.section[:-1] == parent
-            and len(c.section) == len(chunk.section)]
-    return same[:limit] if chunk in same else [chunk]
-
-
 def notes_for(texts: Sequence[str]) -> tuple[bool, bool]:
     """(the quotes mention a gap — 未读到 …, the quotes mention disagreeing sources)."""
     joined = "\n".join(texts)
     return bool(_UNREAD.search(joined)), bool(_DISAGREE.search(joined))
+
+
+Span = tuple[Passage, tuple[int, int]]
+
+
+class ExtractiveAnswerer:
+    """Turns chosen quotes into a cited answer: lists kept whole, a sentence cut by a chunk end finished,
+    each distinct quote one bullet with its markers, notes when the sources mark gaps or disagree."""
+
+    def __init__(self, reader: IndexReader, count_tokens: Callable[[str], int]) -> None:
+        self.reader = reader
+        self.count_tokens = count_tokens
+
+    def spans(self, passages: Sequence[Passage], quotes: Sequence[Quote]) -> list[Span]:
+        """Quotes as (passage, span); a quoted numbered item brings its sibling items (a list kept whole)."""
+        out: list[Span] = []
+        seen: set[str] = set()
+        for q in quotes:
+            p = passages[q.passage_index]
+            group = self.reader.siblings(p.chunk) if q.whole_list else [p.chunk]
+            for c in group:
+                if c.id in seen:
+                    continue
+                seen.add(c.id)
+                if c.id == p.chunk.id:
+                    out.append((p, (q.start, q.end)))
+                else:
+                    out.append((Passage(chunk=c, score=p.score), (c.start, c.end)))
+            if q.continues:
+                # A list sentence cut by the chunk budget: quote on to its full stop in the next chunk.
+                nxt = self.reader.next_chunk(p.chunk)
+                if nxt is not None and nxt.id not in seen:
+                    seen.add(nxt.id)
+                    end = nxt.start + sentence_end(nxt.text, 0)
+                    out.append((Passage(chunk=nxt, score=p.score), (nxt.start, end)))
+        return out
+
+    def quoted_lines(self, passages: Sequence[Passage], quotes: Sequence[Quote]) -> list[str]:
+        """The exact source text of every quoted span (to resolve "the second one" in a follow-up)."""
+        return [p.chunk.text[s - p.chunk.start : e - p.chunk.start] for p, (s, e) in self.spans(passages, quotes)]
+
+    def answer(self, query: Query, passages: Sequence[Passage], quotes: Sequence[Quote],
+               notice: str | None = None) -> Answer:
+        """The quoted answer to ``query`` (in ``query.lang``'s framing; the quotes are the sources' own)."""
+        lang = query.lang
+        citations = [make_citation(n, p, span) for n, (p, span) in enumerate(self.spans(passages, quotes), start=1)]
+        unread, disagree = notes_for([c.quote for c in citations])
+        lines = [message("header", lang)]
+        if disagree:
+            lines.append(message("note.disagree", lang))
+        # Each quote is a bullet of its own (a quote that is itself a bullet line loses its "- "); the same
+        # sentence found in several passages is shown once, with all their markers.
+        bullets: dict[str, list[int]] = {}
+        for c in citations:
+            bullets.setdefault(one_line(c.quote).lstrip("-*• "), []).append(c.n)
+        lines.extend(f"- {quote}{''.join(f'[{n}]' for n in ns)}" for quote, ns in bullets.items())
+        if unread:
+            lines.append(message("note.unread", lang))
+        text = "\n".join(lines)
+        return Answer(question=query.original, text=text, citations=tuple(citations), answerable=True,
+                      mode="extractive", lang=lang, passages=tuple(passages), notice=notice,
+                      usage=Usage(completion_tokens=self.count_tokens(text)),
+                      meta={"standalone": query.standalone, "unread": unread, "disagree": disagree})
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded to single spaces."""
+    return re.sub(r"\s*\n\s*", " ", text).strip()

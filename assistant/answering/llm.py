@@ -5,9 +5,9 @@ and turns every failure into :class:`~assistant.errors.LLMError` with a message 
 
 >>> model = OpenAIChatModel("gpt-4o-mini", base_url="http://127.0.0.1:8080/v1", api_key=None,
 ...                         timeout_s=30)                                   # doctest: +SKIP
->>> for delta in model.stream([Message("user", "你好")], max_tokens=64):   # doctest: +SKIP
-...     print(delta, end="")
->>> model.last_usage                                                        # doctest: +SKIP
+>>> for event in model.stream([Message("user", "你好")], max_tokens=64):   # doctest: +SKIP
+...     print(event if isinstance(event, str) else f"\n{event}", end="")
+你好！…
 Usage(prompt_tokens=10, completion_tokens=64)
 """
 
@@ -38,17 +38,28 @@ PLACEHOLDER_API_KEY = "not-needed"
 class ChatModel(Protocol):
     """A chat model streams text for a list of messages.
 
-    After a stream is exhausted, ``last_usage`` holds the token counts of that call.
+    The stream yields text deltas (``str``) and ends with one :class:`Usage`, the token counts of that
+    call: each call carries its own counts, nothing is kept on the model between calls.
     """
 
     name: str
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str]:
-        """Yield text deltas. Raises :class:`assistant.errors.LLMError` on any backend failure."""
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
+        """Yield text deltas, then the call's :class:`Usage`. Raises :class:`assistant.errors.LLMError` on any
+        backend failure."""
         ...
 
-    @property
-    def last_usage(self) -> Usage: ...
+
+def collect(events: Iterator[str | Usage]) -> tuple[str, Usage | None]:
+    """The whole text of a :meth:`ChatModel.stream` and its usage (None when the model gave none)."""
+    parts: list[str] = []
+    usage: Usage | None = None
+    for event in events:
+        if isinstance(event, Usage):
+            usage = event
+        else:
+            parts.append(event)
+    return "".join(parts), usage
 
 
 class OpenAIChatModel:
@@ -72,8 +83,6 @@ class OpenAIChatModel:
         self.max_retries = max_retries
         self.temperature = temperature
         self._api_key = api_key or PLACEHOLDER_API_KEY
-        self._usage = Usage()
-        self.last_finish_reason: str | None = None
         import openai  # on use: 1.4 s of start-up that the extractive mode never needs
 
         # Explicit base_url and key: otherwise the client would read OPENAI_* from the environment itself.
@@ -83,18 +92,12 @@ class OpenAIChatModel:
     def __repr__(self) -> str:  # never the key
         return f"OpenAIChatModel(model={self.name!r}, base_url={_display_url(self.base_url)!r})"
 
-    @property
-    def last_usage(self) -> Usage:
-        """Token counts of the last finished call: the server's, or tiktoken's when it reports none."""
-        return self._usage
-
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str]:
-        """Yield text deltas as the server streams them.
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
+        """Yield text deltas as the server streams them, then the call's :class:`Usage` (the server's
+        counts, or tiktoken's when it reports none).
 
         Raises :class:`LLMError` on any failure, also after some deltas were yielded (a broken stream).
         """
-        self._usage = Usage()
-        self.last_finish_reason = None
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         parts: list[str] = []
         usage: Usage | None = None
@@ -113,8 +116,6 @@ class OpenAIChatModel:
                                       completion_tokens=int(chunk.usage.completion_tokens or 0))
                     for choice in chunk.choices or ():
                         saw_choice = True
-                        if choice.finish_reason:
-                            self.last_finish_reason = choice.finish_reason
                         text = choice.delta.content if choice.delta is not None else None
                         if text:
                             parts.append(text)
@@ -129,7 +130,7 @@ class OpenAIChatModel:
         if usage is None or usage.total_tokens == 0:
             usage = Usage(prompt_tokens=sum(count_tokens(m.content) for m in messages),
                           completion_tokens=count_tokens("".join(parts)))
-        self._usage = usage
+        yield usage
 
     def _error(self, exc: Exception, *, mid_reply: bool) -> LLMError:
         import openai

@@ -9,20 +9,18 @@ to both sides. :class:`assistant.langchain_adapters.ParkRetriever` exposes the s
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from assistant.answering.query import Glossary, Query, expand_query, is_mostly_latin
 from assistant.data import Chunk, Passage
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.indexing import LoadedIndex
 from assistant.knowledge.lexical import tokenize
-from assistant.lang import to_simplified
 
 
 @dataclass(frozen=True)
@@ -57,52 +55,6 @@ class Filters:
         return bool(self.sources or self.kinds or self.statuses)
 
 
-def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """English phrases match as whole words (plural allowed); Chinese keys (synonyms) as substrings."""
-    if re.search(r"[\u3400-\u9fff]", phrase):
-        return re.compile(re.escape(phrase))
-    return re.compile(r"\b" + re.escape(phrase).replace(r"\ ", r"[\s-]+") + r"s?\b", re.I)
-
-
-@dataclass(frozen=True)
-class Glossary:
-    """English phrase (or Chinese synonym key) → Chinese terms, for query expansion."""
-
-    entries: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
-
-    @classmethod
-    def load(cls, path: Path | None) -> Glossary:
-        """Read ``english<TAB>中文1|中文2`` lines (``#`` comments). Longer phrases match first."""
-        if path is None or not path.exists():
-            return cls()
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].rstrip()
-            if "\t" not in line:
-                continue
-            en, zh = line.split("\t", 1)
-            terms = tuple(t.strip() for t in zh.split("|") if t.strip())
-            if en.strip() and terms:
-                rows.append((en.strip().lower(), terms))
-        rows.sort(key=lambda r: -len(r[0]))
-        return cls(tuple((_phrase_pattern(en), zh) for en, zh in rows))
-
-    def expand(self, text: str) -> list[str]:
-        """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""
-        terms: list[str] = []
-        rest = text
-        for pattern, zh in self.entries:
-            if pattern.search(rest):
-                rest = pattern.sub(" ", rest)
-                terms.extend(t for t in zh if t not in terms)
-        # Chinese synonym keys also apply to the terms an English phrase brought in (area → 面积 → 平方公里).
-        joined = " ".join(terms)
-        for pattern, zh in self.entries:
-            if pattern.pattern[:1] != "\\" and pattern.search(joined):
-                terms.extend(t for t in zh if t not in terms)
-        return terms
-
-
 @dataclass(frozen=True)
 class SearchResult:
     """Passages best first, plus what the search did (for logs, eval and benchmarks)."""
@@ -111,10 +63,6 @@ class SearchResult:
     query: str
     expansion: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-def _is_mostly_latin(text: str) -> bool:
-    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u3400-\u9fff]", text))
 
 
 def diversify(ranked: Sequence[tuple[str, float]], source_of: Callable[[str], str], k: int,
@@ -155,24 +103,27 @@ class HybridRetriever:
 
     def query_text(self, question: str) -> tuple[str, list[str]]:
         """The question folded to Simplified, with glossary terms appended for English phrases."""
-        simplified = to_simplified(question)
-        expansion = self.glossary.expand(simplified)
-        return (f"{simplified} {' '.join(expansion)}" if expansion else simplified), expansion
+        return expand_query(question, self.glossary)
 
-    def search(self, question: str, k: int = 6, filters: Filters | None = None,
+    def search(self, question: str | Query, k: int = 6, filters: Filters | None = None,
                query_vector: np.ndarray | None = None) -> SearchResult:
-        """The ``k`` best passages for ``question``. ``query_vector`` skips embedding (benchmarks, tests).
+        """The ``k`` best passages for ``question`` (text, or a :class:`Query` already normalised).
+        ``query_vector`` skips embedding (benchmarks, tests).
 
         Each retriever nominates its ``candidates`` best; every candidate then gets both exact scores
         (its cosine similarity, fetched for lexical-only candidates, and its BM25 score), normalised over
         the candidates and mixed. Unlike rank fusion this keeps how far ahead a strong lexical match is.
         """
         filters = filters or Filters()
-        text, expansion = self.query_text(question)
+        if isinstance(question, Query):
+            text, expansion, latin = question.text, list(question.expansion), question.latin
+        else:
+            text, expansion = self.query_text(question)
+            latin = is_mostly_latin(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         vectors = [query_vector if query_vector is not None else self.embedder.embed([text], "query")[0]]
-        if expansion and _is_mostly_latin(question):
+        if expansion and latin:
             # An English question: also search with its Chinese terms alone, a query in the corpus' language.
             vectors.append(self.embedder.embed([" ".join(expansion)], "query")[0])
         t1 = time.perf_counter()

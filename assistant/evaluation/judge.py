@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from assistant.answering.llm import ChatModel
+from assistant.answering.llm import ChatModel, collect
 from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Message
 from assistant.errors import LLMError
@@ -88,7 +88,7 @@ class Judge:
         return verdicts
 
     def _ask(self, prompt: str) -> str:
-        return "".join(self.chat.stream([Message("user", prompt)], max_tokens=self.max_tokens))
+        return collect(self.chat.stream([Message("user", prompt)], max_tokens=self.max_tokens))[0]
 
 
 def _json_list(reply: str) -> list[Any]:

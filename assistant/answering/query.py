@@ -1,0 +1,185 @@
+"""The question, normalised once: :class:`Query` holds every form the answering steps need.
+
+A question is folded to Simplified (Traditional and Hong Kong forms), English phrases are expanded to the
+Chinese terms of the bilingual glossary (``index/glossary.tsv``), and its content terms are weighted by how
+specific they are in the corpus. Retrieval, answerability, sentence choice and declining all read the same
+:class:`Query`; nothing re-derives it.
+
+>>> # parser = QueryParser(Glossary.load(Path("index/glossary.tsv")), reader)
+>>> # q = parser.parse("How large is the zone?")
+>>> # q.lang, q.expansion, q.terms
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from assistant.knowledge.lexical import tokenize
+from assistant.lang import Lang, detect_lang, to_simplified
+
+
+class TermStats(Protocol):
+    """What term weighting needs of the corpus (see :class:`assistant.knowledge.reader.IndexReader`)."""
+
+    def idf(self, term: str) -> float: ...
+
+    def known(self, term: str) -> bool: ...
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """English phrases match as whole words (plural allowed); Chinese keys (synonyms) as substrings."""
+    if re.search(r"[\u3400-\u9fff]", phrase):
+        return re.compile(re.escape(phrase))
+    return re.compile(r"\b" + re.escape(phrase).replace(r"\ ", r"[\s-]+") + r"s?\b", re.I)
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """English phrase (or Chinese synonym key) → Chinese terms, for query expansion."""
+
+    entries: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def load(cls, path: Path | None) -> Glossary:
+        """Read ``english<TAB>中文1|中文2`` lines (``#`` comments). Longer phrases match first."""
+        if path is None or not path.exists():
+            return cls()
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].rstrip()
+            if "\t" not in line:
+                continue
+            en, zh = line.split("\t", 1)
+            terms = tuple(t.strip() for t in zh.split("|") if t.strip())
+            if en.strip() and terms:
+                rows.append((en.strip().lower(), terms))
+        rows.sort(key=lambda r: -len(r[0]))
+        return cls(tuple((_phrase_pattern(en), zh) for en, zh in rows))
+
+    def expand(self, text: str) -> list[str]:
+        """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""
+        terms: list[str] = []
+        rest = text
+        for pattern, zh in self.entries:
+            if pattern.search(rest):
+                rest = pattern.sub(" ", rest)
+                terms.extend(t for t in zh if t not in terms)
+        # Chinese synonym keys also apply to the terms an English phrase brought in (area → 面积 → 平方公里).
+        joined = " ".join(terms)
+        for pattern, zh in self.entries:
+            if pattern.pattern[:1] != "\\" and pattern.search(joined):
+                terms.extend(t for t in zh if t not in terms)
+        return terms
+
+
+def expand_query(question: str, glossary: Glossary) -> tuple[str, list[str]]:
+    """The question folded to Simplified, with glossary terms appended; and those terms."""
+    simplified = to_simplified(question)
+    expansion = glossary.expand(simplified)
+    return (f"{simplified} {' '.join(expansion)}" if expansion else simplified), expansion
+
+
+def is_mostly_latin(text: str) -> bool:
+    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u3400-\u9fff]", text))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question in every form the answering steps use, built once by :class:`QueryParser`.
+
+    ``original`` is what was asked; ``standalone`` the same made self-contained from the conversation (a
+    follow-up joined to its antecedent); ``simplified`` the standalone form folded to Simplified; ``text``
+    that plus the glossary ``expansion`` (what the retrievers search with); ``terms`` its content terms
+    with their weights; ``lang`` the language to answer in.
+    """
+
+    original: str
+    standalone: str
+    simplified: str
+    lang: Lang
+    text: str
+    expansion: tuple[str, ...] = ()
+    terms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def latin(self) -> bool:
+        """Is the question mostly in Latin letters (an English question, searched also by its terms)?"""
+        return is_mostly_latin(self.standalone)
+
+
+class QueryParser:
+    """Builds :class:`Query` objects: glossary expansion and term weights from the corpus statistics."""
+
+    def __init__(self, glossary: Glossary, stats: TermStats) -> None:
+        self.glossary = glossary
+        self.stats = stats
+
+    def parse(self, question: str, *, lang: Lang | None = None, standalone: str | None = None) -> Query:
+        """The :class:`Query` for ``question``; ``standalone`` is its self-contained form, when different."""
+        language: Lang = lang if lang is not None else detect_lang(question)
+        standalone = standalone or question
+        text, expansion = expand_query(standalone, self.glossary)
+        terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
+                               keep=set(tokenize(" ".join(expansion))))
+        return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
+                     text=text, expansion=tuple(expansion), terms=terms)
+
+
+IdfFn = Callable[[str], float]
+_LATIN = re.compile(r"^[a-z]+$")
+#: Light nouns that frame a question (什么管理模式, 哪些措施) more than they name its topic: half weight.
+LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
+_QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
+DIGITS = re.compile(r"^\d")
+#: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
+_ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
+
+
+def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
+                   drop_unknown_latin: bool = False, keep: Collection[str] = ()) -> dict[str, float]:
+    """Content terms of the (expanded, Simplified) query with their weights: IDF, adjusted by kind.
+
+    - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
+      question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
+    - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
+    - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
+      when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
+    - A word the corpus never uses counts double: it is what the question is about, and no source has it.
+    - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
+      the question); figures weigh more (2035, 3.89: they pin the answer).
+    """
+    tokens = list(dict.fromkeys(tokenize(query_text)))
+    cleaned: list[str] = []
+    for t in tokens:
+        m = _QUESTION_WORD.match(t)
+        if m:
+            t = t[m.end():]
+            if len(t) < 2:
+                continue
+        if t not in cleaned:
+            cleaned.append(t)
+    terms: dict[str, float] = {}
+    for t in cleaned:
+        if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
+            continue
+        if _ORDINAL.match(t):  # the list is the topic; the whole list is quoted, the item within it
+            continue
+        parts = sum(1 for o in cleaned if o != t and o in t)
+        if not known(t) and len(t) > 2 and parts >= 2:
+            continue
+        weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式
+        if not known(t) and not DIGITS.match(t):
+            weight *= 2.0  # the corpus never uses it (GDP, 注册资本): the most telling term, and missing
+        if len(t) == 1 and not t.isdigit():
+            weight *= 0.3
+        elif t in LIGHT_NOUNS:
+            weight *= 0.5
+        elif DIGITS.match(t):
+            weight *= 1.5
+        terms[t] = weight
+    return terms
+
