@@ -11,6 +11,7 @@ Precedence is explicit argument > environment > default. Standard names are used
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError
+from assistant.limits import Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +70,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # default: the bound host, localhost, 127.0.0.1 (see served_hosts)
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For is believed; default none
+    reload_interval_s: float = 2.0  # how often the server looks for a new index build; 0 turns it off
     rate_limit_per_minute: int = 30
     max_question_chars: int = 1000
     max_history_turns: int = 10
@@ -85,12 +90,34 @@ class Settings:
                      "rate_limit_per_minute", "candidates"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"PARK_TRUSTED_PROXIES: {proxy!r} is not an IP address or network "
+                                  "(e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+        if self.reload_interval_s < 0:
+            raise ConfigError(f"reload_interval_s must be 0 (off) or positive, got {self.reload_interval_s}")
         if self.llm_timeout_s <= 0:
             raise ConfigError(f"llm_timeout_s must be positive, got {self.llm_timeout_s}")
 
     @property
     def sources(self) -> Path:
         return self.sources_dir or self.index_dir / "sources"
+
+    @property
+    def limits(self) -> Limits:
+        """The one limits policy every entry point applies."""
+        return Limits(max_question_chars=self.max_question_chars, max_history_turns=self.max_history_turns,
+                      rate_per_minute=self.rate_limit_per_minute)
+
+    @property
+    def served_hosts(self) -> tuple[str, ...]:
+        """Host names the server answers to (``Host`` header): ``PARK_ALLOWED_HOSTS``, else the bound host,
+        localhost and 127.0.0.1. ``*`` allows any (only behind a proxy that checks Host itself)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        return tuple(dict.fromkeys([self.host, "localhost", "127.0.0.1", "::1"]))
 
     @property
     def llm_configured(self) -> bool:
@@ -150,6 +177,9 @@ _ENV_NAMES: dict[str, str] = {
     "host": "PARK_HOST",
     "port": "PARK_PORT",
     "allowed_origins": "PARK_ALLOWED_ORIGINS",
+    "allowed_hosts": "PARK_ALLOWED_HOSTS",
+    "trusted_proxies": "PARK_TRUSTED_PROXIES",
+    "reload_interval_s": "PARK_RELOAD_INTERVAL",
     "rate_limit_per_minute": "PARK_RATE_LIMIT",
     "feedback_db": "PARK_FEEDBACK_DB",
     "price_prompt_per_m": "PARK_PRICE_PROMPT_PER_M",
@@ -158,7 +188,7 @@ _ENV_NAMES: dict[str, str] = {
 
 _INTS = {"chroma_port", "embed_threads", "chunk_max_tokens", "top_k", "llm_max_tokens", "context_tokens",
          "port", "rate_limit_per_minute"}
-_FLOATS = {"llm_timeout_s", "price_prompt_per_m", "price_completion_per_m"}
+_FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_completion_per_m"}
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai")}
 
@@ -175,6 +205,8 @@ def _parse(name: str, env_name: str, raw: str) -> Any:
         return Path(raw).expanduser()
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name in ("allowed_hosts", "trusted_proxies"):
+        return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     if name in _CHOICES and raw not in _CHOICES[name]:
         raise ConfigError(f"{env_name}={raw!r}: expected one of {', '.join(_CHOICES[name])}")
     return raw

@@ -6,8 +6,9 @@ Imports nothing from the package: every other module may import this one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 EmbedKind = Literal["query", "passage"]
@@ -114,6 +115,17 @@ class Citation:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def citation_to_dict(c: Citation) -> dict[str, Any]:
+    """A citation as plain JSON: the one serialised shape (API, web chat feedback, evaluation results).
+
+    ``id`` is the chunk id (``GET /api/v1/sources/{id}`` returns the passage); the passage text and ``meta``
+    stay out, so stored rows stay small.
+    """
+    return {"n": c.n, "id": c.chunk_id, "source": c.source, "title": c.title, "doc_no": c.doc_no, "date": c.date,
+            "issuer": c.issuer, "url": c.url, "section": c.section, "quote": c.quote, "start": c.start,
+            "end": c.end, "verified": c.verified}
+
+
 @dataclass(frozen=True)
 class Message:
     """One chat turn, in OpenAI's role vocabulary."""
@@ -162,3 +174,25 @@ class Delta:
     """A piece of answer text while streaming; the stream ends with the full :class:`Answer`."""
 
     text: str
+
+
+class AssistantLike(Protocol):
+    """What every caller (API, web chat, evaluator, CLI) needs of
+    :class:`assistant.answering.assistant.Assistant`; :class:`assistant.testing.FakeAssistant` implements it too."""
+
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+        """The whole answer at once."""
+        ...
+
+    def stream(self, question: str, history: Sequence[Message] = (), *,
+               lang: str | None = None) -> Iterator[Delta | Answer]:
+        """Text deltas, then the final :class:`Answer`."""
+        ...
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """A passage of the serving index by id, or None."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """Mode, model, index size, build id and readiness."""
+        ...

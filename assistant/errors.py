@@ -40,4 +40,19 @@ class LLMError(AssistantError):
 
 
 class InputError(AssistantError):
-    """The caller's input is invalid (empty question, too long, bad history)."""
+    """The caller's input is invalid (empty question, bad characters, bad history).
+
+    ``code`` is a stable machine-readable name the API puts in its error body.
+    """
+
+    def __init__(self, message: str, *, code: str = "invalid_input") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LimitError(InputError):
+    """The caller's input is larger than :class:`assistant.limits.Limits` allows (the API answers 413)."""
+
+
+class IndexBusyError(AssistantError):
+    """Another build holds the index's build lock."""

@@ -49,11 +49,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
-from assistant.data import Answer, Message
+from assistant.data import Answer, AssistantLike, citation_to_dict
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation.judge import Judge
 from assistant.evaluation.questions import Question, load_questions
@@ -72,12 +72,6 @@ LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "late
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
 CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_precision": True,
                            "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}
-
-
-class AnswersQuestions(Protocol):
-    """The one method of :class:`assistant.answering.assistant.Assistant` the evaluator uses."""
-
-    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer: ...
 
 
 # --- scoring ----------------------------------------------------------------------------------------------
@@ -220,7 +214,7 @@ def check_thresholds(overall: Mapping[str, Any], minimums: Mapping[str, float],
 
 # --- the runner ---------------------------------------------------------------------------------------------
 
-def run_eval(assistant: AnswersQuestions, questions: Sequence[Question] | str | Path, out_dir: str | Path, *,
+def run_eval(assistant: AssistantLike, questions: Sequence[Question] | str | Path, out_dir: str | Path, *,
              concurrency: int = 2, k: int = 5, resume: bool = True, progress: bool = True,
              judge: Judge | None = None, meta: Mapping[str, Any] | None = None,
              price_prompt_per_m: float = 0.15, price_completion_per_m: float = 0.60) -> dict[str, Any]:
@@ -328,7 +322,7 @@ def _resumable(run_path: Path, results_path: Path, fingerprint: str, ids: set[st
     return {r["id"]: r for r in load_results(results_path.parent) if r["id"] in ids and not r.get("error")}
 
 
-def _ask(assistant: AnswersQuestions, q: Question, k: int, judge: Judge | None, index: int) -> dict[str, Any]:
+def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, index: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     error = None
     try:
@@ -353,9 +347,8 @@ def _ask(assistant: AnswersQuestions, q: Question, k: int, judge: Judge | None, 
         "expected_answerable": q.answerable, "history": [asdict(m) for m in q.history],
         "answer": answer.text, "answerable": None if error else answer.answerable,
         "mode": None if error else answer.mode, "model": answer.model, "notice": answer.notice,
-        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "source": c.source, "title": c.title, "section": c.section,
-                       "quote": c.quote, "verified": c.verified,
-                       "hit": _contains_any(c.passage_text or c.quote, evidence)} for c in answer.citations],
+        "citations": [{**citation_to_dict(c), "hit": _contains_any(c.passage_text or c.quote, evidence)}
+                      for c in answer.citations],
         "passages": [{"rank": i, "id": p.chunk.id, "source": p.chunk.source, "section": p.chunk.section_path,
                       "score": round(float(p.score), 4), "text": p.chunk.text,
                       "hit": _contains_any(p.chunk.text, evidence)} for i, p in enumerate(answer.passages[:k], 1)],

@@ -5,8 +5,8 @@ question, earlier user/assistant messages are the history. Content keeps the ``[
 travel in an extra top-level ``citations`` field (in the final chunk when streaming). Errors keep OpenAI's
 ``{"error": {message, type, code}}`` shape, so the client raises them with our message.
 
-:func:`assistant.web.api.create_app` mounts these routes with :func:`add_openai_routes`; they share that module's
-limits, error handling, citation model and stream helpers.
+:func:`assistant.web.api.create_app` mounts these routes with :func:`add_openai_routes`; they share the limits,
+errors, schemas and stream helpers of the API routes.
 
 >>> client = openai.OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")   # doctest: +SKIP
 >>> reply = client.chat.completions.create(model="park-assistant",                   # doctest: +SKIP
@@ -23,28 +23,16 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from assistant.data import Answer, Message
-from assistant.web.api import (
-    SSE_HEADERS,
-    ApiError,
-    ChatTurn,
-    CitationOut,
-    Deps,
-    ErrorResponse,
-    Lang,
-    UsageOut,
-    checked_question,
-    rate_limit,
-    start_stream,
-    stream_items,
-    unsent_rest,
-    usage_out,
-)
+from assistant.web.errors import ApiError
+from assistant.web.routes import Deps
+from assistant.web.schemas import ERROR_RESPONSES, CitationOut, Lang, Text, UsageOut
+from assistant.web.streaming import SSE_HEADERS, start_stream, stream_items, unsent_rest
 
 MODEL_ID = "park-assistant"
 
@@ -55,7 +43,7 @@ MODEL_ID = "park-assistant"
 class OAMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Text | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):  # content parts: keep the text ones
@@ -97,8 +85,9 @@ def _openai_question(deps: Deps, messages: Sequence[OAMessage]) -> tuple[str, li
     """
     if messages[-1].role != "user":
         raise ApiError(422, "last_message_not_user", "The last message must have role 'user' (the question).")
-    history = [ChatTurn(role=m.role, content=m.text()) for m in messages[:-1] if m.role in ("user", "assistant")]
-    return checked_question(deps, messages[-1].text(), history)
+    history = [Message(role="user" if m.role == "user" else "assistant", content=m.text())
+               for m in messages[:-1] if m.role in ("user", "assistant")]
+    return deps.checked(messages[-1].text(), history)
 
 
 def add_openai_routes(app: FastAPI, deps: Deps) -> None:
@@ -109,8 +98,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
         """OpenAI-compatible model list: the assistant is one model."""
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "park"}]}
 
-    @app.post("/v1/chat/completions", response_model=OACompletion, dependencies=[Depends(rate_limit(deps))],
-              tags=["openai"], responses={s: {"model": ErrorResponse} for s in (403, 413, 422, 429, 500, 503)})
+    @app.post("/v1/chat/completions", response_model=OACompletion, tags=["openai"], responses=ERROR_RESPONSES)
     async def chat_completions(body: OARequest) -> OACompletion | StreamingResponse:
         """OpenAI-compatible chat. Content keeps the [n] markers; ``citations`` is an extra top-level field
         (in the final chunk when streaming)."""
@@ -118,7 +106,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if not body.stream:
             a = await run_in_threadpool(deps.assistant.answer, question, history, lang=body.lang)
-            return OACompletion(id=cid, created=created, model=MODEL_ID, usage=usage_out(a),
+            return OACompletion(id=cid, created=created, model=MODEL_ID, usage=UsageOut.of(a),
                                 choices=[OAChoice(message={"role": "assistant", "content": a.text})],
                                 citations=[CitationOut.of(c) for c in a.citations], answerable=a.answerable,
                                 notice=a.notice)
@@ -137,7 +125,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
             citations = [CitationOut.of(c).model_dump() for c in a.citations]
             yield chunk({}, "stop", citations=citations, answerable=a.answerable, notice=a.notice)
             if include_usage:  # OpenAI's convention: one more chunk, with no choices, carrying the usage
-                yield chunk(None, usage=usage_out(a).model_dump())
+                yield chunk(None, usage=UsageOut.of(a).model_dump())
 
         def on_error(code: str, message: str) -> str:
             return f"data: {json.dumps({'error': {'message': message, 'type': 'server_error', 'code': code}})}\n\n"

@@ -40,4 +40,6 @@ def serve(settings: Settings) -> None:
     """Build and serve on ``settings.host:settings.port`` (127.0.0.1:7860 by default)."""
     import uvicorn
 
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port)
+    # Forwarded headers are believed only from PARK_TRUSTED_PROXIES, by our own edge middleware: uvicorn's
+    # default would trust X-Forwarded-For from 127.0.0.1, letting any local client choose its address.
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, proxy_headers=False)

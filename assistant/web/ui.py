@@ -23,12 +23,12 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from assistant.data import Answer, Chunk, Citation, Delta, Message
+from assistant.data import Answer, AssistantLike, Citation, Delta, Message, citation_to_dict
 from assistant.errors import AssistantError
+from assistant.limits import Limits
 from assistant.text.markers import rewrite_markers
 from assistant.web.feedback import FeedbackStore
 
@@ -68,17 +68,6 @@ _SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Noto Sans CJK SC", "
                  "Microsoft YaHei", "Helvetica Neue", "Arial", "sans-serif")
 _MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK SC", "monospace")
 _CURSOR = '<span class="hp-cursor">▍</span>'
-
-
-class ChatAssistant(Protocol):
-    """The surface of :class:`assistant.answering.assistant.Assistant` the page uses."""
-
-    def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]: ...
-
-    def chunk(self, chunk_id: str) -> Chunk | None: ...
-
-    def info(self) -> dict[str, Any]: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,10 +169,11 @@ def new_session() -> dict[str, Any]:
 class WebChat:
     """The page's event handlers, separate from the layout so they can be driven without a browser."""
 
-    def __init__(self, assistant: ChatAssistant, feedback: FeedbackStore, *, max_history_turns: int = 10) -> None:
+    def __init__(self, assistant: AssistantLike, feedback: FeedbackStore, *, max_history_turns: int = 10,
+                 limits: Limits | None = None) -> None:
         self.assistant = assistant
         self.feedback = feedback
-        self.max_history_turns = max_history_turns
+        self.limits = limits or Limits(max_history_turns=max_history_turns)
 
     def respond(self, question: str, lang: str, session: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
         """Stream the answer to ``question``; yields (chat, question box, session, feedback enabled, status)."""
@@ -192,14 +182,14 @@ class WebChat:
         if not question:
             yield session["chat"], "", session, session["last"] is not None, ""
             return
-        turns = session["history"][-2 * self.max_history_turns:] if self.max_history_turns > 0 else []
-        history = [Message(role=m["role"], content=m["content"]) for m in turns]
+        history = self.limits.recent([Message(role=m["role"], content=m["content"]) for m in session["history"]])
         chat = [*session["chat"], {"role": "user", "content": render_text(question)},
                 {"role": "assistant", "content": _CURSOR}]
         yield chat, "", session, False, ""
 
         text, final, painted = "", None, time.monotonic()
         try:
+            question, history = self.limits.check(question, history)
             for item in self.assistant.stream(question, history, lang=None if lang in ("", "auto") else lang):
                 if isinstance(item, Answer):
                     final = item
@@ -227,7 +217,7 @@ class WebChat:
             "last": {
                 "question": question,
                 "answer": final.text,
-                "citations": [_citation_dict(c) for c in final.citations],
+                "citations": [citation_to_dict(c) for c in final.citations],
                 "lang": final.lang,
                 "mode": final.mode,
                 "model": final.model,
@@ -259,12 +249,6 @@ class WebChat:
         """Start a new conversation."""
         session = new_session()
         return session["chat"], "", session, False, ""
-
-
-def _citation_dict(c: Citation) -> dict[str, Any]:
-    d = asdict(c)
-    d.pop("passage_text", None)  # the chunk id finds it again; feedback rows stay small
-    return d
 
 
 # --------------------------------------------------------------------------------------------------
@@ -325,12 +309,12 @@ def launch_options() -> dict[str, Any]:
     return {"theme": theme, "css": CSS, "footer_links": []}
 
 
-def build_ui(assistant: ChatAssistant, feedback: FeedbackStore, settings: Settings) -> gr.Blocks:
+def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settings) -> gr.Blocks:
     """The web chat page over ``assistant``, storing ratings in ``feedback``. Launch it with
     :func:`launch_options` (see the module docstring); the caller sets gradio's environment first."""
     import gradio as gr
 
-    chat = WebChat(assistant, feedback, max_history_turns=settings.max_history_turns)
+    chat = WebChat(assistant, feedback, limits=settings.limits)
     try:
         info = assistant.info()
     except AssistantError as exc:

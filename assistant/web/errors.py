@@ -1,0 +1,108 @@
+"""Errors as HTTP answers: ``{"error": {message, type, code}}`` (OpenAI's shape, so its client reads it).
+
+The package's errors are translated here and nowhere else: :data:`ERROR_STATUS` maps each
+:class:`~assistant.errors.AssistantError` to a status and a code. Faults of the machinery behind the assistant
+(the LLM endpoint, the vector store) are logged in full and told to users without internal addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.errors import (
+    AssistantError,
+    ConfigError,
+    EmbeddingError,
+    IndexNotBuiltError,
+    InputError,
+    LimitError,
+    LLMError,
+    StoreError,
+)
+from assistant.web.schemas import ErrorBody, ErrorResponse
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Internal error — the assistant failed; see the server log."
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {message, type, code}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+ERROR_STATUS: tuple[tuple[type[AssistantError], int, str], ...] = (
+    (LimitError, 413, "too_large"),
+    (InputError, 422, "invalid_input"),
+    (IndexNotBuiltError, 503, "index_not_built"),
+    (LLMError, 502, "llm_unavailable"),
+    (EmbeddingError, 503, "embedding_failed"),
+    (StoreError, 503, "store_unavailable"),
+    (ConfigError, 500, "misconfigured"),
+)
+
+#: What users are told instead of the message (which may name internal hosts); the log keeps the detail.
+_PUBLIC_MESSAGES: dict[str, str] = {
+    "llm_unavailable": "The language model is unavailable right now — try again later.",
+    "store_unavailable": "The knowledge base is unavailable right now — try again in a moment.",
+    "embedding_failed": "The search model failed on this question — try again in a moment.",
+    "misconfigured": "The assistant is misconfigured — the operator has been told in the server log.",
+}
+
+
+def classify(exc: AssistantError) -> tuple[int, str, str]:
+    """(status, code, public message) of one of the package's errors."""
+    for cls, status, code in ERROR_STATUS:
+        if isinstance(exc, cls):
+            if isinstance(exc, InputError) and exc.code != "invalid_input":
+                code = exc.code
+            return status, code, _PUBLIC_MESSAGES.get(code, str(exc))
+    return 500, "assistant_error", INTERNAL_ERROR
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error body every route and middleware answers with."""
+    kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
+    body = ErrorResponse(error=ErrorBody(message=message, type=kind, code=code))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error a route raises becomes :func:`error_response`; never a stack trace."""
+
+    async def api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    async def assistant_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AssistantError)
+        status, code, message = classify(exc)
+        log.warning("assistant error (%s): %s", code, exc)
+        return error_response(status, code, message)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        parts = [f"{'.'.join(str(x) for x in e['loc'] if x != 'body') or 'body'}: {e['msg']}" for e in exc.errors()]
+        return error_response(422, "invalid_request", "Invalid request — " + "; ".join(parts))
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(exc.status_code, "http_error", str(exc.detail), dict(exc.headers or {}))
+
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", INTERNAL_ERROR)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(AssistantError, assistant_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

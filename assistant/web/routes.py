@@ -1,0 +1,148 @@
+"""The API's routes: service (health, readiness, widget), ask (JSON and SSE), sources, feedback.
+
+Routes are thin: they apply :class:`assistant.limits.Limits` (its errors become 413/422 in
+:mod:`assistant.web.errors`), call the assistant and translate its answer into :mod:`assistant.web.schemas`.
+Host, Origin, rate and body checks happen before any route, in :mod:`assistant.web.middleware`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
+
+from assistant.config import Settings
+from assistant.data import Answer, AssistantLike, Message
+from assistant.errors import AssistantError
+from assistant.limits import Turn
+from assistant.web.errors import ApiError
+from assistant.web.schemas import (
+    ERROR_RESPONSES,
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    DoneEvent,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    SourceResponse,
+)
+from assistant.web.streaming import SSE_HEADERS, sse, start_stream, stream_items, unsent_rest
+
+WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
+
+
+class FeedbackSink(Protocol):
+    """What the feedback endpoint needs of :class:`assistant.web.feedback.FeedbackStore`."""
+
+    def record(self, question: str, answer_text: str, citations: Sequence[dict[str, Any]], rating: int,
+               reason: str | None = None, lang: str | None = None, mode: str | None = None,
+               meta: dict[str, Any] | None = None) -> int: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the routes are handed: built once by :func:`assistant.web.api.create_app`."""
+
+    assistant: AssistantLike
+    settings: Settings
+    feedback: FeedbackSink | None
+
+    def checked(self, question: str, history: Sequence[Turn]) -> tuple[str, list[Message]]:
+        """The question and history within the limits (else LimitError → 413, InputError → 422)."""
+        return self.settings.limits.check(question, history)
+
+
+def add_service_routes(app: FastAPI, deps: Deps) -> None:
+    """``/healthz``, ``/readyz`` and ``/widget.js``: none of them waits for model work."""
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        """The assistant can answer (index loaded); 503 otherwise. ``build`` names the serving index build."""
+        try:
+            info = deps.assistant.info()
+        except AssistantError as exc:
+            return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        body = {k: info.get(k) for k in ("ready", "mode", "model", "chunks", "build")}
+        return JSONResponse(body, status_code=200 if info.get("ready") else 503)
+
+    @app.get("/widget.js", tags=["widget"], response_class=Response)
+    def widget_js() -> Response:
+        """The embeddable chat widget: ``<script src="http://HOST/widget.js" data-lang="zh-Hans"></script>``."""
+        return Response(WIDGET_JS.read_bytes(), media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+
+def add_api_routes(app: FastAPI, deps: Deps) -> None:
+    """``/api/v1/ask``, ``/api/v1/ask/stream``, ``/api/v1/sources/{id}`` and ``/api/v1/feedback``."""
+
+    @app.post("/api/v1/ask", response_model=AskResponse, tags=["api"], responses=ERROR_RESPONSES)
+    def ask(body: AskRequest) -> AskResponse:
+        """Answer a question; the text carries [n] markers that index ``citations``."""
+        question, history = deps.checked(body.question, body.history)
+        return AskResponse.of(deps.assistant.answer(question, history, lang=body.lang))
+
+    @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
+              responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
+                         "Events: `delta` {text}…, then `citations` {citations}, then `done` {answer, answerable, "
+                         "mode, model, lang, notice, timings_ms, usage}; or `error` {message, code}."}})
+    async def ask_stream(body: AskRequest) -> StreamingResponse:
+        """Answer as server-sent events (see the 200 response for the event types)."""
+        question, history = deps.checked(body.question, body.history)
+        items = await start_stream(deps.assistant.stream(question, history, lang=body.lang))
+
+        def on_answer(a: Answer, sent: str) -> Iterator[str]:
+            if rest := unsent_rest(a, sent):
+                yield sse("delta", {"text": rest})
+            yield sse("citations", {"citations": [CitationOut.of(c).model_dump() for c in a.citations]})
+            yield sse("done", DoneEvent.of(a))
+
+        lines = stream_items(items, on_answer, lambda text: sse("delta", {"text": text}),
+                             lambda code, message: sse("error", {"message": message, "code": code}))
+        return StreamingResponse(iterate_in_threadpool(lines), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    @app.get("/api/v1/sources/{chunk_id}", response_model=SourceResponse, tags=["api"],
+             responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}})
+    def source(chunk_id: str) -> SourceResponse:
+        """The whole cited passage with its offsets and the document's metadata."""
+        chunk = deps.assistant.chunk(chunk_id)
+        if chunk is None:
+            raise ApiError(404, "unknown_source", f"No passage with id {chunk_id!r} — ids come from an answer's "
+                           "citations and change when the index is rebuilt.")
+        meta = json.loads(json.dumps(chunk.meta, default=str, ensure_ascii=False))  # dates from YAML → str
+        return SourceResponse(id=chunk.id, source=chunk.source, title=chunk.title, section=chunk.section_path,
+                              section_path=list(chunk.section), text=chunk.text, start=chunk.start, end=chunk.end,
+                              meta=meta)
+
+    @app.post("/api/v1/feedback", response_model=FeedbackResponse, status_code=201, tags=["api"],
+              responses=ERROR_RESPONSES)
+    def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse:
+        """Record a thumbs up/down on an answer (no IP address or other personal data is stored)."""
+        if deps.feedback is None:
+            raise ApiError(503, "feedback_disabled", "Feedback is not enabled on this server.")
+        meta = {"channel": "api", "origin": request.headers.get("origin")}
+        row = deps.feedback.record(body.question, body.answer, body.citations, 1 if body.rating == "up" else -1,
+                                   reason=body.reason, lang=body.lang, mode=body.mode, meta=meta)
+        return FeedbackResponse(id=row)
+
+
+def add_not_found_routes(app: FastAPI) -> None:
+    """Unknown ``/api/…`` and ``/v1/…`` paths answer JSON 404 (the web chat mounted at ``/`` would answer
+    them in its own format). Register after every real route."""
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def not_found(rest: str, request: Request) -> Response:
+        raise ApiError(404, "not_found", f"No such endpoint: {request.method} {request.url.path} — see /openapi.json "
+                       "for the API's routes.")

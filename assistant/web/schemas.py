@@ -1,0 +1,139 @@
+"""The web layer's own JSON types: requests, responses, SSE events and the error body.
+
+Internal dataclasses are never serialised directly: :class:`CitationOut` is built from
+:func:`assistant.data.citation_to_dict`, the one citation serializer. Every free-text field is :data:`Text`,
+which refuses lone surrogates with a 422 before anything else sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from assistant.data import Answer, Citation, citation_to_dict
+from assistant.limits import Limits, has_surrogates
+
+Lang = Literal["zh-Hans", "zh-Hant", "en"]
+_LIMITS = Limits()  # the defaults size the schema fields; the configured numbers are applied by Limits.check
+
+
+
+def _valid_text(text: str) -> str:
+    if has_surrogates(text):
+        raise ValueError("contains invalid characters (lone UTF-16 surrogates) — send valid UTF-8 text")
+    return text
+
+
+#: Text that is valid Unicode (a JSON ``\\ud800`` escape makes a lone surrogate, which no encoder accepts).
+Text = Annotated[str, AfterValidator(_valid_text)]
+
+
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: Text
+
+
+class AskRequest(BaseModel):
+    question: Text = Field(min_length=1, description="The question, in Simplified/Traditional Chinese or English.")
+    history: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    lang: Lang | None = Field(None, description="Answer language; detected from the question when absent.")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The marker [n] in the answer text.")
+    id: str = Field(description="Chunk id; GET /api/v1/sources/{id} returns the whole passage.")
+    source: str
+    title: str
+    doc_no: str | None = None
+    date: str | None = None
+    issuer: str | None = None
+    url: str | None = None
+    section: str
+    quote: str = Field(description="The exact source text of the cited sentence(s).")
+    start: int = Field(description="Offset of the quote in the document body.")
+    end: int
+    verified: bool = Field(description="True when the quote was found verbatim in the source.")
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(**citation_to_dict(c))
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, a: Answer) -> UsageOut:
+        u = a.usage
+        return cls(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens, total_tokens=u.total_tokens)
+
+
+class DoneEvent(BaseModel):
+    """Last SSE event; ``answer`` is the final text (it may differ from the concatenated deltas)."""
+
+    answer: str = Field(description="Answer text with [n] citation markers.")
+    answerable: bool
+    mode: str
+    model: str | None
+    lang: str
+    notice: str | None
+    timings_ms: dict[str, float]
+    usage: UsageOut
+
+    @classmethod
+    def of(cls, a: Answer) -> DoneEvent:
+        return cls(answer=a.text, answerable=a.answerable, mode=a.mode, model=a.model, lang=a.lang, notice=a.notice,
+                   timings_ms=dict(a.timings_ms), usage=UsageOut.of(a))
+
+
+class AskResponse(DoneEvent):
+    """The answer with its citations (``POST /api/v1/ask``)."""
+
+    citations: list[CitationOut]
+
+    @classmethod
+    def of(cls, a: Answer) -> AskResponse:
+        return cls(**DoneEvent.of(a).model_dump(), citations=[CitationOut.of(c) for c in a.citations])
+
+
+class FeedbackRequest(BaseModel):
+    question: Text = Field(min_length=1, max_length=_LIMITS.max_message_chars)
+    answer: Text = Field(max_length=20_000)
+    citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    rating: Literal["up", "down"]
+    reason: Text | None = Field(None, max_length=1000)
+    lang: Lang | None = None
+    mode: str | None = Field(None, max_length=20, description="The answer's mode, from the `done` event.")
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+
+
+class SourceResponse(BaseModel):
+    id: str
+    source: str
+    title: str
+    section: str
+    section_path: list[str]
+    text: str
+    start: int
+    end: int
+    meta: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+#: The error statuses an assistant route may answer, for the OpenAPI description.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (403, 413, 422, 429, 500, 503)}
