@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
@@ -47,15 +47,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_app(app: ASGIApp) -> tuple[uvicorn.Server, threading.Thread, str]:
+def serve_app(app: ASGIApp, **options: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Start uvicorn on a free loopback port in a thread; returns (server, thread, base URL).
 
-    Stop it with ``server.should_exit = True`` and ``thread.join(10)``.
+    ``options`` go to ``uvicorn.Config`` (pass :data:`assistant.web.server.UVICORN_OPTIONS` to run it as
+    ``serve`` does). Stop it with ``server.should_exit = True`` and ``thread.join(10)``.
     """
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

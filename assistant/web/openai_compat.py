@@ -31,7 +31,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from assistant.data import Answer, Message
 from assistant.web.errors import ApiError
 from assistant.web.routes import Deps
-from assistant.web.schemas import ERROR_RESPONSES, CitationOut, Lang, Text, UsageOut
+from assistant.web.schemas import ERROR_RESPONSES, CitationOut, Lang, UsageOut
 from assistant.web.streaming import SSE_HEADERS, start_stream, stream_items, unsent_rest
 
 MODEL_ID = "park-assistant"
@@ -43,7 +43,7 @@ MODEL_ID = "park-assistant"
 class OAMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Text | list[dict[str, Any]] | None = None
+    content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):  # content parts: keep the text ones

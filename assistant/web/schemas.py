@@ -1,41 +1,33 @@
 """The web layer's own JSON types: requests, responses, SSE events and the error body.
 
 Internal dataclasses are never serialised directly: :class:`CitationOut` is built from
-:func:`assistant.data.citation_to_dict`, the one citation serializer. Every free-text field is :data:`Text`,
-which refuses lone surrogates with a 422 before anything else sees them.
+:func:`assistant.data.citation_to_dict`, the one citation serializer. pydantic refuses lone surrogates in a
+``str`` field (422); text that arrives in looser shapes (OpenAI content parts) is checked by
+:meth:`assistant.limits.Limits.check`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from assistant.data import Answer, Citation, citation_to_dict
-from assistant.limits import Limits, has_surrogates
+from assistant.limits import Limits
 
 Lang = Literal["zh-Hans", "zh-Hant", "en"]
 _LIMITS = Limits()  # the defaults size the schema fields; the configured numbers are applied by Limits.check
 
 
 
-def _valid_text(text: str) -> str:
-    if has_surrogates(text):
-        raise ValueError("contains invalid characters (lone UTF-16 surrogates) — send valid UTF-8 text")
-    return text
-
-
-#: Text that is valid Unicode (a JSON ``\\ud800`` escape makes a lone surrogate, which no encoder accepts).
-Text = Annotated[str, AfterValidator(_valid_text)]
-
 
 class ChatTurn(BaseModel):
     role: Literal["user", "assistant"]
-    content: Text
+    content: str
 
 
 class AskRequest(BaseModel):
-    question: Text = Field(min_length=1, description="The question, in Simplified/Traditional Chinese or English.")
+    question: str = Field(min_length=1, description="The question, in Simplified/Traditional Chinese or English.")
     history: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
     lang: Lang | None = Field(None, description="Answer language; detected from the question when absent.")
 
@@ -100,11 +92,11 @@ class AskResponse(DoneEvent):
 
 
 class FeedbackRequest(BaseModel):
-    question: Text = Field(min_length=1, max_length=_LIMITS.max_message_chars)
-    answer: Text = Field(max_length=20_000)
+    question: str = Field(min_length=1, max_length=_LIMITS.max_message_chars)
+    answer: str = Field(max_length=20_000)
     citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     rating: Literal["up", "down"]
-    reason: Text | None = Field(None, max_length=1000)
+    reason: str | None = Field(None, max_length=1000)
     lang: Lang | None = None
     mode: str | None = Field(None, max_length=20, description="The answer's mode, from the `done` event.")
 

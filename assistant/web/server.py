@@ -10,6 +10,10 @@ from typing import Any
 
 from assistant.config import Settings
 
+#: Forwarded headers are believed only from PARK_TRUSTED_PROXIES, by the edge middleware: uvicorn's default
+#: trusts X-Forwarded-For from 127.0.0.1, which would let any local client choose its address.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False}
+
 
 def _offline_gradio() -> None:
     # gradio reads these at import time: no analytics, no hub requests, nothing downloaded at run time.
@@ -40,6 +44,4 @@ def serve(settings: Settings) -> None:
     """Build and serve on ``settings.host:settings.port`` (127.0.0.1:7860 by default)."""
     import uvicorn
 
-    # Forwarded headers are believed only from PARK_TRUSTED_PROXIES, by our own edge middleware: uvicorn's
-    # default would trust X-Forwarded-For from 127.0.0.1, letting any local client choose its address.
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, proxy_headers=False)
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS)
