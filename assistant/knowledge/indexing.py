@@ -10,6 +10,11 @@ A build embeds only chunks whose id (hash of source and content) the live build 
 their vectors are copied from the live collection — writes everything into a new collection and build
 folder, then swaps the manifest. Until that swap the previous index keeps serving, so an interrupted or
 failed build loses nothing; leftovers of such a build are removed by the next one.
+
+One build at a time: :func:`assistant.knowledge.builds.build_lock` makes a second concurrent run exit with a
+clear message. A build a server still reads (a lease, see :mod:`assistant.knowledge.builds`) is kept after the
+swap; the server drops it with :func:`drop_unused_builds` once its last request on it has finished. Source
+files with the same content as an earlier one are skipped and named, so one sentence is never cited twice.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant.data import Chunk
-from assistant.errors import IndexNotBuiltError
+from assistant.data import Chunk, Document
+from assistant.errors import IndexBusyError, IndexNotBuiltError
+from assistant.knowledge.builds import build_lock, leased_builds
 from assistant.knowledge.chunking import chunk_documents
 from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
 from assistant.knowledge.ingest import SkippedFile, load_sources
@@ -151,10 +157,19 @@ class Indexer:
         self.park_terms = park_terms if park_terms is not None else index_dir / PARK_TERMS
 
     def build(self, *, progress: Callable[[int, int], None] | None = None, force: bool = False) -> BuildReport:
-        """Build (or refresh) the index; returns what was done. See the module docstring for the protocol."""
+        """Build (or refresh) the index; returns what was done. See the module docstring for the protocol.
+
+        Raises :class:`IndexBusyError` when another build of the same index is running.
+        """
+        with build_lock(self.index_dir):
+            return self._build(progress, force)
+
+    def _build(self, progress: Callable[[int, int], None] | None, force: bool) -> BuildReport:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         docs, skipped = load_sources(self.sources)
+        docs, duplicates = drop_duplicates(docs)
+        skipped = [*skipped, *duplicates]
         timings["ingest"] = time.perf_counter() - t0
         load_user_dict(self.park_terms if self.park_terms.exists() else None)
         chunks = chunk_documents(docs, self.count_tokens, self.max_tokens, self.min_tokens)
@@ -195,7 +210,7 @@ class Indexer:
         vectors = np.vstack([reused[i] if i in reused else fresh[i] for i in ids]) if ids else np.zeros((0, 1))
 
         t_write = time.perf_counter()
-        store = ChromaStore.create(self.client, self.prefix + build_id.replace("-", "_"))
+        store = ChromaStore.create(self.client, _collection_of(self.prefix, build_id))
         store.upsert(ids, vectors, [_store_metadata(c) for c in chunks])
         text_tokens = [tokenize(to_simplified(c.text)) for c in chunks]
         heads: dict[str, list[str]] = {}  # titles and section paths repeat: tokenise each once
@@ -236,16 +251,53 @@ class Indexer:
         return self.park_terms.read_text(encoding="utf-8") if self.park_terms.exists() else ""
 
     def _cleanup(self, root: Path, keep: str | None) -> None:
-        """Remove builds (folders and collections) other than ``keep``: leftovers of old or broken builds."""
-        keep_col = self.prefix + keep.replace("-", "_") if keep else None
-        for name in collection_names(self.client, self.prefix):
-            if name != keep_col:
-                drop_collection(self.client, name)
-        builds = root / "builds"
-        if builds.exists():
-            for d in builds.iterdir():
-                if d.name != keep:
-                    shutil.rmtree(d, ignore_errors=True)
+        """Remove builds (folders and collections) other than ``keep`` and those a server still reads."""
+        _drop_builds(self.index_dir, self.client, self.prefix, {keep} if keep else set())
+
+
+def drop_duplicates(docs: list[Document]) -> tuple[list[Document], list[SkippedFile]]:
+    """The documents without those whose text repeats an earlier one's (named, as skipped files)."""
+    first: dict[str, str] = {}
+    kept: list[Document] = []
+    duplicates: list[SkippedFile] = []
+    for d in docs:
+        if d.sha1 in first:
+            duplicates.append(SkippedFile(d.source, f"same content as {first[d.sha1]} — remove one of the two"))
+        else:
+            first[d.sha1] = d.source
+            kept.append(d)
+    return kept, duplicates
+
+
+def _collection_of(prefix: str, build_id: str) -> str:
+    return prefix + build_id.replace("-", "_")
+
+
+def _drop_builds(index_dir: Path, client: Any, prefix: str, keep: set[str]) -> None:
+    keep = keep | leased_builds(index_dir)
+    keep_cols = {_collection_of(prefix, b) for b in keep}
+    for name in collection_names(client, prefix):
+        if name not in keep_cols:
+            drop_collection(client, name)
+    builds = store_dir(index_dir) / "builds"
+    if builds.exists():
+        for d in builds.iterdir():
+            if d.name not in keep:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def drop_unused_builds(index_dir: Path, client: Any, collection: str) -> bool:
+    """Drop the builds (collections and folders) that are neither live nor held by a lease.
+
+    Does nothing and returns False while a build is running (that build cleans up when it is done).
+    """
+    try:
+        with build_lock(index_dir):
+            manifest = read_manifest(index_dir)
+            _drop_builds(index_dir, client, f"{collection}__", {manifest["build_id"]} if manifest else set())
+    except IndexBusyError:
+        return False
+    return True
 
 
 def load_index(index_dir: Path, client: Any) -> LoadedIndex:

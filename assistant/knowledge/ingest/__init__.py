@@ -118,7 +118,7 @@ def load_sources(root: Path) -> tuple[list[Document], list[SkippedFile]]:
         try:
             docs.append(load_document(path, root))
         except Unreadable as exc:
-            log.warning("skipped %s: %s", exc.source, exc.reason)
+            log.info("skipped %s: %s", exc.source, exc.reason)  # the caller names skipped files, once
             skipped.append(SkippedFile(exc.source, exc.reason))
     return docs, skipped
 

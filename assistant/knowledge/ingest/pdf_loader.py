@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 from assistant.knowledge.ingest.common import Loaded, Unreadable, normalise, put
@@ -11,6 +12,9 @@ from assistant.knowledge.ingest.common import Loaded, Unreadable, normalise, put
 def load_pdf(raw: bytes, source: str) -> Loaded:
     from pypdf import PdfReader
 
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.ERROR)  # its warnings ("EOF marker not found") would print beside our reason
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -20,6 +24,8 @@ def load_pdf(raw: bytes, source: str) -> Loaded:
         raise
     except Exception as exc:  # pypdf raises many types (PdfReadError, ValueError, KeyError…) on broken files
         raise Unreadable(source, f"not a valid PDF: {type(exc).__name__}: {exc}") from exc
+    finally:
+        pypdf_log.setLevel(level)
     # NUL characters are an extraction artefact (two-byte CID codes read one byte at a time), never content.
     texts = [normalise(p).replace("\x00", "").strip() for p in pages]
     meta: dict[str, Any] = {"pages": len(pages)}

@@ -1,0 +1,105 @@
+"""Who may touch the builds of an index: one builder at a time (a lock), and any number of readers (leases).
+
+* **The build lock** (``store/build.lock``, an ``flock``): ``park-assistant index`` holds it for the whole build,
+  so a second run exits with :class:`~assistant.errors.IndexBusyError` naming the first instead of silently
+  discarding one of the two builds. Cleaning up old builds takes it too.
+* **Leases** (``store/leases/<build id>@<pid>-<token>``): a server reading a build holds a lease on it; a build's
+  collection and folder are kept while any live process holds one, so a rebuild under a running server
+  drops the old collection only after the server has moved to the new build and its last request on the old
+  one has finished. A lease of a dead process is stale and ignored (and removed).
+
+>>> # with build_lock(index_dir): ...                 # the whole build
+>>> # lease = hold_build(index_dir, "20261130-abc")   # a server opening a build
+>>> # release(lease)                                  # … and letting it go
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.errors import IndexBusyError
+
+LOCK_FILE = "build.lock"
+LEASES = "leases"
+
+
+def _store(index_dir: Path) -> Path:
+    return index_dir / "store"
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's build lock for the block; :class:`IndexBusyError` at once when another process has it."""
+    root = _store(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise IndexBusyError(f"another `park-assistant index` is building {root} ({holder}) — wait for it to "
+                                 "finish, then run again if its sources are not yours") from None
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
+            f.flush()
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def hold_build(index_dir: Path, build_id: str) -> Path:
+    """Take a lease on ``build_id`` for this process; returns the lease to :func:`release`."""
+    leases = _store(index_dir) / LEASES
+    leases.mkdir(parents=True, exist_ok=True)
+    path = leases / f"{build_id}@{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    path.touch()
+    return path
+
+
+def release(lease: Path) -> None:
+    """Give a lease back (a missing one is not an error)."""
+    lease.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    return True
+
+
+def leased_builds(index_dir: Path) -> set[str]:
+    """Builds some live process holds a lease on; stale leases (dead processes) are removed."""
+    leases = _store(index_dir) / LEASES
+    held: set[str] = set()
+    if not leases.exists():
+        return held
+    for path in leases.iterdir():
+        build_id, _, owner = path.name.partition("@")
+        try:
+            pid = int(owner.split("-", 1)[0])
+        except ValueError:
+            continue
+        if _alive(pid):
+            held.add(build_id)
+        else:
+            path.unlink(missing_ok=True)
+    return held
