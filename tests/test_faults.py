@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import select
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -209,3 +211,26 @@ def test_web_chat_page_may_be_framed_by_allowed_sites_only(whole_app: Any) -> No
     assert r.status_code == 200
     assert r.headers["content-security-policy"] == f"frame-ancestors 'self' {PARK}"
     assert r.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+# --- item 5 (the server's part): health answers while every worker thread is busy with answers --------
+
+
+def test_health_answers_while_every_worker_thread_is_stuck_on_an_answer() -> None:
+    app = create_app(FakeAssistant(delay_s=4.0), settings(rate_limit_per_minute=100_000), None)
+    server, thread, base = serve_app(app, **UVICORN_OPTIONS)
+    stuck = [threading.Thread(target=httpx.post, args=(base + "/api/v1/ask",),
+                              kwargs={"json": {"question": "面积？"}, "timeout": 30}) for _ in range(60)]
+    try:
+        for t in stuck:
+            t.start()
+        time.sleep(0.5)  # 60 slow answers > the 40 worker threads: the pool is exhausted
+        for path in ("/healthz", "/readyz"):
+            t0 = time.monotonic()
+            r = httpx.get(base + path, timeout=10)
+            assert r.status_code == 200 and time.monotonic() - t0 < 1.0, (path, time.monotonic() - t0)
+    finally:
+        for t in stuck:
+            t.join(30)
+        server.should_exit = True
+        thread.join(10)

@@ -60,15 +60,19 @@ class Deps:
 
 
 def add_service_routes(app: FastAPI, deps: Deps) -> None:
-    """``/healthz``, ``/readyz`` and ``/widget.js``: none of them waits for model work."""
+    """``/healthz``, ``/readyz`` and ``/widget.js``: none of them waits for model work.
+
+    The health routes are ``async``: they run on the event loop, so they answer at once even when every worker
+    thread is busy with (or stuck on) an answer.
+    """
 
     @app.get("/healthz", tags=["service"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["service"])
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         """The assistant can answer (index loaded); 503 otherwise. ``build`` names the serving index build."""
         try:
             info = deps.assistant.info()
