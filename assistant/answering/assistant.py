@@ -14,6 +14,7 @@ notice. Each step is its own object; this class only orchestrates them and keeps
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -31,6 +32,8 @@ from assistant.errors import InputError, LLMError
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import LANGS, Lang, detect_lang
 from assistant.messages import text as message
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -112,8 +115,11 @@ class Assistant:
                 return
             except LLMError as exc:
                 kind = "unverified" if isinstance(exc, UnverifiedAnswer) else "fallback"
-                notice = f"{message('note.' + kind, language)} ({exc})"
-                answer = self.extractive.answer(query, passages, evidence.quotes, notice)
+                # Users are told that the model failed, not where it runs: the cause (with the endpoint's
+                # address) goes to the log and to answer.meta, for whoever runs the server.
+                log.warning("answering without the chat model (%s): %s", kind, exc)
+                answer = self.extractive.answer(query, passages, evidence.quotes, message("note." + kind, language))
+                answer = dataclasses.replace(answer, meta={**answer.meta, "fallback_reason": str(exc)})
                 if isinstance(exc, UnverifiedAnswer):  # the model's call was made: its tokens were spent
                     answer = dataclasses.replace(answer, usage=exc.usage)
                 yield from _emit(_timed(answer, timings, t0))
