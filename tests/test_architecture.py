@@ -13,16 +13,16 @@ MAX_LINES = 400
 # Known debts, each being paid off in its own change: the lists may only shrink (a test fails when an entry
 # is no longer true, so it is removed with the fix).
 #: Modules still over the limit.
-OVER_LIMIT: set[str] = {"assistant.web.api", "assistant.web.ui", "assistant.evaluation.report"}
+OVER_LIMIT: set[str] = {"assistant.web.ui", "assistant.evaluation.report"}
 #: Import circles still there.
-KNOWN_CYCLES: set[str] = {"assistant.web.api → assistant.web.openai_compat → assistant.web.api"}
+KNOWN_CYCLES: set[str] = set()
 #: Upward imports still there.
 KNOWN_UPWARD: set[str] = {"assistant.web.server imports assistant.wiring"}
 #: Modules that still write os.environ.
 KNOWN_ENV_WRITERS: set[str] = {"assistant.web.server"}
 #: What each layer may import (besides the ground floor, which every layer may use).
-GROUND = {"assistant.errors", "assistant.data", "assistant.config", "assistant.lang", "assistant.text",
-          "assistant.messages"}
+GROUND = {"assistant.errors", "assistant.data", "assistant.config", "assistant.lang", "assistant.limits",
+          "assistant.text", "assistant.messages"}
 MAY_IMPORT = {
     "assistant.text": set(),
     "assistant.knowledge": set(),
