@@ -136,6 +136,13 @@ def test_a_second_concurrent_build_exits_with_a_clear_message(tiny_settings: Set
     assert build_indexer(tiny_settings, embedder=fake).build().chunks > 0  # the lock is released after
 
 
+def test_a_build_waits_for_a_servers_short_cleanup(tiny_settings: Settings, fake: FakeEmbedder) -> None:
+    lock = build_lock(tiny_settings.index_dir, purpose="cleanup")
+    lock.__enter__()
+    threading.Timer(0.5, lambda: lock.__exit__(None, None, None)).start()
+    assert build_indexer(tiny_settings, embedder=fake).build().chunks > 0  # waited, did not fail
+
+
 def test_duplicate_source_files_are_indexed_once_and_named(tiny_settings: Settings, fake: FakeEmbedder) -> None:
     shutil.copy2(tiny_settings.sources / "plan-excerpt.md", tiny_settings.sources / "zz-copy-of-plan.md")
     report = build_indexer(tiny_settings, embedder=fake).build()

@@ -23,10 +23,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from assistant.errors import IndexBusyError
 
 LOCK_FILE = "build.lock"
+#: How long a build waits for a server's cleanup (which holds the lock for milliseconds) before giving up.
+CLEANUP_WAIT_S = 10.0
 LEASES = "leases"
 
 
@@ -35,31 +38,46 @@ def _store(index_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's build lock for the block; :class:`IndexBusyError` at once when another process has it."""
+def build_lock(index_dir: Path, purpose: str = "build") -> Iterator[None]:
+    """Hold the index's build lock for the block; :class:`IndexBusyError` when another build has it.
+
+    ``purpose`` is written into the lock file: a build that finds a server's short ``cleanup`` holding the
+    lock waits for it (a few milliseconds) instead of failing; a cleanup that finds the lock taken gives up.
+    """
     root = _store(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
     with path.open("a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+        deadline = time.monotonic() + CLEANUP_WAIT_S
+        while not _try_lock(f):
             f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise IndexBusyError(f"another `park-assistant index` is building {root} ({holder}) — wait for it to "
-                                 "finish, then run again if its sources are not yours") from None
+            holder = f.read().strip()
+            if purpose == "build" and (not holder or holder.startswith("cleanup")) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a server dropping an old build, or a holder that is just starting
+                continue
+            raise IndexBusyError(f"another `park-assistant index` is building {root} ({holder or 'starting'}) — "
+                                 "wait for it to finish, then run again if its sources are not yours")
         try:
             f.seek(0)
             f.truncate()
-            f.write(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
+            f.write(f"{purpose}: pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
             f.flush()
             yield
         finally:
             f.seek(0)
             f.truncate()
+            f.flush()
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _try_lock(f: IO[str]) -> bool:
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return False
+    return True
 
 
 def hold_build(index_dir: Path, build_id: str) -> Path:

@@ -292,7 +292,7 @@ def drop_unused_builds(index_dir: Path, client: Any, collection: str) -> bool:
     Does nothing and returns False while a build is running (that build cleans up when it is done).
     """
     try:
-        with build_lock(index_dir):
+        with build_lock(index_dir, purpose="cleanup"):
             manifest = read_manifest(index_dir)
             _drop_builds(index_dir, client, f"{collection}__", {manifest["build_id"]} if manifest else set())
     except IndexBusyError:
