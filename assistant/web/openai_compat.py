@@ -29,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from assistant.data import Answer, Message
+from assistant.lang import Lang
 from assistant.web.errors import ApiError
 from assistant.web.routes import Deps
-from assistant.web.schemas import ERROR_RESPONSES, CitationOut, Lang, UsageOut
+from assistant.web.schemas import ERROR_RESPONSES, CitationOut, UsageOut
 from assistant.web.streaming import SSE_HEADERS, start_stream, stream_items, unsent_rest
 
 MODEL_ID = "park-assistant"

@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant.data import Answer, Citation, citation_to_dict
+from assistant.lang import Lang
 from assistant.limits import Limits
 
-Lang = Literal["zh-Hans", "zh-Hant", "en"]
 _LIMITS = Limits()  # the defaults size the schema fields; the configured numbers are applied by Limits.check
 
 
