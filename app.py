@@ -5,14 +5,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from assistant.config import Settings
-from assistant.web.server import build_app, serve
+from assistant.web import server
+from assistant.wiring import live_assistant
 
 __all__ = ["build_app", "main"]
 
 
+def build_app(settings: Settings) -> Any:
+    """The whole ASGI app over the index's live build (what ``main`` serves), for tests and other servers."""
+    return server.build_app(settings, live_assistant(settings))
+
+
 def main() -> None:
-    serve(Settings.from_env())
+    settings = Settings.from_env()
+    server.serve(settings, live_assistant(settings))
 
 
 if __name__ == "__main__":

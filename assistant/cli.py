@@ -170,8 +170,10 @@ def ask_command(question: str, mode: str | None, lang: str | None) -> None:
 def serve_command(host: str | None, port: int | None) -> None:
     """Serve the web chat (/), the API (/api/v1, /v1/chat/completions) and the widget (/widget.js)."""
     from assistant.web.server import serve
+    from assistant.wiring import live_assistant
 
-    serve(_settings(host=host, port=port))
+    settings = _settings(host=host, port=port)
+    serve(settings, live_assistant(settings))
 
 
 # --- eval ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from assistant.knowledge.embedding import E5Embedder, Embedder, OpenAIEmbedder
 from assistant.knowledge.indexing import Indexer, load_index, store_dir
 from assistant.knowledge.store import open_client
 from assistant.text.tokens import count_tokens, encoding
+from assistant.web.reload import IndexBuilds, LiveAssistant
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -82,3 +83,17 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         max_tokens=settings.llm_max_tokens,
         max_question_chars=settings.max_question_chars,
     )
+
+
+def live_assistant(settings: Settings) -> LiveAssistant:
+    """The assistant over the index's live build, moving to each new build (see :mod:`assistant.web.reload`),
+    warmed up so the first visitor does not wait for the model to load.
+
+    The embedder and the chat model are built once and shared by every build's assistant.
+    """
+    embedder, chat_model = build_embedder(settings), build_chat_model(settings)
+    builds = IndexBuilds(settings.index_dir, build_client(settings), settings.collection)
+    live = LiveAssistant(lambda: build_assistant(settings, embedder=embedder, chat_model=chat_model), builds,
+                         interval_s=settings.reload_interval_s)
+    live.warm_up()
+    return live

@@ -116,8 +116,9 @@ _SERVER = """
 import uvicorn
 from assistant.config import Settings
 from assistant.web.server import build_app
+from assistant.wiring import live_assistant
 s = Settings.from_env()
-uvicorn.run(build_app(s), host="127.0.0.1", port=s.port, log_level="warning")
+uvicorn.run(build_app(s, live_assistant(s)), host="127.0.0.1", port=s.port, log_level="warning")
 """
 
 

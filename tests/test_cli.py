@@ -108,9 +108,10 @@ def test_eval_writes_a_report_and_gates(indexed: Settings, tmp_path: Path) -> No
 
 def test_serve_passes_host_and_port(env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr("assistant.web.server.serve", lambda settings: seen.update(host=settings.host,
-                                                                                   port=settings.port))
+    monkeypatch.setattr("assistant.wiring.live_assistant", lambda settings: "the live assistant")
+    monkeypatch.setattr("assistant.web.server.serve",
+                        lambda settings, assistant: seen.update(host=settings.host, port=settings.port, to=assistant))
     result = run("serve", "--host", "127.0.0.2", "--port", "8123")
-    assert result.exit_code == 0 and seen == {"host": "127.0.0.2", "port": 8123}
+    assert result.exit_code == 0 and seen == {"host": "127.0.0.2", "port": 8123, "to": "the live assistant"}
     bad = CliRunner().invoke(cli, ["serve", "--port", "eighty"])
     assert bad.exit_code == 2 and "eighty" in bad.output + bad.stderr
