@@ -8,16 +8,14 @@ import os
 from pathlib import Path
 
 import pytest
+from support import REPO, make_tiny_settings
 
 from assistant.config import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY_SOURCES = Path(__file__).resolve().parent / "data" / "sources"
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT / ".tiktoken"))
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO / ".tiktoken"))
 
 
 @pytest.fixture(autouse=True)
@@ -31,11 +29,4 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_settings(tmp_path: Path) -> Settings:
     """Settings over an empty index folder in tmp_path whose sources are a copy of tests/data/sources."""
-    import shutil
-
-    index_dir = tmp_path / "index"
-    shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt"):
-        shutil.copy2(ROOT / "index" / name, index_dir / name)
-    return Settings(index_dir=index_dir, feedback_db=tmp_path / "feedback.sqlite3",
-                    tiktoken_cache_dir=ROOT / ".tiktoken")
+    return make_tiny_settings(tmp_path)

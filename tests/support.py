@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
     from starlette.types import ASGIApp
 
+    from assistant.config import Settings
+
+#: The repository root, the tiny test corpus and the shared development questions.
+REPO = Path(__file__).resolve().parent.parent
+TINY_SOURCES = REPO / "tests" / "data" / "sources"
+DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
 LOOPBACK = "127.0.0.1"
 CHROMIUM = Path("/usr/bin/chromium")
 #: Root in a container needs --no-sandbox; the rest stops Chromium fetching anything on its own.
@@ -118,3 +124,18 @@ def beyond_loopback(urls: Iterable[str]) -> list[str]:
     """The URLs that leave this machine: all but data:/blob: and those of 127.0.0.1 or localhost."""
     return [u for u in urls
             if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in (LOOPBACK, "localhost")]
+
+
+def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
+    """Settings over an empty index folder in ``directory`` whose sources are a copy of the tiny corpus
+    (tests/data/sources), with the shipped glossary and term list; nothing is built yet."""
+    import shutil
+
+    from assistant.config import Settings
+
+    index_dir = directory / "index"
+    shutil.copytree(TINY_SOURCES, index_dir / "sources")
+    for name in ("glossary.tsv", "park_terms.txt"):
+        shutil.copy2(REPO / "index" / name, index_dir / name)
+    return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",
+                    tiktoken_cache_dir=REPO / ".tiktoken", **overrides)

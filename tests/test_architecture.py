@@ -7,8 +7,9 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "assistant"
+from support import REPO
+
+PACKAGE = REPO / "assistant"
 MAX_LINES = 400
 # Known debts, each being paid off in its own change: the lists may only shrink (a test fails when an entry
 # is no longer true, so it is removed with the fix).
@@ -37,7 +38,7 @@ ONLY_IMPORTER = {"chromadb": "assistant.knowledge.store", "openai": "assistant.a
 def _modules() -> dict[str, Path]:
     out = {}
     for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(ROOT).with_suffix("").parts
+        parts = path.relative_to(REPO).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         out[name] = path
     return out
@@ -141,7 +142,7 @@ def test_no_module_writes_the_environment() -> None:
 
 
 def test_benchmark_scripts_have_no_import_circles() -> None:
-    bench = {p.stem: p for p in (ROOT / "bench").glob("*.py")}
+    bench = {p.stem: p for p in (REPO / "bench").glob("*.py")}
     graph = {name: {i.split(".")[0] for i in _imports(path)} & set(bench) - {name} for name, path in bench.items()}
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:

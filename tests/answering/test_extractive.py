@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.answering.extractive import (
     coverage,
@@ -20,12 +20,10 @@ from assistant.data import Chunk, Passage
 from assistant.knowledge.lexical import load_user_dict
 from assistant.knowledge.reader import siblings
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(autouse=True, scope="module")
 def _park_terms() -> None:
-    load_user_dict(ROOT / "index" / "park_terms.txt")
+    load_user_dict(REPO / "index" / "park_terms.txt")
 
 
 def _chunk(text: str, section: tuple[str, ...], source: str = "plan.md", start: int = 0) -> Chunk:

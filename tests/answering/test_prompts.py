@@ -7,11 +7,12 @@ import string
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.answering.prompts import Prompts
 from assistant.errors import PromptError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = REPO / "prompts"
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.answering.query import Glossary, Query, QueryParser
 from assistant.knowledge.lexical import load_user_dict
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stats:
@@ -28,8 +26,8 @@ class Stats:
 
 @pytest.fixture(scope="module")
 def parser() -> QueryParser:
-    load_user_dict(ROOT / "index" / "park_terms.txt")
-    return QueryParser(Glossary.load(ROOT / "index" / "glossary.tsv"), Stats({"合作区", "面积", "深圳园区", "口岸"}))
+    load_user_dict(REPO / "index" / "park_terms.txt")
+    return QueryParser(Glossary.load(REPO / "index" / "glossary.tsv"), Stats({"合作区", "面积", "深圳园区", "口岸"}))
 
 
 def test_traditional_question_is_folded_once_and_keeps_its_language(parser: QueryParser) -> None:

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import REPO
 
 from assistant.data import Chunk, Document
 from assistant.knowledge.chunking import chunk_document, chunk_documents, split_sentences
 from assistant.knowledge.ingest import load_document
 from assistant.text.tokens import count_tokens, prepare_cache
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ROOT / "index" / "sources"
+SOURCES = REPO / "index" / "sources"
 
 # ------------------------------------------------------------------------------------ document generator
 
@@ -234,7 +233,7 @@ def test_enumeration_stays_together_when_it_fits() -> None:
 
 @pytest.fixture(scope="module")
 def tiktoken_ready() -> None:
-    prepare_cache(ROOT / ".tiktoken")
+    prepare_cache(REPO / ".tiktoken")
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.answering.retrieval import Glossary, diversify, mix_scores
 
-SHIPPED_GLOSSARY = Path(__file__).resolve().parent.parent / "index" / "glossary.tsv"
+SHIPPED_GLOSSARY = REPO / "index" / "glossary.tsv"
 
 
 # ------------------------------------------------------------------------------------------------ score mixing

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO
 
 from assistant.knowledge.lexical import STOPWORDS, BM25Index, DocFrequencies, load_user_dict, tokenize
 
-ROOT = Path(__file__).resolve().parent.parent
-PARK_TERMS = ROOT / "index" / "park_terms.txt"
+PARK_TERMS = REPO / "index" / "park_terms.txt"
 
 
 @pytest.fixture(scope="module")

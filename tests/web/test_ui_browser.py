@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
+from support import REPO, beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
 
 from assistant.config import Settings
 from assistant.data import Answer, Chunk, Citation, Delta, Message
@@ -21,8 +21,6 @@ from assistant.errors import LLMError
 from assistant.testing import FakeAssistant
 from assistant.web.feedback import FeedbackStore
 from assistant.web.ui import WebChat, new_session, render_answer, render_citation, render_error, render_text
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _citation(**changes: Any) -> Citation:

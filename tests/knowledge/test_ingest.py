@@ -11,11 +11,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.errors import IngestError
 from assistant.knowledge.ingest import SkippedFile, load_document, load_sources
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED_SOURCES = REPO / "index" / "sources"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

@@ -7,32 +7,31 @@ the exact source sentence. Keeps artifacts/webchat-real.png.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from support import beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
+from support import (
+    REPO,
+    TINY_SOURCES,
+    beyond_loopback,
+    chromium,
+    gradio_env,
+    launch_blocks,
+    make_tiny_settings,
+    record_requests,
+)
 
-from assistant.config import Settings
 from assistant.knowledge.ingest import load_document
 from assistant.web.feedback import FeedbackStore
 from assistant.wiring import build_assistant, build_indexer
 
-REPO = Path(__file__).resolve().parent.parent
-TINY_SOURCES = Path(__file__).resolve().parent / "data" / "sources"
 QUESTION = "河套合作区总面积有多大？"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("webchat-real")
-    index_dir = tmp / "index"
-    shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt"):
-        shutil.copy2(REPO / "index" / name, index_dir / name)
-    settings = Settings(index_dir=index_dir, feedback_db=tmp / "feedback.sqlite3",
-                        tiktoken_cache_dir=REPO / ".tiktoken")
+    settings = make_tiny_settings(tmp)
     build_indexer(settings).build()
     assistant = build_assistant(settings)
     assert assistant.mode == "extractive"

@@ -7,6 +7,7 @@ HTTP-layer faults (chunked bodies, forwarded headers, Host) run against a real u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -221,12 +222,13 @@ def test_health_answers_while_every_worker_thread_is_stuck_on_an_answer() -> Non
 
     An ordering, not a stopwatch: it holds on a loaded machine, and fails whenever health waits for a worker.
     """
-    app = create_app(FakeAssistant(delay_s=4.0), settings(rate_limit_per_minute=100_000), None)
+    app = create_app(FakeAssistant(delay_s=10.0), settings(rate_limit_per_minute=100_000), None)
     server, thread, base = serve_app(app, **UVICORN_OPTIONS)
     finished: list[float] = []
 
     def ask() -> None:
-        httpx.post(base + "/api/v1/ask", json={"question": "面积？"}, timeout=60)
+        with contextlib.suppress(httpx.HTTPError):  # a refused or timed-out ask is not what this test is about
+            httpx.post(base + "/api/v1/ask", json={"question": "面积？"}, timeout=60)
         finished.append(time.monotonic())
 
     stuck = [threading.Thread(target=ask) for _ in range(60)]

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
-from support import CHROMIUM, chromium, free_port, record_requests, serve_app
+from support import CHROMIUM, REPO, chromium, free_port, record_requests, serve_app
 
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Message, Passage
@@ -27,7 +27,7 @@ from assistant.testing import FAKE_CHUNK, FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = REPO / "artifacts"
 XSS = '<img src=x onerror="window.__xss=1">'
 
 pytestmark = [pytest.mark.slow,
@@ -345,7 +345,7 @@ def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     settings = Settings(index_dir=tmp / "idx", sources_dir=tmp / "src", mode="extractive", embed_threads=1,
                         allowed_origins=(park_url,), feedback_db=tmp / "feedback.sqlite3")
     assert build_indexer(settings).build().chunks >= 1
-    spec = importlib.util.spec_from_file_location("park_app", Path(__file__).resolve().parent.parent / "app.py")
+    spec = importlib.util.spec_from_file_location("park_app", REPO / "app.py")
     assert spec is not None and spec.loader is not None
     app_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app_module)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from support import REPO, TINY_SOURCES
 
 import assistant.wiring
 from assistant.cli import cli
@@ -27,8 +28,6 @@ from assistant.knowledge.store import collection_names, drop_collection
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_client, build_indexer, build_retriever
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY_SOURCES = Path(__file__).resolve().parent / "data" / "sources"
 AREA_ZH = "河套合作区总面积有多大？"
 
 
@@ -258,7 +257,7 @@ def test_corrupt_files_are_skipped_and_named(corrupt_sources: Settings, fake: Fa
 def cli_env(tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     """The CLI reads its settings from the environment; its embedder is the FakeEmbedder (one instance)."""
     monkeypatch.setenv("PARK_INDEX_DIR", str(tiny_settings.index_dir))
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(ROOT / ".tiktoken"))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(REPO / ".tiktoken"))
     embedder = FakeEmbedder()
     monkeypatch.setattr(assistant.wiring, "build_embedder", lambda settings: embedder)
     return embedder
@@ -376,8 +375,8 @@ def e5_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, E5Embe
     index_dir = tmp_path_factory.mktemp("e5") / "index"
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
     for name in ("glossary.tsv", "park_terms.txt"):
-        shutil.copy2(ROOT / "index" / name, index_dir / name)
-    settings = Settings(index_dir=index_dir, tiktoken_cache_dir=ROOT / ".tiktoken")
+        shutil.copy2(REPO / "index" / name, index_dir / name)
+    settings = Settings(index_dir=index_dir, tiktoken_cache_dir=REPO / ".tiktoken")
     embedder = E5Embedder()
     report = build_indexer(settings, embedder=embedder).build()
     return settings, embedder, report

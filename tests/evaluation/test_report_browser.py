@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support import CHROMIUM, chromium, record_requests
+from support import CHROMIUM, REPO, chromium, record_requests
 
 from assistant.evaluation.evaluate import load_results, run_eval
 from assistant.evaluation.report import write_report
 from assistant.testing import FakeAssistant
-
-REPO = Path(__file__).resolve().parent.parent
 
 ROWS = [
     {"id": "r1", "question": "河套合作区总面积有多大？", "lang": "zh-Hans", "answerable": True, "category": "数字",

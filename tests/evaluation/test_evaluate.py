@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import REPO
 
 from assistant import cli as cli_module
 from assistant.answering.prompts import Prompts
@@ -31,8 +32,8 @@ from assistant.evaluation.judge import Judge
 from assistant.evaluation.report import compare_runs, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel
 
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
-DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
+PROMPTS = REPO / "prompts"
+DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
 
 
 def chunk(text: str, n: int = 0) -> Chunk:
