@@ -152,7 +152,9 @@ class Answer:
 
     ``citations`` holds only the passages the text actually cites; ``passages`` all that were retrieved.
     ``notice`` is set when the answer was degraded (e.g. the LLM was unreachable and the quoted answer is
-    shown instead).
+    shown instead). ``confidence`` is the estimated probability that the sources answer the question
+    (None when it was not judged, e.g. for a prompt injection). ``suggestions`` are follow-up questions
+    the sources do answer, offered with a decline.
     """
 
     question: str
@@ -166,6 +168,8 @@ class Answer:
     notice: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
+    confidence: float | None = None
+    suggestions: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -168,12 +168,18 @@ def _percentile(values: Sequence[float], pct: float) -> float | None:
 
 
 def summarize(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], **prices: float) -> dict[str, Any]:
-    """``{"overall", "by_lang" (all three languages), "by_category", "meta"}`` from result records."""
+    """``{"overall", "by_lang" (all three languages), "by_category", "by_split", "meta"}`` from result records.
+
+    ``by_split`` groups by the questions' ``split`` field (``tune``/``check`` in the dev set); it is empty
+    when no question names a split.
+    """
     by_lang = {lang: aggregate([r for r in records if r["lang"] == lang], **prices) for lang in LANGS}
     categories = sorted({r["category"] for r in records})
     by_category = {c: aggregate([r for r in records if r["category"] == c], **prices) for c in categories}
+    splits = sorted({str(r.get("split") or "") for r in records} - {""})
+    by_split = {s: aggregate([r for r in records if r.get("split") == s], **prices) for s in splits}
     return {"overall": aggregate(records, **prices), "by_lang": by_lang, "by_category": by_category,
-            "meta": dict(meta)}
+            "by_split": by_split, "meta": dict(meta)}
 
 
 # --- the CI gate --------------------------------------------------------------------------------------------
@@ -344,8 +350,10 @@ def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, ind
     evidence = [normalize_for_match(e) for e in q.evidence]
     return {
         "id": q.id, "index": index, "question": q.question, "lang": q.lang, "category": q.category,
-        "expected_answerable": q.answerable, "history": [asdict(m) for m in q.history],
+        "split": q.split, "expected_answerable": q.answerable, "history": [asdict(m) for m in q.history],
         "answer": answer.text, "answerable": None if error else answer.answerable,
+        "confidence": None if error or answer.confidence is None else round(answer.confidence, 4),
+        "suggestions": list(answer.suggestions),
         "mode": None if error else answer.mode, "model": answer.model, "notice": answer.notice,
         "citations": [{**citation_to_dict(c), "hit": _contains_any(c.passage_text or c.quote, evidence)}
                       for c in answer.citations],

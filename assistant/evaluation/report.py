@@ -173,8 +173,9 @@ def fmt(name: str, value: Any) -> str:
 
 
 def format_table(summary: Mapping[str, Any], metrics: Sequence[str] = TABLE_METRICS) -> str:
-    """A plain-text table: overall and each language (with questions), one column per metric."""
+    """A plain-text table: overall, each language and each split (with questions), one column per metric."""
     rows = [("overall", summary["overall"])] + [(lang, agg) for lang, agg in summary["by_lang"].items() if agg["n"]]
+    rows += [(f"split {name}", agg) for name, agg in summary.get("by_split", {}).items() if agg["n"]]
     header = ["", "n", *(_SHORT.get(m, m) for m in metrics)]
     body = [[name, str(agg["n"]), *(fmt(m, agg.get(m)) for m in metrics)] for name, agg in rows]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
@@ -219,6 +220,11 @@ def render_markdown(summary: Mapping[str, Any], comparison: Comparison | None = 
     out += ["", "## By language", ""]
     out += _md_table(["lang", "n", *TABLE_METRICS], [[lang, str(a["n"]), *(fmt(m, a.get(m)) for m in TABLE_METRICS)]
                                                      for lang, a in langs])
+    splits = [(name, agg) for name, agg in summary.get("by_split", {}).items() if agg["n"]]
+    if splits:
+        out += ["", "## By split", ""]
+        out += _md_table(["split", "n", *TABLE_METRICS],
+                         [[name, str(a["n"]), *(fmt(m, a.get(m)) for m in TABLE_METRICS)] for name, a in splits])
     out += ["", "Full report: `report.html`; every answer: `results.jsonl`.", ""]
     return "\n".join(out)
 
@@ -409,6 +415,7 @@ def render_html(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
     parts += [
         "<h2>By language</h2>", _group_table(summary["by_lang"], "language"),
         _img(_bar_chart(summary["by_lang"], "By language"), "metrics by language chart"),
+        *(["<h2>By split</h2>", _group_table(summary["by_split"], "split")] if summary.get("by_split") else []),
         "<h2>By category</h2>", _group_table(summary["by_category"], "category"),
         _img(_bar_chart(summary["by_category"], "By category"), "metrics by category chart"),
         "<h2>Latency</h2>", _img(_latency_chart(records), "latency histogram"),

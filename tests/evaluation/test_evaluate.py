@@ -4,6 +4,7 @@ and the comparison. Fast: FakeAssistant, FakeChatModel and hand-built Answers on
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import threading
 import time
@@ -29,7 +30,7 @@ from assistant.evaluation.evaluate import (
     score_answer,
 )
 from assistant.evaluation.judge import Judge
-from assistant.evaluation.report import compare_runs, render_html, render_markdown
+from assistant.evaluation.report import compare_runs, format_table, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel
 
 PROMPTS = REPO / "prompts"
@@ -308,11 +309,36 @@ def test_records_hold_answer_citations_passages_and_metrics(tmp_path: Path) -> N
     overall = summary["overall"]
     assert overall["decline_accuracy"] == 0.5 and overall["forbidden_violations"] == 1
     assert overall["fact_coverage"] == 0.75  # a4 (口岸) is not in the fake's one passage
-    assert set(summary) == {"overall", "by_lang", "by_category", "meta"}
+    assert set(summary) == {"overall", "by_lang", "by_category", "by_split", "meta"}
+    assert summary["by_split"] == {}  # no question names a split
+    assert a1["confidence"] is None and a1["suggestions"] == []  # the fake judges nothing
     assert list(summary["by_lang"]) == ["zh-Hans", "zh-Hant", "en"]
     assert summary["by_lang"]["zh-Hant"]["fact_coverage"] == 1.0
     assert summary["by_category"]["list"]["fact_coverage"] == 0.0
     assert summary["meta"]["mode"] == "extractive" and summary["meta"]["n"] == len(ROWS)
+
+
+class Confident(FakeAssistant):
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+        answer = super().answer(question, history, lang=lang)
+        return dataclasses.replace(answer, confidence=0.123456 if answer.answerable else 0.02,
+                                   suggestions=() if answer.answerable else ("合作区总面积有多大？",))
+
+
+def test_summary_and_report_group_by_split_and_records_keep_confidence(tmp_path: Path) -> None:
+    rows = [{**row, "split": "tune" if i % 2 else "check"} for i, row in enumerate(ROWS)]
+    summary = run_eval(Confident(), write_jsonl(tmp_path / "q.jsonl", rows), tmp_path / "out", progress=False)
+    assert list(summary["by_split"]) == ["check", "tune"]
+    assert summary["by_split"]["check"]["n"] + summary["by_split"]["tune"]["n"] == len(ROWS)
+    # a1, a3 and u1 are "check": the fake declines u1 (诗) and answers the others
+    assert summary["by_split"]["check"]["decline_accuracy"] == 1.0
+    assert summary["by_split"]["tune"]["decline_accuracy"] == 0.0  # u2 is answered by the fake
+    records = {r["id"]: r for r in load_results(tmp_path / "out")}
+    assert records["a1"]["split"] == "check" and records["a1"]["confidence"] == 0.1235
+    assert records["u1"]["confidence"] == 0.02 and records["u1"]["suggestions"] == ["合作区总面积有多大？"]
+    assert "## By split" in render_markdown(summary) and "| check | 3 |" in render_markdown(summary)
+    assert "split check" in format_table(summary) and "split tune" in format_table(summary)
+    assert "<h2>By split</h2>" in render_html(summary, list(records.values()))
 
 
 class CountsConcurrency(FakeAssistant):
