@@ -10,9 +10,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from assistant.answering.answerability import ARTIFACT, AnswerabilityModel
 from assistant.answering.assistant import Assistant
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
+from assistant.answering.query import Colloquial
 from assistant.answering.retrieval import Glossary, HybridRetriever
 from assistant.config import Settings
 from assistant.errors import IndexNotBuiltError
@@ -70,11 +72,21 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
                            api_key=settings.openai_api_key, timeout_s=settings.llm_timeout_s)
 
 
+def answerability_model(embedder_name: str) -> AnswerabilityModel | None:
+    """The shipped answerability model, if it was fitted on this embedder's similarities (its features
+    include cosines, whose scale is the embedder's own); else None, and the coverage rule decides."""
+    if not ARTIFACT.exists():
+        return None
+    model = AnswerabilityModel.load()
+    return model if model.meta.get("embedder") == embedder_name else None
+
+
 def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
                     chat_model: ChatModel | None = None, client: Any = None) -> Assistant:
     """The assistant over the built index, answering extractively or with the configured LLM."""
+    retriever = build_retriever(settings, embedder, client=client)
     return Assistant(
-        retriever=build_retriever(settings, embedder, client=client),
+        retriever=retriever,
         chat_model=chat_model if chat_model is not None else build_chat_model(settings),
         prompts=Prompts(settings.prompts_dir),
         count_tokens=token_counter(settings),
@@ -82,6 +94,8 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         context_tokens=settings.context_tokens,
         max_tokens=settings.llm_max_tokens,
         max_question_chars=settings.max_question_chars,
+        colloquial=Colloquial.load(settings.index_dir / "colloquial.tsv"),
+        answerability=answerability_model(retriever.embedder.name),
     )
 
 

@@ -135,7 +135,7 @@ def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
 
     index_dir = directory / "index"
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt"):
+    for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv"):
         shutil.copy2(REPO / "index" / name, index_dir / name)
     return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",
                     tiktoken_cache_dir=REPO / ".tiktoken", **overrides)

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.decline import Decliner
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
@@ -25,7 +26,7 @@ from assistant.answering.generative import GenerativeAnswerer, UnverifiedAnswer
 from assistant.answering.guard import is_injection, resolve_followup
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
-from assistant.answering.query import QueryParser
+from assistant.answering.query import Colloquial, QueryParser
 from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.data import Answer, Chunk, Delta, Message
 from assistant.errors import InputError, LLMError
@@ -41,13 +42,14 @@ class Assistant:
 
     def __init__(self, *, retriever: HybridRetriever, chat_model: ChatModel | None, prompts: Prompts,
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
-                 max_tokens: int = 700, max_question_chars: int = 2000) -> None:
+                 max_tokens: int = 700, max_question_chars: int = 2000, colloquial: Colloquial | None = None,
+                 answerability: AnswerabilityModel | None = None) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.reader = IndexReader(retriever.index)
-        self.parser = QueryParser(retriever.glossary, self.reader)
-        self.judge = EvidenceJudge(self.reader.paragraph_before)
+        self.parser = QueryParser(retriever.glossary, self.reader, colloquial)
+        self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens)
         self.decliner = Decliner(self.reader, prompts)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
@@ -93,7 +95,6 @@ class Assistant:
         if len(question) > self.max_question_chars:
             raise InputError(f"the question is longer than {self.max_question_chars} characters")
         language: Lang = lang if lang in LANGS else detect_lang(question)
-
         if is_injection(question):
             answer = self.decliner.decline(question, language, [], reason="injection")
             yield from _emit(_timed(answer, {}, t0))
@@ -101,17 +102,17 @@ class Assistant:
         query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history))
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
-        evidence = self.judge.assess(query, passages)
+        evidence = self.judge.assess(query, passages, result.vectors)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
                                              coverage=evidence.coverage)
-            yield from _emit(_timed(declined, {}, t0))
+            yield from _emit(_timed(declined, {}, t0, evidence.confidence))
             return
         if self.generative is not None:
             try:
                 for event in self.generative.stream(query, history, passages):
-                    yield _timed(event, timings, t0) if isinstance(event, Answer) else event
+                    yield _timed(event, timings, t0, evidence.confidence) if isinstance(event, Answer) else event
                 return
             except LLMError as exc:
                 kind = "unverified" if isinstance(exc, UnverifiedAnswer) else "fallback"
@@ -122,9 +123,10 @@ class Assistant:
                 answer = dataclasses.replace(answer, meta={**answer.meta, "fallback_reason": str(exc)})
                 if isinstance(exc, UnverifiedAnswer):  # the model's call was made: its tokens were spent
                     answer = dataclasses.replace(answer, usage=exc.usage)
-                yield from _emit(_timed(answer, timings, t0))
+                yield from _emit(_timed(answer, timings, t0, evidence.confidence))
                 return
-        yield from _emit(_timed(self.extractive.answer(query, passages, evidence.quotes), timings, t0))
+        answer = self.extractive.answer(query, passages, evidence.quotes)
+        yield from _emit(_timed(answer, timings, t0, evidence.confidence))
 
     # -- follow-ups ---------------------------------------------------------------------------------------
     def _standalone(self, question: str, history: Sequence[Message]) -> str:
@@ -140,12 +142,14 @@ class Assistant:
     def _previous_items(self, previous_question: str) -> list[str]:
         """The quoted lines of the extractive answer to an earlier question (to resolve "the second one")."""
         query = self.parser.parse(previous_question)
-        passages = list(self.retriever.search(query, self.top_k).passages)
-        return self.extractive.quoted_lines(passages, self.judge.assess(query, passages).quotes)
+        result = self.retriever.search(query, self.top_k)
+        passages = list(result.passages)
+        return self.extractive.quoted_lines(passages, self.judge.assess(query, passages, result.vectors).quotes)
 
 
-def _timed(answer: Answer, timings: dict[str, float], t0: float) -> Answer:
-    return dataclasses.replace(answer, timings_ms={**timings, "total": (time.perf_counter() - t0) * 1000})
+def _timed(answer: Answer, timings: dict[str, float], t0: float, confidence: float | None = None) -> Answer:
+    total = (time.perf_counter() - t0) * 1000
+    return dataclasses.replace(answer, timings_ms={**timings, "total": total}, confidence=confidence)
 
 
 def _emit(answer: Answer) -> Iterator[Delta | Answer]:

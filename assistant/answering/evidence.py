@@ -1,23 +1,35 @@
-"""Do the retrieved passages answer the question? The evidence decision, apart from how it is quoted.
+"""Do the retrieved passages answer the question? Evidence features, a calibrated verdict, and the
+sentences worth quoting.
 
-Today's judge is coverage: the question's content terms, weighted by how specific they are in the
-corpus, must be found in one retrieved sentence (its section heading and paragraph counting less), and
-its words — not just its figures — must be covered somewhere (see
-:func:`assistant.answering.extractive.select_quotes`).
+Every sentence of the retrieved passages is scored by its term coverage (the question's content terms,
+weighted by how specific they are in the corpus; see :func:`assistant.answering.extractive.select_quotes`)
+and by its meaning: the cosine of its stored vector (:mod:`assistant.knowledge.sentences`) with the
+question's. From these and the retrieval scores come a few features — best coverage, best and top-3
+sentence similarity, best passage similarity, the share of the question's weight on words the corpus never
+uses, the share of an English question's words the glossary cannot carry over, whether it is English —
+and the logistic model of :mod:`assistant.answering.answerability` turns them into the probability that
+the sources answer (the answer's ``confidence``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.extractive import Quote, select_quotes
-from assistant.answering.query import Query
-from assistant.data import Chunk, Passage
+from assistant.answering.query import DIGITS, Query
+from assistant.data import Passage
+from assistant.knowledge.reader import IndexReader
 
-#: Below this share of the question's (IDF-weighted) terms found in the best sentence, the sources
-#: are taken not to answer. Measured on the dev set: answerable questions score ≥ 0.6, unanswerable ≤ 0.45.
+#: Without a fitted model: below this share of the question's (IDF-weighted) terms found in the best
+#: sentence, the sources are taken not to answer.
 ANSWERABLE_MIN_COVERAGE = 0.5
+#: How much a sentence's meaning counts against its term coverage when choosing what to quote.
+MEANING_WEIGHT = 0.3
+FEATURES = ("coverage", "sentence_top", "sentence_top3", "dense_top", "unseen", "unmatched", "latin")
 
 
 @dataclass(frozen=True)
@@ -27,17 +39,57 @@ class Evidence:
     quotes: tuple[Quote, ...]
     coverage: float
     answerable: bool
+    confidence: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
 
 
 class EvidenceJudge:
     """Scores the passages' sentences against a :class:`Query` and decides whether they answer it."""
 
-    def __init__(self, paragraph_of: Callable[[Chunk], str] | None = None,
-                 min_coverage: float = ANSWERABLE_MIN_COVERAGE) -> None:
-        self.paragraph_of = paragraph_of
+    def __init__(self, reader: IndexReader, model: AnswerabilityModel | None = None, *,
+                 meaning_weight: float = MEANING_WEIGHT, min_coverage: float = ANSWERABLE_MIN_COVERAGE) -> None:
+        self.reader = reader
+        self.model = model
+        self.meaning_weight = meaning_weight
         self.min_coverage = min_coverage
 
-    def assess(self, query: Query, passages: Sequence[Passage]) -> Evidence:
-        quotes, best = select_quotes(query.standalone, passages, query.terms, paragraph_of=self.paragraph_of)
-        answerable = bool(query.terms) and best >= self.min_coverage
-        return Evidence(tuple(quotes), best, answerable)
+    def similarities(self, passages: Sequence[Passage], vectors: Sequence[np.ndarray]) -> dict[tuple[int, int], float]:
+        """Cosine of every stored sentence vector of the passages with the query's best vector."""
+        sims: dict[tuple[int, int], float] = {}
+        if not vectors:
+            return sims
+        query = np.stack([np.asarray(v, dtype=np.float32) for v in vectors])
+        for i, p in enumerate(passages):
+            spans, matrix = self.reader.sentences(p.chunk)
+            if len(spans) and matrix.shape[1] == query.shape[1]:
+                best = (matrix @ query.T).max(axis=1)
+                sims.update({(i, s): float(x) for (s, _), x in zip(spans, best, strict=True)})
+        return sims
+
+    def features(self, query: Query, passages: Sequence[Passage], coverage: float,
+                 sims: dict[tuple[int, int], float]) -> dict[str, float]:
+        top = sorted(sims.values(), reverse=True)
+        total = sum(query.terms.values()) or 1.0
+        unseen = sum(w for t, w in query.terms.items()
+                     if not DIGITS.match(t) and not any(self.reader.known(a) for a in t.split("|")))
+        return {"coverage": coverage, "sentence_top": top[0] if top else 0.0,
+                "sentence_top3": float(np.mean(top[:3])) if top else 0.0,
+                "dense_top": max((p.dense_score or 0.0 for p in passages), default=0.0),
+                "unseen": unseen / total, "unmatched": query.unmatched, "latin": float(query.latin)}
+
+    def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = ()) -> Evidence:
+        sims = self.similarities(passages, vectors)
+        lo, hi = (min(sims.values()), max(sims.values())) if sims else (0.0, 0.0)
+
+        def meaning(i: int, start: int) -> float:  # normalised over this question's sentences
+            return (sims.get((i, start), lo) - lo) / (hi - lo) if hi > lo else 0.0
+
+        quotes, coverage = select_quotes(query.standalone, passages, query.terms,
+                                         paragraph_of=self.reader.paragraph_before, meaning=meaning if sims else None,
+                                         weight=self.meaning_weight if sims else 0.0)
+        values = self.features(query, passages, coverage, sims)
+        if self.model is None:
+            return Evidence(tuple(quotes), coverage, bool(query.terms) and coverage >= self.min_coverage, None, values)
+        confidence = self.model.probability(values)
+        answerable = bool(query.terms) and confidence >= self.model.threshold
+        return Evidence(tuple(quotes), coverage, answerable, confidence, values)

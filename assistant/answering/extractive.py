@@ -41,7 +41,8 @@ class Unit:
     start: int
     end: int
     text: str
-    score: float
+    score: float  # what ranks it: terms and meaning mixed
+    coverage: float = 0.0  # the weighted share of the question's terms it holds (the evidence score)
 
 
 def is_list_question(question: str) -> bool:
@@ -60,11 +61,12 @@ def coverage(text: str, terms: Mapping[str, float], context: str = "", passage: 
     passage = to_simplified(passage).lower()
     got = 0.0
     for t, w in terms.items():
-        if t in text:
+        alternatives = t.split("|")  # a term keyed with its equivalent wordings: any of them will do
+        if any(a in text for a in alternatives):
             got += w
-        elif t in context:
+        elif any(a in context for a in alternatives):
             got += 0.5 * w
-        elif t in passage:
+        elif any(a in passage for a in alternatives):
             got += 0.25 * w
     return got / total
 
@@ -86,14 +88,20 @@ def topical_coverage(units: Sequence[Unit], passages: Sequence[Passage], terms: 
     return max((coverage(u.text, words, *contexts[u.passage_index]) for u in units), default=0.0)
 
 
+#: How close a sentence is in meaning to the question, by (passage index, sentence start), in [0, 1].
+Meaning = Callable[[int, int], float]
+
+
 def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
-             paragraph_of: Callable[[Chunk], str] | None = None) -> list[Unit]:
+             paragraph_of: Callable[[Chunk], str] | None = None, meaning: Meaning | None = None,
+             weight: float = 0.0) -> list[Unit]:
     """Every sentence/list line of the passages, scored. Rank breaks ties: earlier passages win.
 
     ``paragraph_of(chunk)`` gives the rest of the paragraph a chunk was cut from (a long paragraph is
-    split by the token budget), so a sentence keeps its paragraph's topic sentence as context.
+    split by the token budget), so a sentence keeps its paragraph's topic sentence as context. A unit's
+    score mixes its term coverage with its ``meaning`` (weight ``weight``).
     """
-    units = []
+    found: list[tuple[int, int, int, str, float, float, float]] = []
     for i, p in enumerate(passages):
         c = p.chunk
         ctx = " ".join(c.section)
@@ -103,8 +111,14 @@ def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
             text = c.text[s - c.start : e - c.start]
             if len(text.strip(" -*0123456789.、（）()")) < 4:
                 continue
-            units.append(Unit(i, s, e, text, coverage(text, terms, ctx, paragraph) + prior))
-    return units
+            found.append((i, s, e, text, coverage(text, terms, ctx, paragraph), prior,
+                          meaning(i, s) if meaning is not None else 0.0))
+    # The same sentence means the same in every source that has it (its headings differ, not its words).
+    same: dict[str, float] = {}
+    for *_, text, _, _, m in found:
+        same[text] = max(m, same.get(text, m))
+    return [Unit(i, s, e, text, (1 - weight) * covered + weight * same[text] + prior, covered + prior)
+            for i, s, e, text, covered, prior, _ in found]
 
 
 @dataclass(frozen=True)
@@ -145,8 +159,10 @@ def sentence_start(text: str, offset: int) -> int:
 
 def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str, float], *,
                   paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
-                  other_source_relative: float = 0.75) -> tuple[list[Quote], float]:
-    """The spans to quote, best first, and the best unit's score (0 when nothing matches).
+                  other_source_relative: float = 0.75, meaning: Meaning | None = None,
+                  weight: float = 0.0) -> tuple[list[Quote], float]:
+    """The spans to quote, best first, and the evidence score: the best unit's term coverage, capped by how
+    well the non-figure terms are covered (0 when nothing matches). Units rank by terms and ``meaning``.
 
     Units within ``relative`` of the best one are quoted, and each other source's best unit within
     ``other_source_relative``: each source's best passage first, one span per passage covering its units.
@@ -154,12 +170,13 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
     passage is quoted whole, a sentence from full stop to full stop (its ；-separated items included), and
     a numbered item whose section heading names what is asked brings its sibling items.
     """
-    units = units_of(passages, terms, paragraph_of)
+    units = units_of(passages, terms, paragraph_of, meaning, weight)
     if not units:
         return [], 0.0
     ranked = sorted(units, key=lambda u: -u.score)
-    # The evidence score: the best unit's coverage, capped by how well the non-figure terms are covered.
-    best = min(ranked[0].score, topical_coverage(units, passages, terms, paragraph_of) / TOPICAL_SHARE)
+    cap = topical_coverage(units, passages, terms, paragraph_of) / TOPICAL_SHARE
+    evidence = min(max(u.coverage for u in units), cap)
+    best = min(ranked[0].score, cap)  # what the other quoted units are measured against
     wants_list = is_list_question(question)
     good: dict[int, list[Unit]] = {}
     for u in ranked:
@@ -182,17 +199,18 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
         if c.text[: end - c.start].rstrip().endswith(("：", ":")):
             end = c.end
         elif wants_list:
-            if _is_list_shaped(c.text):
+            item = bool(c.section) and bool(re.match(r"^(\d|（\d)", c.section[-1]))
+            if _is_list_shaped(c.text) or item:  # a list, or one numbered item of it: quoted whole
                 start, end = c.start, c.end
             else:
                 start = c.start + sentence_start(c.text, start - c.start)
                 end = c.start + sentence_end(c.text, end - c.start - 1)
             # Numbered items under a heading that names what is asked (（二）三大发展定位) form the list.
             parent = c.section[-2] if len(c.section) >= 2 else ""
-            whole_list = bool(re.match(r"^(\d|（\d)", c.section[-1])) and coverage(parent, terms) >= 0.5
+            whole_list = item and coverage(parent, terms) >= 0.5
         continues = wants_list and end == c.end and not _FULL_STOP.search(c.text[-2:])
         quotes.append(Quote(i, start, end, whole_list, continues))
-    return quotes, best
+    return quotes, evidence
 
 
 def notes_for(texts: Sequence[str]) -> tuple[bool, bool]:

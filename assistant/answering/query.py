@@ -13,12 +13,12 @@ specific they are in the corpus. Retrieval, answerability, sentence choice and d
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from assistant.knowledge.lexical import tokenize
+from assistant.knowledge.lexical import STOPWORDS, tokenize
 from assistant.lang import Lang, detect_lang, to_simplified
 
 
@@ -62,18 +62,93 @@ class Glossary:
 
     def expand(self, text: str) -> list[str]:
         """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""
+        return self.expand_groups(text)[0]
+
+    def expand_groups(self, text: str) -> tuple[list[str], list[tuple[str, ...]]]:
+        """:meth:`expand`'s terms, and the groups of equivalent wordings they came in: an English phrase's
+        Chinese terms (``口岸|跨境陆路口岸``), a Chinese key with its synonyms (``面积|平方公里``)."""
+        terms, groups, _ = self._expand(text)
+        return terms, groups
+
+    def unmatched(self, text: str, fillers: Collection[str] = ()) -> float:
+        """The share of the English content words of ``text`` that no glossary phrase covers (France, hiking):
+        what an English question asks about that the sources' vocabulary cannot reach."""
+        words = [w for w in _LATIN_WORD.findall(text.lower()) if w not in STOPWORDS and w not in fillers]
+        rest = [w for w in _LATIN_WORD.findall(self._expand(text)[2].lower()) if w not in STOPWORDS
+                and w not in fillers]
+        return len(rest) / len(words) if words else 0.0
+
+    def _expand(self, text: str) -> tuple[list[str], list[tuple[str, ...]], str]:
         terms: list[str] = []
+        groups: list[tuple[str, ...]] = []
         rest = text
         for pattern, zh in self.entries:
             if pattern.search(rest):
                 rest = pattern.sub(" ", rest)
                 terms.extend(t for t in zh if t not in terms)
+                groups.append((_literal(pattern), *zh) if _is_chinese_key(pattern) else zh)
         # Chinese synonym keys also apply to the terms an English phrase brought in (area → 面积 → 平方公里).
         joined = " ".join(terms)
         for pattern, zh in self.entries:
-            if pattern.pattern[:1] != "\\" and pattern.search(joined):
+            if _is_chinese_key(pattern) and pattern.search(joined):
                 terms.extend(t for t in zh if t not in terms)
-        return terms
+                groups.append((_literal(pattern), *zh))
+        return terms, groups, rest
+
+
+def _is_chinese_key(pattern: re.Pattern[str]) -> bool:
+    return pattern.pattern[:1] != "\\"
+
+
+def _literal(pattern: re.Pattern[str]) -> str:
+    return re.sub(r"\\(.)", r"\1", pattern.pattern)
+
+
+def with_equivalents(terms: Mapping[str, float], groups: Sequence[tuple[str, ...]]) -> dict[str, float]:
+    """Terms keyed with their equivalent wordings (``跨境|口岸``): a term from one wording of a glossary
+    group is also found where another wording of that group is. Weights stay as they are."""
+    out: dict[str, float] = {}
+    for term, weight in terms.items():
+        alternatives = [term]
+        for group in groups:
+            home = [a for a in group if term in a]
+            if home and len(group) > 1:
+                alternatives.extend(a for a in group if a not in home and a not in alternatives)
+        out["|".join(alternatives)] = weight
+    return out
+
+
+@dataclass(frozen=True)
+class Colloquial:
+    """Spoken and Cantonese forms rewritten to written Mandarin, and fillers that name no topic
+    (``index/colloquial.tsv``)."""
+
+    rewrites: tuple[tuple[str, str], ...] = ()
+    fillers: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, path: Path | None) -> Colloquial:
+        """Read ``form<TAB>replacement`` lines (an empty replacement marks a filler; ``#`` comments)."""
+        if path is None or not path.exists():
+            return cls()
+        rewrites, fillers = [], set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#") or "\t" not in line:
+                continue
+            form, replacement = (part.strip() for part in line.split("\t", 1))
+            if form and replacement:
+                rewrites.append((form, replacement))
+            elif form:
+                fillers.add(form)
+        rewrites.sort(key=lambda r: -len(r[0]))
+        return cls(tuple(rewrites), frozenset(fillers))
+
+    def rewrite(self, text: str) -> str:
+        """``text`` (Simplified) with its spoken forms in written Mandarin, longest form first."""
+        for form, replacement in self.rewrites:
+            if form in text:
+                text = text.replace(form, replacement)
+        return text
 
 
 def expand_query(question: str, glossary: Glossary) -> tuple[str, list[str]]:
@@ -93,8 +168,9 @@ class Query:
 
     ``original`` is what was asked; ``standalone`` the same made self-contained from the conversation (a
     follow-up joined to its antecedent); ``simplified`` the standalone form folded to Simplified; ``text``
-    that plus the glossary ``expansion`` (what the retrievers search with); ``terms`` its content terms
-    with their weights; ``lang`` the language to answer in.
+    that in written Mandarin plus the glossary ``expansion`` (what the retrievers search with); ``terms``
+    its content terms with their weights, each keyed with its equivalent wordings (``面积|平方公里``: found
+    when any is); ``lang`` the language to answer in.
     """
 
     original: str
@@ -104,6 +180,7 @@ class Query:
     text: str
     expansion: tuple[str, ...] = ()
     terms: Mapping[str, float] = field(default_factory=dict)
+    unmatched: float = 0.0  # share of an English question's content words the glossary does not cover
 
     @property
     def latin(self) -> bool:
@@ -114,23 +191,29 @@ class Query:
 class QueryParser:
     """Builds :class:`Query` objects: glossary expansion and term weights from the corpus statistics."""
 
-    def __init__(self, glossary: Glossary, stats: TermStats) -> None:
+    def __init__(self, glossary: Glossary, stats: TermStats, colloquial: Colloquial | None = None) -> None:
         self.glossary = glossary
         self.stats = stats
+        self.colloquial = colloquial or Colloquial()
 
     def parse(self, question: str, *, lang: Lang | None = None, standalone: str | None = None) -> Query:
         """The :class:`Query` for ``question``; ``standalone`` is its self-contained form, when different."""
         language: Lang = lang if lang is not None else detect_lang(question)
         standalone = standalone or question
-        text, expansion = expand_query(standalone, self.glossary)
+        simplified = self.colloquial.rewrite(to_simplified(standalone))
+        expansion, groups = self.glossary.expand_groups(simplified)
+        text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
-                               keep=set(tokenize(" ".join(expansion))))
+                               keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers)
+        terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
-                     text=text, expansion=tuple(expansion), terms=terms)
+                     text=text, expansion=tuple(expansion), terms=terms,
+                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers))
 
 
 IdfFn = Callable[[str], float]
 _LATIN = re.compile(r"^[a-z]+$")
+_LATIN_WORD = re.compile(r"[a-z][a-z'-]{2,}")
 #: Light nouns that frame a question (什么管理模式, 哪些措施) more than they name its topic: half weight.
 LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
 _QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")
@@ -140,9 +223,11 @@ _ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点
 
 
 def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
-                   drop_unknown_latin: bool = False, keep: Collection[str] = ()) -> dict[str, float]:
+                   drop_unknown_latin: bool = False, keep: Collection[str] = (),
+                   drop: Collection[str] = ()) -> dict[str, float]:
     """Content terms of the (expanded, Simplified) query with their weights: IDF, adjusted by kind.
 
+    - Words in ``drop`` (spoken fillers: 到底, 那个) name no topic and are left out.
     - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
       question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
@@ -160,7 +245,7 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
             t = t[m.end():]
             if len(t) < 2:
                 continue
-        if t not in cleaned:
+        if t not in cleaned and t not in drop:
             cleaned.append(t)
     terms: dict[str, float] = {}
     for t in cleaned:

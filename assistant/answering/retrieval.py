@@ -63,6 +63,7 @@ class SearchResult:
     query: str
     expansion: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    vectors: tuple[np.ndarray, ...] = ()  # the query's embeddings (the question; an English one's terms too)
 
 
 def diversify(ranked: Sequence[tuple[str, float]], source_of: Callable[[str], str], k: int,
@@ -161,7 +162,7 @@ class HybridRetriever:
                             lexical_score=lex.get(i), lexical_rank=lexical_rank.get(i)) for i, score in best]
         timings["fuse"] = (time.perf_counter() - t3) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return SearchResult(tuple(passages), text, tuple(expansion), timings)
+        return SearchResult(tuple(passages), text, tuple(expansion), timings, tuple(vectors))
 
 
 def _top_indices(scores: np.ndarray, k: int) -> list[int]:

@@ -3,7 +3,7 @@
 Layout under ``<index_dir>/store/``::
 
     current.json            the manifest: which build serves (replaced atomically, last step of a build)
-    builds/<id>/            chunks.jsonl, the BM25 index, the park terms used
+    builds/<id>/            chunks.jsonl, the BM25 index, the sentence vectors, the park terms used
     chroma/                 the embedded chroma store (absent when CHROMA_HOST points to a server)
 
 A build embeds only chunks whose id (hash of source and content) the live build does not already have —
@@ -39,6 +39,7 @@ from assistant.knowledge.chunking import chunk_documents
 from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
 from assistant.knowledge.ingest import SkippedFile, load_sources
 from assistant.knowledge.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
+from assistant.knowledge.sentences import SentenceVectors
 from assistant.knowledge.store import ChromaStore, collection_names, drop_collection
 from assistant.lang import to_simplified
 
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "current.json"
 #: Bumped when the files of a build change shape: an older build is then rebuilt (its vectors reused).
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: sentence vectors (sentences.npz)
 PARK_TERMS = "park_terms.txt"
 
 
@@ -74,6 +75,7 @@ class LoadedIndex:
     bm25: BM25Index
     store: ChromaStore
     text_df: DocFrequencies
+    sentences: SentenceVectors | None = None
     by_id: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -205,6 +207,9 @@ class Indexer:
         t_embed = time.perf_counter()
         new_vectors = embed_batched(self.embedder, [chunk_index_text(c) for c in todo], "passage", batch_size=16,
                                     progress=(lambda done: progress(done, len(todo))) if progress else None)
+        # Sentence vectors too (rows of unchanged chunks copied from the live build).
+        live = root / "builds" / old["build_id"] if old is not None and same_embedder and not force else None
+        SentenceVectors.build(chunks, self.embedder, SentenceVectors.load(live) if live else None).save(build_dir)
         timings["embed"] = time.perf_counter() - t_embed
         fresh = {c.id: new_vectors[i] for i, c in enumerate(todo)}
         vectors = np.vstack([reused[i] if i in reused else fresh[i] for i in ids]) if ids else np.zeros((0, 1))
@@ -311,4 +316,4 @@ def load_index(index_dir: Path, client: Any) -> LoadedIndex:
     load_user_dict(build_dir / PARK_TERMS if (build_dir / PARK_TERMS).exists() else None)
     return LoadedIndex(manifest=manifest, chunks=_read_chunks(build_dir / "chunks.jsonl"),
                        bm25=BM25Index.load(build_dir), store=ChromaStore.open(client, manifest["collection"]),
-                       text_df=DocFrequencies.load(build_dir))
+                       text_df=DocFrequencies.load(build_dir), sentences=SentenceVectors.load(build_dir))

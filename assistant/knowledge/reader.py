@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from assistant.data import Chunk
 from assistant.knowledge.indexing import LoadedIndex
 
@@ -49,6 +51,12 @@ class IndexReader:
     def lexical_top(self, tokens: Sequence[str], k: int) -> list[tuple[Chunk, float]]:
         """The ``k`` best chunks for ``tokens`` by BM25."""
         return [(self.index.chunks[n], score) for n, score in self.index.bm25.top(list(tokens), k)]
+
+    def sentences(self, chunk: Chunk) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The spans (document offsets) of ``chunk``'s sentences and their unit vectors, from the build."""
+        if self.index.sentences is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return self.index.sentences.of(chunk.id)
 
     # -- neighbours --------------------------------------------------------------------------------------
     def paragraph_before(self, chunk: Chunk, limit: int = 3) -> str:

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from support import REPO
 
-from assistant.answering.query import Glossary, Query, QueryParser
+from assistant.answering.extractive import coverage
+from assistant.answering.query import Colloquial, Glossary, Query, QueryParser, with_equivalents
 from assistant.knowledge.lexical import load_user_dict
 
 
@@ -35,14 +36,14 @@ def test_traditional_question_is_folded_once_and_keeps_its_language(parser: Quer
     assert q.lang == "zh-Hant" and q.original == q.standalone == "深圳園區的面積是多少？"
     assert q.simplified == "深圳园区的面积是多少？" and q.text.startswith(q.simplified)
     assert "平方公里" in q.expansion  # a Chinese synonym key of the glossary (面积 → 平方公里)
-    assert {"深圳园区", "面积"} <= set(q.terms) and not q.latin
+    assert "深圳园区" in q.terms and "面积|平方公里" in q.terms and not q.latin  # 面积 also found as 平方公里
 
 
 def test_english_question_is_expanded_through_the_glossary(parser: QueryParser) -> None:
     q = parser.parse("How large is the zone's area?")
     assert q.lang == "en" and q.latin
     assert "面积" in q.expansion and q.text.endswith(" ".join(q.expansion))
-    assert "面积" in q.terms and "large" not in q.terms  # unknown Latin words are matched through the glossary
+    assert "面积|平方公里" in q.terms and "large" not in q.terms  # unknown Latin words: through the glossary
 
 
 def test_standalone_form_drives_text_and_terms_the_original_is_kept(parser: QueryParser) -> None:
@@ -56,3 +57,22 @@ def test_explicit_language_wins_and_the_query_is_frozen(parser: QueryParser) -> 
     assert isinstance(q, Query) and q.lang == "en"
     with pytest.raises(dataclasses.FrozenInstanceError):
         q.lang = "zh-Hans"  # type: ignore[misc]
+
+
+def test_spoken_and_cantonese_forms_are_rewritten_and_fillers_name_no_topic() -> None:
+    colloquial = Colloquial.load(REPO / "index" / "colloquial.tsv")
+    parser = QueryParser(Glossary(), Stats({"口岸", "哪个", "合作区"}), colloquial)
+    q = parser.parse("合作區到底有邊個口岸？")
+    assert q.lang == "zh-Hant" and "哪个" in q.text and "边个" not in q.text
+    assert "到底" in q.text and not any("到底" in t for t in q.terms)  # kept for search, not a topic
+    assert "口岸" in q.terms
+    assert colloquial.rewrite("啥时侯开始") == "什么时候开始"  # 时侯 (a common slip) first, then 啥
+
+
+def test_glossary_wordings_are_equivalent_in_term_coverage() -> None:
+    glossary = Glossary.load(REPO / "index" / "glossary.tsv")
+    _, groups = glossary.expand_groups("land border crossings")
+    assert ("跨境陆路口岸", "口岸") in groups
+    terms = with_equivalents({"跨境": 2.0, "口岸": 1.0, "合作区": 1.0}, groups)
+    assert terms == {"跨境|口岸": 2.0, "口岸": 1.0, "合作区": 1.0}  # 口岸 is itself a wording of the group
+    assert coverage("区内有福田口岸和皇岗口岸两个陆路口岸。", terms) == 0.75  # 跨境 found as 口岸; 合作区 not

@@ -1,0 +1,64 @@
+"""Refit the answerability model (assistant/answering/answerability.json) on the dev set's tune split.
+
+    .venv/bin/python scripts/fit_answerability.py [../shared/eval/dev.jsonl] [--split tune]
+
+Builds the assistant over the current index (run ``park-assistant index`` first), computes the evidence
+features of every question of the split exactly as answering does (prompt injections excepted: the guard
+declines those before any evidence is weighed), fits the logistic model with cross-validation (see
+:mod:`assistant.answering.answerability`) and writes the artifact with the data it was fitted on and its
+cross-validated figures. Never fit on the ``check`` split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answering.answerability import ARTIFACT, fit_model
+from assistant.answering.evidence import FEATURES
+from assistant.answering.guard import is_injection
+from assistant.config import Settings
+from assistant.evaluation.questions import load_questions
+from assistant.wiring import build_assistant
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
+    parser.add_argument("--split", default="tune", help="the split to fit on (default: tune)")
+    parser.add_argument("--out", default=str(ARTIFACT), help="where to write the model")
+    args = parser.parse_args()
+    if args.split == "check":
+        parser.error("the check split is for reporting only: fit on tune")
+
+    assistant = build_assistant(Settings.from_env())
+    questions = [q for q in load_questions(args.questions) if q.split == args.split and not is_injection(q.question)]
+    rows, labels = [], []
+    for q in questions:
+        query = assistant.parser.parse(q.question, lang=q.lang,  # type: ignore[arg-type]
+                                       standalone=assistant._standalone(q.question, q.history))
+        result = assistant.retriever.search(query, assistant.top_k)
+        evidence = assistant.judge.assess(query, list(result.passages), result.vectors)
+        rows.append([evidence.features[f] for f in FEATURES])
+        labels.append(1.0 if q.answerable else 0.0)
+    x, y = np.array(rows), np.array(labels)
+    digest = hashlib.sha1(Path(args.questions).read_bytes()).hexdigest()[:12]
+    model = fit_model(x, y, FEATURES, meta={
+        "fitted": dt.date.today().isoformat(), "questions": Path(args.questions).name, "questions_sha1": digest,
+        "split": args.split, "embedder": assistant.retriever.embedder.name,
+        "refit": "python scripts/fit_answerability.py"})
+    model.save(Path(args.out))
+    cv = model.meta["cv"]
+    print(f"fitted on {len(y)} {args.split} questions ({int(y.sum())} answerable): C={cv['c']}, "
+          f"threshold {model.threshold:.2f}; cross-validated balanced accuracy {cv['balanced_accuracy']:.3f}, "
+          f"decline accuracy {cv['decline_accuracy']:.3f}, false declines {cv['false_decline_rate']:.3f} → {args.out}")
+
+
+if __name__ == "__main__":
+    main()

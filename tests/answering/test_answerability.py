@@ -1,0 +1,63 @@
+"""The calibrated answerability model: fitting (numpy logistic regression, cross-validated), the shipped
+artifact, and the evidence judge that uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answering.answerability import ARTIFACT, AnswerabilityModel, cross_validated, fit_logistic, fit_model
+from assistant.answering.evidence import FEATURES
+from assistant.wiring import answerability_model
+
+
+def _data(n: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1])))).astype(float)
+    return x, y
+
+
+def test_logistic_fit_recovers_the_direction_of_the_signal() -> None:
+    x, y = _data(2000)
+    coef, intercept = fit_logistic(x, y, c=100.0)
+    assert coef[0] == pytest.approx(2.0, abs=0.3) and coef[1] == pytest.approx(-1.0, abs=0.3)
+    assert abs(intercept) < 0.3
+    small, _ = fit_logistic(x, y, c=0.001)  # a strong penalty shrinks the weights
+    assert np.all(np.abs(small) < np.abs(coef) / 5)
+
+
+def test_cross_validated_probabilities_are_out_of_fold_and_informative() -> None:
+    x, y = _data()
+    p = cross_validated(x, y, c=1.0)
+    assert p.shape == y.shape and np.all((p > 0) & (p < 1))
+    assert p[y == 1].mean() > p[y == 0].mean() + 0.2
+
+
+def test_fit_model_chooses_c_and_threshold_and_round_trips(tmp_path: Path) -> None:
+    x, y = _data()
+    model = fit_model(x, y, ("a", "b"), meta={"split": "tune"})
+    cv = model.meta["cv"]
+    assert cv["c"] in (0.1, 0.3, 1.0, 3.0, 10.0) and 0.2 <= model.threshold <= 0.8
+    assert cv["balanced_accuracy"] > 0.7 and model.meta["n"] == 200 and model.meta["split"] == "tune"
+    assert model.probability({"a": 2.0, "b": -1.0}) > 0.9 > 0.1 > model.probability({"a": -2.0, "b": 1.0})
+    model.save(tmp_path / "m.json")
+    again = AnswerabilityModel.load(tmp_path / "m.json")
+    assert again == model
+    data = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    (tmp_path / "old.json").write_text(json.dumps({**data, "format": 0}), encoding="utf-8")
+    with pytest.raises(ValueError, match="refit"):
+        AnswerabilityModel.load(tmp_path / "old.json")
+
+
+def test_the_shipped_artifact_is_fitted_on_tune_with_the_features_the_judge_computes() -> None:
+    model = AnswerabilityModel.load(ARTIFACT)
+    assert model.features == FEATURES and model.meta["split"] == "tune"
+    assert model.meta["n"] > 100 and 0.2 <= model.threshold <= 0.8
+    assert "fit_answerability.py" in model.meta["refit"]
+    # Only for the embedder whose cosines it was fitted on; another embedder falls back to coverage.
+    assert answerability_model(model.meta["embedder"]) == model
+    assert answerability_model("fake") is None
