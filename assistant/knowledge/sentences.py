@@ -78,7 +78,8 @@ class SentenceVectors:
         for c in chunks:
             mine = sentence_spans(c)
             old_spans, old_vectors = previous.of(c.id) if previous is not None else ([], np.zeros((0, 0)))
-            reuse = old_spans == mine
+            # Same id, same text: the same sentences, though earlier edits may have shifted their offsets.
+            reuse = len(old_spans) == len(mine) and _relative(old_spans) == _relative(mine)
             for j, (s, e) in enumerate(mine):
                 ids.append(c.id)
                 spans.append((s, e))
@@ -93,3 +94,8 @@ class SentenceVectors:
         vectors = np.vstack([r for r in rows if r is not None]).astype(np.float32) if rows else np.zeros((0, dim))
         return cls(np.array(ids, dtype=str), np.array([s for s, _ in spans], dtype=np.int64),
                    np.array([e for _, e in spans], dtype=np.int64), vectors)
+
+
+def _relative(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    base = spans[0][0] if spans else 0
+    return [(s - base, e - base) for s, e in spans]

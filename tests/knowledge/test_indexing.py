@@ -24,6 +24,7 @@ from assistant.errors import EmbeddingError, IndexNotBuiltError, StoreError
 from assistant.knowledge import indexing
 from assistant.knowledge.embedding import E5Embedder
 from assistant.knowledge.indexing import BuildReport, LoadedIndex, load_index, read_manifest, store_dir
+from assistant.knowledge.sentences import sentence_spans
 from assistant.knowledge.store import collection_names, drop_collection
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_client, build_indexer, build_retriever
@@ -78,13 +79,18 @@ class FailingEmbedder(FakeEmbedder):
         return super().embed(texts, kind)
 
 
+def sentences_of(settings: Settings, ids: set[str] | None = None) -> int:
+    """How many sentences the live build's chunks (or those of ``ids``) have: each is embedded too."""
+    return sum(len(sentence_spans(c)) for c in load(settings).chunks if ids is None or c.id in ids)
+
+
 # ------------------------------------------------------------------------------------------------- builds
 
 
 def test_first_build_indexes_every_chunk(tiny_settings: Settings, fake: FakeEmbedder, built: BuildReport) -> None:
     assert built.documents == 2 and built.skipped == () and not built.unchanged
     assert built.chunks > 5 and built.embedded == built.chunks and built.reused == 0
-    assert fake.embedded_count == built.chunks
+    assert fake.embedded_count == built.chunks + sentences_of(tiny_settings)  # each chunk, each sentence once
     assert {"ingest", "chunk", "embed", "write"} <= set(built.timings)
 
     manifest = read_manifest(tiny_settings.index_dir)
@@ -113,7 +119,8 @@ def test_reindex_of_an_unchanged_corpus_embeds_nothing(tiny_settings: Settings, 
     # --force re-embeds everything into a new build, which then serves alone.
     forced = build(tiny_settings, fake, force=True)
     assert not forced.unchanged and forced.build_id != built.build_id
-    assert forced.embedded == built.chunks and fake.embedded_count == before + built.chunks
+    assert forced.embedded == built.chunks
+    assert fake.embedded_count == before + built.chunks + sentences_of(tiny_settings)
     assert build_folders(tiny_settings) == [forced.build_id]
     assert len(live_collections(tiny_settings)) == 1
 
@@ -132,7 +139,9 @@ def test_changed_file_reembeds_only_changed_chunks(tiny_settings: Settings, fake
     assert manifest is not None
     new_ids = set(manifest["chunk_ids"]) - set(old_manifest["chunk_ids"])
     assert len(new_ids) == 2  # the two edited items, nothing else
-    assert report.embedded == len(new_ids) == fake.embedded_count - before
+    assert report.embedded == len(new_ids)
+    # Only the changed chunks and their sentences: the other sentences' vectors are copied too.
+    assert fake.embedded_count - before == len(new_ids) + sentences_of(tiny_settings, new_ids)
     assert report.reused == report.chunks - len(new_ids)
     assert not report.unchanged and report.build_id != built.build_id
 
@@ -275,11 +284,11 @@ def test_cli_index_builds_then_reports_unchanged(tiny_settings: Settings, cli_en
     assert manifest is not None
     n = manifest["chunk_count"]
     assert f"build {manifest['build_id']}: 2 documents, {n} chunks ({n} embedded, 0 reused)" in first.stdout
-    assert cli_env.embedded_count == n
+    assert cli_env.embedded_count == n + sentences_of(tiny_settings)
     second = run_cli("index", "--no-progress")
     assert second.exit_code == 0
     assert second.stdout.startswith(f"unchanged: 2 documents, {n} chunks (0 embedded, {n} reused)")
-    assert cli_env.embedded_count == n
+    assert cli_env.embedded_count == n + sentences_of(tiny_settings)
 
 
 def test_cli_index_with_corrupt_files_exits_3_and_names_them(corrupt_sources: Settings,
