@@ -383,7 +383,7 @@ def e5_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, E5Embe
     """The tiny corpus indexed with the bundled multilingual-e5 model (once for the module)."""
     index_dir = tmp_path_factory.mktemp("e5") / "index"
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt"):
+    for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv"):
         shutil.copy2(REPO / "index" / name, index_dir / name)
     settings = Settings(index_dir=index_dir, tiktoken_cache_dir=REPO / ".tiktoken")
     embedder = E5Embedder()
