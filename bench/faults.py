@@ -306,13 +306,16 @@ def probe_hung_model(index_dir: Path) -> list[Row]:
         stuck = [threading.Thread(target=ask) for _ in range(45)]
         for t in stuck:
             t.start()
-        time.sleep(1.5)
+        # Measured once the asks wait on the model (they retrieve first: a CPU-bound second or two on a small
+        # machine, which slows everything in the process alike), until before they time out.
+        time.sleep(3)
         times = []
         for _ in range(5):
             for path in ("/healthz", "/readyz"):
                 t0 = time.monotonic()
                 r = httpx.get(base + path, timeout=60)
                 times.append((r.status_code == 200, time.monotonic() - t0))
+            time.sleep(0.3)
         for t in stuck:
             t.join(180)
     address = f"127.0.0.1:{port}"

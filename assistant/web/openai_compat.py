@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from assistant.data import Answer, Message
@@ -56,7 +56,7 @@ class OARequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = MODEL_ID
     messages: list[OAMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False  # "yes" is a mistake to report, not a truthy string
     stream_options: dict[str, Any] | None = None
     lang: Lang | None = Field(None, description="Extension: answer language.")
 

@@ -255,3 +255,9 @@ def test_health_answers_while_every_worker_thread_is_stuck_on_an_answer() -> Non
     assert len(finished) == 60 and {path: status for path, (status, _) in answered.items()} == {
         "/healthz": 200, "/readyz": 200}
     assert max(at for _, at in answered.values()) < min(finished), "a health check waited for an answer"
+
+
+def test_chat_completions_stream_flag_must_be_a_boolean() -> None:
+    client = TestClient(create_app(FakeAssistant(), settings(), None), base_url="http://127.0.0.1")
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "面积？"}], "stream": "yes"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
