@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from typing import Any
 
 from assistant.config import Settings
 from assistant.web.reload import LiveAssistant
+
+log = logging.getLogger(__name__)
 
 #: Forwarded headers are believed only from PARK_TRUSTED_PROXIES, by the edge middleware: uvicorn's default
 #: trusts X-Forwarded-For from 127.0.0.1, which would let any local client choose its address.
@@ -44,6 +47,9 @@ def serve(settings: Settings, assistant: Any) -> None:
     """
     import uvicorn
 
+    if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        log.warning("serving on all interfaces, but only Host: localhost / 127.0.0.1 is answered — set "
+                    "PARK_ALLOWED_HOSTS to the name(s) clients use")
     app = build_app(settings, assistant)
     live = app.state.live
     if live is not None:

@@ -85,6 +85,17 @@ def test_a_request_in_flight_keeps_its_build_until_it_ends(tiny_settings: Settin
     assert len(collections(tiny_settings)) == 1  # its last user finished: dropped
 
 
+def test_a_wake_up_looks_at_once(tiny_settings: Settings, fake: FakeEmbedder, live: LiveAssistant) -> None:
+    live.interval_s = 3600  # the manifest watch alone would not look again this hour
+    live.start()
+    new = rebuild(tiny_settings, fake)
+    live.wake()  # what `kill -HUP <server pid>` does
+    deadline = time.monotonic() + 10
+    while live.build != new and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.build == new
+
+
 def test_a_build_that_cannot_be_opened_leaves_the_old_one_serving(tiny_settings: Settings, fake: FakeEmbedder,
                                                                   live: LiveAssistant) -> None:
     old = live.build
