@@ -13,7 +13,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from support import serve_app
 
 from assistant.config import Settings
+from assistant.data import Answer, Message
 from assistant.testing import FAKE_CHUNK, FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.server import UVICORN_OPTIONS
@@ -217,39 +218,52 @@ def test_web_chat_page_may_be_framed_by_allowed_sites_only(whole_app: Any) -> No
 # --- item 5 (the server's part): health answers while every worker thread is busy with answers --------
 
 
+class StuckAssistant(FakeAssistant):
+    """Answers after ``delay_s``, counting the answers under way (as a hung model would hold them)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(delay_s=delay_s)
+        self.entered = 0
+        self._lock = threading.Lock()
+
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+        with self._lock:
+            self.entered += 1
+        return super().answer(question, history, lang=lang)
+
+
 def test_health_answers_while_every_worker_thread_is_stuck_on_an_answer() -> None:
-    """Health must not queue behind answers: it returns before the first of 60 slow answers does.
+    """Health must not queue behind answers: with every worker thread taken by a slow answer, it returns
+    before the first of them does.
 
     An ordering, not a stopwatch: it holds on a loaded machine, and fails whenever health waits for a worker.
     """
-    app = create_app(FakeAssistant(delay_s=10.0), settings(rate_limit_per_minute=100_000), None)
+    assistant = StuckAssistant(delay_s=8.0)
+    app = create_app(assistant, settings(rate_limit_per_minute=100_000), None)
     server, thread, base = serve_app(app, **UVICORN_OPTIONS)
+    client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=100))  # one client: no per-thread setup
     finished: list[float] = []
 
     def ask() -> None:
         with contextlib.suppress(httpx.HTTPError):  # a refused or timed-out ask is not what this test is about
-            httpx.post(base + "/api/v1/ask", json={"question": "面积？"}, timeout=60)
+            client.post(base + "/api/v1/ask", json={"question": "面积？"})
         finished.append(time.monotonic())
 
     stuck = [threading.Thread(target=ask) for _ in range(60)]
+    answered: dict[str, tuple[int, float]] = {}
     try:
         for t in stuck:
             t.start()
-        time.sleep(0.5)  # 60 slow answers > the 40 worker threads: the pool is exhausted
-        answered: dict[str, tuple[int, float]] = {}
-
-        def check(path: str) -> None:
-            status = httpx.get(base + path, timeout=30).status_code
-            answered[path] = (status, time.monotonic())
-
-        checks = [threading.Thread(target=check, args=(path,)) for path in ("/healthz", "/readyz")]
-        for t in checks:
-            t.start()
-        for t in checks:
-            t.join(30)
+        deadline = time.monotonic() + 20
+        while assistant.entered < 40 and time.monotonic() < deadline:  # 60 slow answers > 40 worker threads
+            time.sleep(0.02)
+        assert assistant.entered >= 40, "the worker pool never filled"
+        for path in ("/healthz", "/readyz"):
+            answered[path] = (httpx.get(base + path, timeout=30).status_code, time.monotonic())
     finally:
         for t in stuck:
             t.join(60)
+        client.close()
         server.should_exit = True
         thread.join(10)
     assert len(finished) == 60 and {path: status for path, (status, _) in answered.items()} == {
