@@ -50,7 +50,7 @@ class Assistant:
         self.reader = IndexReader(retriever.index)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial)
         self.judge = EvidenceJudge(self.reader, answerability)
-        self.extractive = ExtractiveAnswerer(self.reader, count_tokens)
+        self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens) if chat_model is not None else None)

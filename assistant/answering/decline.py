@@ -1,7 +1,8 @@
 """The decliner: a short, polite answer for questions the sources do not answer (or injections).
 
-It says so in the asker's language, names the closest topics the retrieved passages cover, and points
-to the park's official channel, quoted (and cited) from the corpus itself.
+Three lines in the asker's language: that the sources do not answer (and no guess is made); the closest
+topics the retrieved passages cover, offered as follow-up questions (``Answer.suggestions``, for a UI to
+make clickable); and the park's official channel, one sentence quoted (and cited) from the corpus itself.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from assistant.answering.citations import make_citation
 from assistant.answering.extractive import one_line
 from assistant.answering.prompts import Prompts
 from assistant.data import Answer, Citation, Passage
-from assistant.knowledge.chunking import strip_item_marker
+from assistant.knowledge.chunking import split_sentences, strip_item_marker
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import Lang, to_traditional
 from assistant.messages import text as message
 
 _WEB_ADDRESS = re.compile(r"https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)\b", re.I)
+#: Section names that are list labels or enumerations (1., （二）, 一是), not topics.
+_NOT_A_TOPIC = re.compile(r"^[\d（(]|^[一二三四五六七八九十]+是")
+_ORDINAL_PREFIX = re.compile(r"^[〇一二三四五六七八九十]+、|^（[一二三四五六七八九十]+）|^P\d+\s*")
+MAX_SUGGESTIONS = 3
 
 
 class Decliner:
@@ -33,7 +38,7 @@ class Decliner:
     def decline(self, question: str, lang: Lang, passages: Sequence[Passage], *, reason: str,
                 coverage: float | None = None) -> Answer:
         channel = self.official_channel()
-        topics = _topics(passages if reason != "injection" else [], lang)
+        suggestions = self.suggestions(passages if reason != "injection" else [], lang)
         citations: tuple[Citation, ...] = ()
         if channel is not None:
             sentence, passage = channel
@@ -41,22 +46,33 @@ class Decliner:
             channel_text = f"{strip_item_marker(one_line(sentence))}[1]"
         else:
             channel_text = message("decline.channel", lang)
-        text = self.prompts.render(f"decline.{lang}", lead=message(f"decline.{reason}", lang), topics=topics,
+        text = self.prompts.render(f"decline.{lang}", lead=message(f"decline.{reason}", lang),
+                                   suggestions=message("decline.separator", lang).join(suggestions),
                                    channel=channel_text)
         return Answer(question=question, text=text, citations=citations, answerable=False, mode="decline",
-                      lang=lang, passages=tuple(passages), meta={"decline_reason": reason, "coverage": coverage})
+                      lang=lang, passages=tuple(passages), suggestions=tuple(suggestions),
+                      meta={"decline_reason": reason, "coverage": coverage})
+
+    def suggestions(self, passages: Sequence[Passage], lang: Lang) -> list[str]:
+        """Follow-up questions about the topics of the nearest passages (or the corpus' main topics)."""
+        topics = _topics(passages) or message("decline.topics.default", "zh-Hans").split("、")
+        template = message("decline.suggestion", lang)
+        out = [template.format(topic=to_traditional(t) if lang == "zh-Hant" else t) for t in topics]
+        return out[:MAX_SUGGESTIONS]
 
     def official_channel(self) -> tuple[str, Passage] | None:
         """The corpus' own sentence naming the official website (looked up once)."""
         if not self._channel_looked_up:
             self._channel_looked_up = True
             hits = self.reader.lexical_top(["官网", "办理", "渠道", "联系"], 5)
-            lines = [(line.strip(), chunk) for chunk, _ in hits for line in chunk.text.splitlines() if "官网" in line]
-            # A line that gives the address beats one that only mentions the website.
-            lines.sort(key=lambda ln: not _WEB_ADDRESS.search(ln[0]))
-            if lines:
-                line, chunk = lines[0]
-                self._channel = (line, Passage(chunk=chunk, score=0.0))
+            sentences = [(chunk.text[s - chunk.start : e - chunk.start], chunk) for chunk, _ in hits
+                         for s, e in split_sentences(chunk.text, base=chunk.start, clauses=False)
+                         if "官网" in chunk.text[s - chunk.start : e - chunk.start]]
+            # A sentence that gives the address beats one that only mentions the website.
+            sentences.sort(key=lambda pair: not _WEB_ADDRESS.search(pair[0]))
+            if sentences:
+                sentence, chunk = sentences[0]
+                self._channel = (sentence, Passage(chunk=chunk, score=0.0))
         return self._channel
 
 
@@ -66,18 +82,13 @@ def _span_of(passage: Passage, sentence: str) -> tuple[int, int]:
     return (c.start + i, c.start + i + len(sentence)) if i >= 0 else (c.start, c.end)
 
 
-def _topics(passages: Sequence[Passage], lang: Lang) -> str:
-    """Section names of the nearest passages (or the documents' main parts) as 'closest topics'."""
+def _topics(passages: Sequence[Passage]) -> list[str]:
+    """Section names of the nearest passages, as topics (list labels and numbering removed)."""
     names: list[str] = []
     for p in passages[:6]:
-        section = [s for s in p.chunk.section[1:] if not re.match(r"^[\d（(]|^[一二三四五六七八九十]+是", s)]
+        section = [s for s in p.chunk.section[1:] if not _NOT_A_TOPIC.match(s)]
         if section:
-            name = re.sub(r"^[〇一二三四五六七八九十]+、|^（[一二三四五六七八九十]+）", "", section[-1])
-            if name not in names:
+            name = _ORDINAL_PREFIX.sub("", section[-1]).strip()
+            if name and name not in names and len(name) <= 24:
                 names.append(name)
-        if len(names) == 4:
-            break
-    if not names:
-        return message("decline.topics.default", lang)
-    joined = message("decline.topics.separator", lang).join(names)
-    return to_traditional(joined) if lang == "zh-Hant" else joined
+    return names

@@ -10,16 +10,18 @@ answer at all: see :func:`coverage`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answering.citations import make_citation
+from assistant.answering.lead import english_lead
 from assistant.answering.query import DIGITS, Query
 from assistant.data import Answer, Chunk, Passage, Usage
 from assistant.knowledge.chunking import is_item, split_sentences
 from assistant.knowledge.reader import IndexReader
-from assistant.lang import to_simplified
+from assistant.lang import to_simplified, to_traditional
 from assistant.messages import text as message
 
 _LIST_QUESTION = re.compile(
@@ -226,9 +228,11 @@ class ExtractiveAnswerer:
     """Turns chosen quotes into a cited answer: lists kept whole, a sentence cut by a chunk end finished,
     each distinct quote one bullet with its markers, notes when the sources mark gaps or disagree."""
 
-    def __init__(self, reader: IndexReader, count_tokens: Callable[[str], int]) -> None:
+    def __init__(self, reader: IndexReader, count_tokens: Callable[[str], int],
+                 english: Callable[[str], str | None] = lambda term: None) -> None:
         self.reader = reader
         self.count_tokens = count_tokens
+        self.english = english  # Chinese term → the glossary's English phrase, for the English lead line
 
     def spans(self, passages: Sequence[Passage], quotes: Sequence[Quote]) -> list[Span]:
         """Quotes as (passage, span); a quoted numbered item brings its sibling items (a list kept whole)."""
@@ -260,9 +264,13 @@ class ExtractiveAnswerer:
 
     def answer(self, query: Query, passages: Sequence[Passage], quotes: Sequence[Quote],
                notice: str | None = None) -> Answer:
-        """The quoted answer to ``query`` (in ``query.lang``'s framing; the quotes are the sources' own)."""
+        """The quoted answer to ``query`` in ``query.lang``'s framing: a Traditional-Chinese asker sees the
+        quotes in Traditional characters (the citation keeps the exact Simplified text and offsets, and
+        ``meta["shown"]`` what was shown); an English asker gets a lead line naming what they say."""
         lang = query.lang
         citations = [make_citation(n, p, span) for n, (p, span) in enumerate(self.spans(passages, quotes), start=1)]
+        if lang == "zh-Hant":
+            citations = [dataclasses.replace(c, meta={**c.meta, "shown": to_traditional(c.quote)}) for c in citations]
         unread, disagree = notes_for([c.quote for c in citations])
         lines = [message("header", lang)]
         if disagree:
@@ -271,7 +279,12 @@ class ExtractiveAnswerer:
         # sentence found in several passages is shown once, with all their markers.
         bullets: dict[str, list[int]] = {}
         for c in citations:
-            bullets.setdefault(one_line(c.quote).lstrip("-*• "), []).append(c.n)
+            bullets.setdefault(one_line(c.meta.get("shown", c.quote)).lstrip("-*• "), []).append(c.n)
+        if lang == "en":
+            lead = english_lead(query.original, [one_line(c.quote) for c in citations], self.english,
+                                is_list=is_list_question(query.standalone))
+            if lead:
+                lines.append(lead)
         lines.extend(f"- {quote}{''.join(f'[{n}]' for n in ns)}" for quote, ns in bullets.items())
         if unread:
             lines.append(message("note.unread", lang))

@@ -42,6 +42,7 @@ class Glossary:
     """English phrase (or Chinese synonym key) → Chinese terms, for query expansion."""
 
     entries: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+    phrases: tuple[str, ...] = ()  # the entries' phrases as written, in the same order
 
     @classmethod
     def load(cls, path: Path | None) -> Glossary:
@@ -58,7 +59,13 @@ class Glossary:
             if en.strip() and terms:
                 rows.append((en.strip().lower(), terms))
         rows.sort(key=lambda r: -len(r[0]))
-        return cls(tuple((_phrase_pattern(en), zh) for en, zh in rows))
+        return cls(tuple((_phrase_pattern(en), zh) for en, zh in rows), tuple(en for en, _ in rows))
+
+    def english(self, term: str) -> str | None:
+        """The English phrase whose first Chinese term is ``term`` (平方公里 → square kilometres), if any."""
+        names = [p for p, (pattern, zh) in zip(self.phrases, self.entries, strict=False)
+                 if zh[0] == term and not _is_chinese_key(pattern)]
+        return max(names, key=lambda p: (len(p), p)) if names else None  # the fullest wording: not km2
 
     def expand(self, text: str) -> list[str]:
         """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""

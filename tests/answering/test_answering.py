@@ -25,6 +25,7 @@ from assistant.config import Settings
 from assistant.data import Answer, Citation, Delta, Message, Usage
 from assistant.errors import InputError
 from assistant.knowledge.ingest import load_document
+from assistant.lang import to_traditional
 from assistant.testing import FakeChatModel, FakeEmbedder
 from assistant.wiring import build_assistant, build_indexer
 
@@ -95,10 +96,16 @@ def _assert_only_quotes(answer: Answer) -> None:
     quoted = [line for line in lines if line.startswith("- ")]
     assert len(quoted) == len(answer.citations)
     for line, c in zip(quoted, answer.citations, strict=True):
-        assert line == f"- {_one_line(c.quote).lstrip('-*• ')}[{c.n}]"
+        shown = c.meta.get("shown", c.quote)  # a Traditional-Chinese asker sees the quote in Traditional
+        assert shown == (to_traditional(c.quote) if answer.lang == "zh-Hant" else c.quote)
+        assert line == f"- {_one_line(shown).lstrip('-*• ')}[{c.n}]"
     others = [line for line in lines if not line.startswith("- ")]
     assert not lines[0].startswith("- ")  # the header comes first
     for line in others:  # header and notes: no figures, nothing quoted from the question
+        if answer.lang == "en" and line.startswith("In short:"):  # the English lead names the quotes' figures
+            allowed = figures(_quotes(answer)) | {str(len(answer.citations))}  # "the sources list 2 points"
+            assert figures(re.sub(r"\[\d+\]", "", line)) <= allowed, line
+            continue
         assert not figures(line), line
 
 
@@ -134,6 +141,8 @@ def test_traditional_question_gets_a_traditional_header_and_the_whole_list(extra
     assert "摘錄" in header and "資料" in header and "摘录" not in header  # Traditional characters
     quotes = _quotes(answer)
     assert "福田保税区" in quotes and "皇岗口岸片区" in quotes  # both items: the list is kept whole
+    assert "皇崗口岸片區" in answer.text and "皇岗口岸片区" not in answer.text  # shown in Traditional …
+    assert any(c.meta["shown"] != c.quote for c in answer.citations)  # … while citations keep the source
     _assert_well_cited(answer)
     _assert_only_quotes(answer)
 
@@ -143,10 +152,32 @@ def test_english_question_quotes_the_chinese_source(extractive: Assistant) -> No
     answer = extractive.answer("Which land border crossings does the zone have?")
     assert answer.answerable and answer.mode == "extractive" and answer.lang == "en"
     assert answer.text.startswith("Quoted answer")
+    assert answer.text.splitlines()[1].startswith("In short: the sources list")  # an English lead line
     quotes = _quotes(answer)
     assert "福田口岸" in quotes and "皇岗口岸" in quotes
     _assert_well_cited(answer)
     _assert_only_quotes(answer)
+
+
+@pytest.mark.slow
+def test_english_figure_question_gets_the_figure_in_its_lead_line(extractive: Assistant) -> None:
+    answer = extractive.answer("How large is the zone in total?")
+    assert answer.answerable and answer.lang == "en"
+    lead = answer.text.splitlines()[1]
+    assert lead.startswith("In short: about 3.89 square kilometres (约3.89平方公里)") and lead.endswith("[1].")
+    assert "3.89平方公里" in answer.citations[0].quote
+    _assert_only_quotes(answer)
+
+
+@pytest.mark.slow
+def test_off_topic_english_question_is_declined_with_english_suggestions(extractive: Assistant) -> None:
+    answer = extractive.answer("What is the capital of France?")
+    assert answer.mode == "decline" and not answer.answerable and answer.lang == "en"
+    assert answer.confidence is not None and answer.confidence < 0.5
+    lines = answer.text.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("Sorry") and lines[2].startswith("Official channel: ")
+    assert 1 <= len(answer.suggestions) <= 3
+    assert all(s.startswith("What do the sources say about ") and s in lines[1] for s in answer.suggestions)
 
 
 @pytest.mark.slow
@@ -235,12 +266,16 @@ def test_unanswerable_questions_are_declined_from_evidence(extractive: Assistant
     assert quoted == []
     assert answer.lang == "zh-Hans" and answer.meta["decline_reason"] == "no-evidence"
     lines = answer.text.splitlines()
-    assert lines[0].startswith("抱歉") and "不作推测" in lines[0]
-    topics = next(line for line in lines if line.startswith("资料涵盖的相关主题有："))
-    sections = {s for p in answer.passages for s in p.chunk.section}
-    named = topics.removeprefix("资料涵盖的相关主题有：").rstrip("。").split("、")
-    assert named and any(any(t in s for s in sections) for t in named), topics
-    assert "如需权威信息，请以官方渠道为准：" in answer.text and "htcz.sz.gov.cn" in answer.text
+    assert len(lines) == 3 and lines[0].startswith("抱歉") and "不作推测" in lines[0]
+    # The closest topics, offered as follow-up questions (Answer.suggestions) and named in the text.
+    assert lines[1].startswith("您可以改问：") and 1 <= len(answer.suggestions) <= 3
+    sections = " ".join(s for p in answer.passages for s in p.chunk.section)
+    for suggestion in answer.suggestions:
+        assert suggestion in lines[1] and suggestion.startswith("关于“") and suggestion.endswith("，资料有哪些内容？")
+        assert suggestion.removeprefix("关于“").split("”")[0] in sections
+    # The official channel in one line: one sentence of the corpus, quoted and cited.
+    assert lines[2].startswith("官方渠道：") and "htcz.sz.gov.cn" in lines[2]
+    assert answer.confidence is not None and answer.confidence < 0.5
     channel = _channel_citation(answer)
     assert "[1]" in answer.text
     _assert_invents_no_figures(answer, channel)

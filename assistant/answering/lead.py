@@ -1,0 +1,65 @@
+"""The English lead line of a quoted answer: what the Chinese quotes say, in one English sentence.
+
+The extractive answerer quotes; it does not translate. An English asker still gets the point first: the
+figure or date asked for, taken from the best quote (units and terms named with the glossary's English
+words), or how many items a list holds. Full English answers come from the LLM path.
+
+>>> english_lead("How large is the zone?", ["合作区共约3.89平方公里。"], {"平方公里": "square kilometres"}.get)
+'In short: about 3.89 square kilometres (约3.89平方公里) [1].'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from assistant.messages import text as message
+
+_WANTS_DATE = re.compile(r"\bwhen\b|\bwhat (?:date|day|year|time)\b|\bwhich (?:date|day|year)\b|\bsince when\b", re.I)
+_WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|\bwhat(?:'s| is| was| are)? the "
+                           r"(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b|\bpercent", re.I)
+_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
+_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*"
+                     r"(万平方米|平方公里|平方米|公里|米|亿元|万元|元|%|万人次|人次|万人|人|个|项|条|家|年|倍)?")
+_APPROX = {"约": "about ", "近": "nearly ", "超过": "over ", "逾": "over ", "不超过": "at most ", "最高": "up to "}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _date(m: re.Match[str]) -> str:
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    if month and 1 <= int(month) <= 12:
+        name = _MONTHS[int(month) - 1]
+        return f"{int(day)} {name} {year}" if day else f"{name} {year}"
+    return year
+
+
+def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
+    approx, number, unit = m.group(1), m.group(2), m.group(3)
+    unit_en = (english(unit) or unit) if unit else ""
+    sep = "" if unit_en in ("", "%") else " "
+    return f"{_APPROX.get(approx or '', '')}{number}{sep}{unit_en}".strip()
+
+
+def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], str | None], *,
+                 is_list: bool = False) -> str | None:
+    """One English sentence naming what the quotes answer, or None when there is nothing to name.
+
+    ``quotes`` are the answer's quoted lines, best first (marker ``[1]`` is the first); ``english`` maps a
+    Chinese term to the glossary's English phrase for it; ``is_list``: the question asks for several items.
+    """
+    if not quotes:
+        return None
+    best = quotes[0]
+    if _WANTS_DATE.search(question):
+        found = list(dict.fromkeys(_date(m) for m in _DATE.finditer(best)))
+        if found:
+            return message("lead.date", "en").format(items=", ".join(found[:3]))
+    if _WANTS_FIGURE.search(question):
+        found = list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(best)
+                                   if m.group(3) or m.group(1) or "." in m.group(2)))
+        if found:
+            return message("lead.figure", "en").format(items="; ".join(found[:3]))
+    if is_list and len(quotes) > 1:
+        return message("lead.list", "en").format(count=len(quotes))
+    return message("lead.other", "en")

@@ -1,0 +1,40 @@
+"""The English lead line of a quoted answer: the figure or date asked for, or what the quotes are."""
+
+from __future__ import annotations
+
+import pytest
+from support import REPO
+
+from assistant.answering.lead import english_lead
+from assistant.answering.query import Glossary
+
+ENGLISH = {"平方公里": "square kilometres", "万元": "10,000 yuan"}.get
+
+
+@pytest.mark.parametrize(("question", "quotes", "lead"), [
+    ("How large is the zone?", ["合作区共约3.89平方公里。"],
+     "In short: about 3.89 square kilometres (约3.89平方公里) [1]."),
+    ("How much can a project get?", ["每个项目资助最高500万元。"],
+     "In short: up to 500 10,000 yuan (最高500万元) [1]."),
+    ("When was the outline published?", ["2024年11月20日公布。"], "In short: 20 November 2024 [1]."),
+    ("Which year is the target?", ["到2035年建成。"], "In short: 2035 [1]."),
+    ("When does it apply?", ["自2023年8月起施行。"], "In short: August 2023 [1]."),
+])
+def test_figure_and_date_questions_name_what_the_best_quote_says(question: str, quotes: list[str], lead: str) -> None:
+    assert english_lead(question, quotes, ENGLISH) == lead
+
+
+def test_list_and_other_questions_and_nothing_to_name() -> None:
+    two = ["福田口岸。", "皇岗口岸。"]
+    assert english_lead("Which ports are there?", two, ENGLISH, is_list=True) == (
+        "In short: the sources list 2 points, quoted below.")
+    assert english_lead("Who issued it?", two, ENGLISH).startswith("In short: the passages quoted below")
+    assert english_lead("How large is it?", ["没有数字。"], ENGLISH).startswith("In short: the passages")
+    assert english_lead("How large is it?", [], ENGLISH) is None
+
+
+def test_glossary_names_a_chinese_term_in_english_by_its_fullest_phrase() -> None:
+    glossary = Glossary.load(REPO / "index" / "glossary.tsv")
+    assert glossary.english("平方公里") in ("square kilometres", "square kilometers")
+    assert glossary.english("深圳园区") == "shenzhen park"
+    assert glossary.english("没有这个词") is None
