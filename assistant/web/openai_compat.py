@@ -77,6 +77,8 @@ class OACompletion(BaseModel):
     citations: list[CitationOut] = Field(description="Extension: the passages behind the [n] markers.")
     answerable: bool = True
     notice: str | None = None
+    confidence: float | None = Field(None, description="Extension: probability that the sources answer it.")
+    suggestions: list[str] = Field(default_factory=list, description="Extension: questions the sources answer.")
 
 
 def _openai_question(deps: Deps, messages: Sequence[OAMessage]) -> tuple[str, list[Message]]:
@@ -110,7 +112,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
             return OACompletion(id=cid, created=created, model=MODEL_ID, usage=UsageOut.of(a),
                                 choices=[OAChoice(message={"role": "assistant", "content": a.text})],
                                 citations=[CitationOut.of(c) for c in a.citations], answerable=a.answerable,
-                                notice=a.notice)
+                                notice=a.notice, confidence=a.confidence, suggestions=list(a.suggestions))
         items = await start_stream(deps.assistant.stream(question, history, lang=body.lang))
         include_usage = bool((body.stream_options or {}).get("include_usage"))
 
@@ -124,7 +126,8 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
             if rest := unsent_rest(a, sent):
                 yield chunk({"content": rest})
             citations = [CitationOut.of(c).model_dump() for c in a.citations]
-            yield chunk({}, "stop", citations=citations, answerable=a.answerable, notice=a.notice)
+            yield chunk({}, "stop", citations=citations, answerable=a.answerable, notice=a.notice,
+                        confidence=a.confidence, suggestions=list(a.suggestions))
             if include_usage:  # OpenAI's convention: one more chunk, with no choices, carrying the usage
                 yield chunk(None, usage=UsageOut.of(a).model_dump())
 

@@ -100,7 +100,8 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
     @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
                          "Events: `delta` {text}…, then `citations` {citations}, then `done` {answer, answerable, "
-                         "mode, model, lang, notice, timings_ms, usage}; or `error` {message, code}."}})
+                         "mode, model, lang, notice, confidence, suggestions, timings_ms, usage}; or `error` "
+                         "{message, code}."}})
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Answer as server-sent events (see the 200 response for the event types)."""
         question, history = deps.checked(body.question, body.history)

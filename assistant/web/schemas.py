@@ -72,13 +72,18 @@ class DoneEvent(BaseModel):
     model: str | None
     lang: str
     notice: str | None
+    confidence: float | None = Field(None, description="Estimated probability that the sources answer the "
+                                     "question; null when it was not judged (e.g. a refused instruction).")
+    suggestions: list[str] = Field(default_factory=list, description="Questions the sources do answer, offered "
+                                   "with a decline.")
     timings_ms: dict[str, float]
     usage: UsageOut
 
     @classmethod
     def of(cls, a: Answer) -> DoneEvent:
         return cls(answer=a.text, answerable=a.answerable, mode=a.mode, model=a.model, lang=a.lang, notice=a.notice,
-                   timings_ms=dict(a.timings_ms), usage=UsageOut.of(a))
+                   confidence=a.confidence, suggestions=list(a.suggestions), timings_ms=dict(a.timings_ms),
+                   usage=UsageOut.of(a))
 
 
 class AskResponse(DoneEvent):

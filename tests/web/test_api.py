@@ -407,3 +407,26 @@ def test_stream_arrives_incrementally_and_the_loop_stays_free(live: str) -> None
         total = time.monotonic() - start
     assert first_at is not None and health_s is not None
     assert first_at < 0.6 and total > 0.9 and health_s < 0.5, (first_at, health_s, total)
+
+
+class DecliningWithSuggestions(FakeAssistant):
+    """Declines with a confidence and follow-up suggestions, as the answering core does."""
+
+    def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        return Answer(question=question, text="资料没有回答这个问题。", answerable=False, mode="decline",
+                      confidence=0.12, suggestions=("合作区面积多大？", "深圳园区由哪两个片区组成？"))
+
+
+def test_confidence_and_suggestions_travel_in_every_channel() -> None:
+    client = TestClient(create_app(DecliningWithSuggestions(), make_settings(), None))
+    want = {"confidence": 0.12, "suggestions": ["合作区面积多大？", "深圳园区由哪两个片区组成？"]}
+    asked = client.post("/api/v1/ask", json={"question": "火星？"}).json()
+    assert {k: asked[k] for k in want} == want
+    done = dict(sse_events(client.post("/api/v1/ask/stream", json={"question": "火星？"}).text))["done"]
+    assert {k: done[k] for k in want} == want
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "火星？"}]}).json()
+    assert {k: chat[k] for k in want} == want
+    streamed = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "火星？"}],
+                                                         "stream": True}).text
+    last = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")][-1]
+    assert {k: last[k] for k in want} == want
