@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from assistant.errors import IndexBusyError
+from assistant.errors import IndexBusyError, StoreError
 
 LOCK_FILE = "build.lock"
 #: How long a build waits for a server's cleanup (which holds the lock for milliseconds) before giving up.
@@ -81,12 +81,39 @@ def _try_lock(f: IO[str]) -> bool:
 
 
 def hold_build(index_dir: Path, build_id: str) -> Path:
-    """Take a lease on ``build_id`` for this process; returns the lease to :func:`release`."""
+    """Take a lease on ``build_id`` for this process; returns the lease to :func:`release`.
+
+    Raises :class:`StoreError` when a cleanup has already begun dropping the build (see :func:`doom`).
+    """
     leases = _store(index_dir) / LEASES
     leases.mkdir(parents=True, exist_ok=True)
     path = leases / f"{build_id}@{os.getpid()}-{uuid.uuid4().hex[:8]}"
     path.touch()
+    if _tombstone(index_dir, build_id).exists():  # lease first, then look: see doom()
+        path.unlink(missing_ok=True)
+        raise StoreError(f"index build {build_id} is being removed — open the live build instead")
     return path
+
+
+def _tombstone(index_dir: Path, build_id: str) -> Path:
+    return _store(index_dir) / LEASES / f"{build_id}.doomed"
+
+
+@contextlib.contextmanager
+def doom(index_dir: Path, build_id: str) -> Iterator[bool]:
+    """Mark ``build_id`` as being dropped; yields whether the caller may drop it (no live lease).
+
+    The handshake with :func:`hold_build`: a cleanup writes the tombstone, then reads the leases; a reader
+    writes its lease, then looks for the tombstone. Whatever the interleaving, one of them sees the other, so
+    a build is never dropped under a reader that took its lease.
+    """
+    stone = _tombstone(index_dir, build_id)
+    stone.parent.mkdir(parents=True, exist_ok=True)
+    stone.touch()
+    try:
+        yield build_id not in leased_builds(index_dir)
+    finally:
+        stone.unlink(missing_ok=True)
 
 
 def release(lease: Path) -> None:
@@ -112,6 +139,8 @@ def leased_builds(index_dir: Path) -> set[str]:
         return held
     for path in leases.iterdir():
         build_id, _, owner = path.name.partition("@")
+        if not owner:
+            continue  # a tombstone
         try:
             pid = int(owner.split("-", 1)[0])
         except ValueError:

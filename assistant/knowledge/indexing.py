@@ -34,7 +34,7 @@ import numpy as np
 
 from assistant.data import Chunk, Document
 from assistant.errors import IndexBusyError, IndexNotBuiltError
-from assistant.knowledge.builds import build_lock, leased_builds
+from assistant.knowledge.builds import build_lock, doom, leased_builds
 from assistant.knowledge.chunking import chunk_documents
 from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
 from assistant.knowledge.ingest import SkippedFile, load_sources
@@ -279,16 +279,24 @@ def _collection_of(prefix: str, build_id: str) -> str:
 
 
 def _drop_builds(index_dir: Path, client: Any, prefix: str, keep: set[str]) -> None:
+    """Drop every build but ``keep`` and those a reader holds a lease on (checked build by build, see doom)."""
     keep = keep | leased_builds(index_dir)
-    keep_cols = {_collection_of(prefix, b) for b in keep}
-    for name in collection_names(client, prefix):
-        if name not in keep_cols:
+    folder = store_dir(index_dir) / "builds"
+    builds = {d.name for d in folder.iterdir()} if folder.exists() else set()
+    kept_cols = set()
+    for build_id in sorted(builds):
+        if build_id in keep:
+            kept_cols.add(_collection_of(prefix, build_id))
+            continue
+        with doom(index_dir, build_id) as unused:
+            if not unused:  # a reader took a lease since we looked
+                kept_cols.add(_collection_of(prefix, build_id))
+                continue
+            drop_collection(client, _collection_of(prefix, build_id))
+            shutil.rmtree(folder / build_id, ignore_errors=True)
+    for name in collection_names(client, prefix):  # collections without a build folder: interrupted builds
+        if name not in kept_cols and name not in {_collection_of(prefix, b) for b in keep}:
             drop_collection(client, name)
-    builds = store_dir(index_dir) / "builds"
-    if builds.exists():
-        for d in builds.iterdir():
-            if d.name not in keep:
-                shutil.rmtree(d, ignore_errors=True)
 
 
 def drop_unused_builds(index_dir: Path, client: Any, collection: str) -> bool:

@@ -130,9 +130,16 @@ class LiveAssistant:
             build = self._builds.live()
             if build is None or build == self._current.build:
                 return False
-            lease = self._builds.hold(build)  # before opening: a cleanup must not drop it under us
+            try:
+                lease = self._builds.hold(build)  # before opening: a cleanup must not drop it under us
+            except Exception as exc:
+                log.info("index reload: build %s is going away, still serving %s: %s", build, self._current.build, exc)
+                return False
             try:
                 assistant = self._load()
+                opened = assistant.info().get("build")
+                if opened is not None and opened != build:  # the manifest moved on while we opened it
+                    raise RuntimeError(f"opened build {opened}, not the leased {build}; retrying")
                 if hasattr(assistant, "warm_up"):
                     assistant.warm_up()
             except Exception as exc:

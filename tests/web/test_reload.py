@@ -21,8 +21,8 @@ import assistant.wiring
 from assistant.cli import cli
 from assistant.config import Settings
 from assistant.data import Answer
-from assistant.errors import IndexBusyError
-from assistant.knowledge.builds import build_lock
+from assistant.errors import IndexBusyError, StoreError
+from assistant.knowledge.builds import build_lock, doom, hold_build, leased_builds, release
 from assistant.knowledge.indexing import read_manifest, store_dir
 from assistant.knowledge.store import collection_names
 from assistant.testing import FakeEmbedder
@@ -152,6 +152,20 @@ def test_a_build_waits_for_a_servers_short_cleanup(tiny_settings: Settings, fake
     lock.__enter__()
     threading.Timer(0.5, lambda: lock.__exit__(None, None, None)).start()
     assert build_indexer(tiny_settings, embedder=fake).build().chunks > 0  # waited, did not fail
+
+
+def test_lease_and_cleanup_always_see_each_other(tiny_settings: Settings) -> None:
+    index_dir = tiny_settings.index_dir
+    lease = hold_build(index_dir, "b1")
+    with doom(index_dir, "b1") as droppable:  # a reader holds it: the cleanup must keep it
+        assert not droppable
+    release(lease)
+    with doom(index_dir, "b1") as droppable:  # the cleanup began first: the reader must not take it
+        assert droppable
+        with pytest.raises(StoreError, match="being removed"):
+            hold_build(index_dir, "b1")
+    assert "b1" not in leased_builds(index_dir)
+    release(hold_build(index_dir, "b1"))  # the tombstone is gone with the cleanup
 
 
 def test_duplicate_source_files_are_indexed_once_and_named(tiny_settings: Settings, fake: FakeEmbedder) -> None:
