@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from assistant.answering.answer_type import holds
 from assistant.answering.citations import make_citation
 from assistant.answering.lead import english_lead
 from assistant.answering.query import DIGITS, Query
@@ -96,12 +97,13 @@ Meaning = Callable[[int, int], float]
 
 def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
              paragraph_of: Callable[[Chunk], str] | None = None, meaning: Meaning | None = None,
-             weight: float = 0.0) -> list[Unit]:
+             weight: float = 0.0, kinds: Collection[str] = (), kind_bonus: float = 0.0) -> list[Unit]:
     """Every sentence/list line of the passages, scored. Rank breaks ties: earlier passages win.
 
     ``paragraph_of(chunk)`` gives the rest of the paragraph a chunk was cut from (a long paragraph is
     split by the token budget), so a sentence keeps its paragraph's topic sentence as context. A unit's
-    score mixes its term coverage with its ``meaning`` (weight ``weight``).
+    score mixes its term coverage with its ``meaning`` (weight ``weight``), plus ``kind_bonus`` when it
+    states an answer of a kind the question asks for (``kinds``: a date, an amount; see answer_type).
     """
     found: list[tuple[int, int, int, str, float, float, float]] = []
     for i, p in enumerate(passages):
@@ -119,7 +121,8 @@ def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
     same: dict[str, float] = {}
     for *_, text, _, _, m in found:
         same[text] = max(m, same.get(text, m))
-    return [Unit(i, s, e, text, (1 - weight) * covered + weight * same[text] + prior, covered + prior)
+    return [Unit(i, s, e, text, (1 - weight) * covered + weight * same[text] + prior
+                 + (kind_bonus if any(holds(text, k) for k in kinds) else 0.0), covered + prior)
             for i, s, e, text, covered, prior, _ in found]
 
 
@@ -162,7 +165,8 @@ def sentence_start(text: str, offset: int) -> int:
 def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str, float], *,
                   paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
                   other_source_relative: float = 0.75, meaning: Meaning | None = None,
-                  weight: float = 0.0) -> tuple[list[Quote], float]:
+                  weight: float = 0.0, kinds: Collection[str] = (), kind_bonus: float = 0.0
+                  ) -> tuple[list[Quote], float]:
     """The spans to quote, best first, and the evidence score: the best unit's term coverage, capped by how
     well the non-figure terms are covered (0 when nothing matches). Units rank by terms and ``meaning``.
 
@@ -172,7 +176,7 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
     passage is quoted whole, a sentence from full stop to full stop (its ；-separated items included), and
     a numbered item whose section heading names what is asked brings its sibling items.
     """
-    units = units_of(passages, terms, paragraph_of, meaning, weight)
+    units = units_of(passages, terms, paragraph_of, meaning, weight, kinds, kind_bonus)
     if not units:
         return [], 0.0
     ranked = sorted(units, key=lambda u: -u.score)

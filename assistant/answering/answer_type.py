@@ -1,0 +1,42 @@
+"""What kind of answer a question asks for — a date, an amount of money, a figure, a contact — and
+whether a text holds one. Sentences that hold the kind asked for rank higher, and a question whose kind
+no quoted sentence holds is weaker evidence (the sources talk about the topic but not the detail asked).
+
+>>> sorted(asked("新措施从哪天开始实施？"))
+['date']
+>>> holds("自2024年10月1日起施行。", "date"), holds("具体日期未读到。", "date")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.lang import to_simplified
+
+#: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
+KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "date": (re.compile(r"哪天|哪一天|几号|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
+                        r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
+             re.compile(r"\d{4}年|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:年|个月|天|日|周|个工作日)")),
+    "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
+                         r"|amount|fee|cost|rent", re.I),
+              re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
+    "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例"
+                          r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)", re.I),
+               re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])")),
+    "contact": (re.compile(r"电话|热线|邮箱|地址|网址|官网|联系方式|phone|hotline|e-?mail|address|website", re.I),
+                re.compile(r"\d{3,4}[-\s]?\d{7,8}|\d{8}|@|https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)"
+                           r"|\d+号|路\d|大道|大厦", re.I)),
+}
+
+
+def asked(question: str) -> set[str]:
+    """The kinds of answer ``question`` asks for (empty when it asks for none of them)."""
+    text = to_simplified(question)
+    return {kind for kind, (ask, _) in KINDS.items() if ask.search(text)}
+
+
+def holds(text: str, kind: str) -> bool:
+    """Does ``text`` state an answer of ``kind``?"""
+    return bool(KINDS[kind][1].search(to_simplified(text)))
