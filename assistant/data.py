@@ -180,6 +180,21 @@ class Delta:
     text: str
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The retrieved passages, sent before the first :class:`Delta` so a client can show them at once.
+
+    ``citations`` are numbered in retrieval order; the final :class:`Answer`'s citations (what the text cites,
+    numbered as its markers) replace them. Empty for a declined question.
+    """
+
+    citations: tuple[Citation, ...] = ()
+
+
+#: What :meth:`AssistantLike.stream` yields: one :class:`Sources`, text deltas, then the :class:`Answer`.
+StreamEvent = Sources | Delta | Answer
+
+
 class AssistantLike(Protocol):
     """What every caller (API, web chat, evaluator, CLI) needs of
     :class:`assistant.answering.assistant.Assistant`; :class:`assistant.testing.FakeAssistant` implements it too."""
@@ -189,8 +204,8 @@ class AssistantLike(Protocol):
         ...
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]:
-        """Text deltas, then the final :class:`Answer`."""
+               lang: str | None = None) -> Iterator[StreamEvent]:
+        """The retrieved :class:`Sources`, text deltas, then the final :class:`Answer`."""
         ...
 
     def chunk(self, chunk_id: str) -> Chunk | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.data import Answer, Chunk, Citation, Delta, EmbedKind, Message, Passage, Usage
+from assistant.data import Answer, Chunk, Citation, Delta, EmbedKind, Message, Passage, Sources, StreamEvent, Usage
 from assistant.errors import LLMError
 
 
@@ -56,7 +56,8 @@ class FakeChatModel:
         self.name = name
         self.requests: list[list[Message]] = []
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
         self.requests.append(list(messages))
         if self.fail:
             raise LLMError("fake chat model is set to fail")
@@ -64,6 +65,52 @@ class FakeChatModel:
         for i in range(0, len(reply), 4):
             yield reply[i : i + 4]
         yield Usage(prompt_tokens=sum(len(m.content) for m in messages), completion_tokens=len(reply))
+
+
+class ObedientChatModel:
+    """The worst case for prompt injection: a chat model that does whatever any text tells it.
+
+    It repeats its system prompt, then every line of the user message that gives an order (``SYSTEM:``,
+    "ignore", "say", "print", "visit", 忽略, 输出, 访问, …) as if carrying it out, then copies the first
+    sentence of passage [1] with its marker, as an honest answer would.
+    """
+
+    _ORDER = re.compile(r"SYSTEM:|ignore|say |print|reveal|visit|call |email|PWNED|忽略|输出|访问|致电|联系", re.I)
+
+    def __init__(self, name: str = "obedient-llm") -> None:
+        self.name = name
+        self.requests: list[list[Message]] = []
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
+        self.requests.append(list(messages))
+        system = "\n".join(m.content for m in messages if m.role == "system")
+        user = messages[-1].content
+        orders = [line.strip() for line in user.splitlines() if self._ORDER.search(line)]
+        honest = re.search(r"^\[1\] [^\n]*\n[-\d.\s]*([^\n。]+。)", user, re.M)
+        reply = "\n".join([system, *orders, f"{honest.group(1)}[1]" if honest else ""])
+        for i in range(0, len(reply), 7):
+            yield reply[i : i + 7]
+        yield Usage(prompt_tokens=len(system) + len(user), completion_tokens=len(reply))
+
+
+class SlowChatModel:
+    """A chat model that takes ``delay_s`` before each reply (a hanging or overloaded server); it honours the
+    call's ``timeout_s`` the way a real client does, failing with :class:`LLMError` when it runs out."""
+
+    def __init__(self, reply: str = "[1]", delay_s: float = 5.0, name: str = "slow-llm") -> None:
+        self.reply, self.delay_s, self.name = reply, delay_s, name
+        self.timeouts: list[float | None] = []
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
+        self.timeouts.append(timeout_s)
+        if timeout_s is not None and timeout_s < self.delay_s:
+            time.sleep(timeout_s)
+            raise LLMError(f"slow chat model did not answer within {timeout_s:.1f}s")
+        time.sleep(self.delay_s)
+        yield self.reply
+        yield Usage(prompt_tokens=1, completion_tokens=len(self.reply))
 
 
 FAKE_CHUNK = Chunk(
@@ -107,8 +154,9 @@ class FakeAssistant:
         return self._answer(question, history)
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]:
+               lang: str | None = None) -> Iterator[StreamEvent]:
         answer = self._answer(question, history)
+        yield Sources(answer.citations)
         for i in range(0, len(answer.text), 3):
             if self.delay_s:
                 time.sleep(self.delay_s / 10)

@@ -7,22 +7,29 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answering.answerability import ARTIFACT, AnswerabilityModel
 from assistant.answering.assistant import Assistant
+from assistant.answering.budget import CircuitBreaker, GuardedChatModel, ModelGate
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial
 from assistant.answering.retrieval import Glossary, HybridRetriever
 from assistant.config import Settings
-from assistant.errors import IndexNotBuiltError
+from assistant.errors import IndexNotBuiltError, LLMError
 from assistant.knowledge.embedding import E5Embedder, Embedder, OpenAIEmbedder
 from assistant.knowledge.indexing import Indexer, load_index, store_dir
 from assistant.knowledge.store import open_client
 from assistant.text.tokens import count_tokens, encoding
 from assistant.web.reload import IndexBuilds, LiveAssistant
+
+if TYPE_CHECKING:
+    from assistant.answering.llm_server import Supervisor
+
+log = logging.getLogger(__name__)
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -62,14 +69,50 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None, *, cli
                            Glossary.load(settings.index_dir / "glossary.tsv"), candidates=settings.candidates)
 
 
+def start_local_model(settings: Settings, *, wait: bool = True, must_start: bool = False) -> Supervisor | None:
+    """The supervised llama.cpp server of the local model (``PARK_LOCAL_MODEL``), started; None if there is none.
+
+    With ``wait`` it blocks until the server is healthy. A server that fails to start raises only with
+    ``must_start``; otherwise the supervisor keeps trying while answers fall back to quotes.
+    """
+    from assistant.answering.llm_server import Supervisor
+    from assistant.answering.local_model import resolve_model
+
+    model = resolve_model(settings.local_model, settings.local_chat_template, settings.model_dir)
+    if model is None:
+        return None
+    supervisor = Supervisor(model, threads=settings.llm_threads, n_ctx=4096 * settings.llm_slots,
+                            parallel=settings.llm_slots)
+    try:
+        return supervisor.start(wait=wait)
+    except LLMError as exc:
+        if must_start:
+            raise
+        log.error("the local model did not start (answers are quoted until it does): %s", exc)
+        return supervisor.start(wait=False)
+
+
 def build_chat_model(settings: Settings) -> ChatModel | None:
-    """The OpenAI-compatible chat model when the effective mode is ``llm``, else None."""
+    """The chat model when the effective mode is ``llm`` (the configured endpoint, else the local model,
+    started here), behind a gate (bounded queue, circuit breaker); else None."""
     if settings.answer_mode != "llm":
         return None
     from assistant.answering.llm import OpenAIChatModel
 
-    return OpenAIChatModel(model=settings.llm_model, base_url=settings.openai_base_url,
-                           api_key=settings.openai_api_key, timeout_s=settings.llm_timeout_s)
+    inner: ChatModel
+    if settings.llm_configured:
+        inner = OpenAIChatModel(model=settings.llm_model, base_url=settings.openai_base_url,
+                                api_key=settings.openai_api_key, timeout_s=settings.llm_timeout_s)
+    else:
+        from assistant.answering.llm_server import LocalChatModel
+
+        supervisor = start_local_model(settings)
+        if supervisor is None:
+            return None
+        inner = LocalChatModel(supervisor, timeout_s=settings.llm_timeout_s)
+    gate = ModelGate(slots=settings.llm_slots, max_waiting=settings.llm_queue, max_wait_s=settings.llm_max_wait_s,
+                     breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
+    return GuardedChatModel(inner, gate)
 
 
 def answerability_model(embedder_name: str) -> AnswerabilityModel | None:
@@ -92,10 +135,11 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         count_tokens=token_counter(settings),
         top_k=settings.top_k,
         context_tokens=settings.context_tokens,
-        max_tokens=settings.llm_max_tokens,
+        max_tokens=settings.local_max_tokens if settings.uses_local_model else settings.llm_max_tokens,
         max_question_chars=settings.max_question_chars,
         colloquial=Colloquial.load(settings.index_dir / "colloquial.tsv"),
         answerability=answerability_model(retriever.embedder.name),
+        request_budget_s=settings.request_budget_s,
     )
 
 

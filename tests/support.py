@@ -137,5 +137,6 @@ def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
     for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv"):
         shutil.copy2(REPO / "index" / name, index_dir / name)
+    # No local model unless a test asks for one (local_model=<path>), even where it is installed.
     return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",
-                    tiktoken_cache_dir=REPO / ".tiktoken", **overrides)
+                    tiktoken_cache_dir=REPO / ".tiktoken", **{"local_model": "off", **overrides})

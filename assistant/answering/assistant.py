@@ -19,16 +19,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.answering.answerability import AnswerabilityModel
+from assistant.answering.budget import Deadline, ModelBusy
+from assistant.answering.citations import make_citation
 from assistant.answering.decline import Decliner
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
-from assistant.answering.generative import GenerativeAnswerer, UnverifiedAnswer
+from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, UnverifiedAnswer
 from assistant.answering.guard import is_injection, resolve_followup
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial, QueryParser
 from assistant.answering.retrieval import Filters, HybridRetriever
-from assistant.data import Answer, Chunk, Delta, Message
+from assistant.data import Answer, Chunk, Delta, Message, Sources, StreamEvent
 from assistant.errors import InputError, LLMError
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import LANGS, Lang, detect_lang
@@ -43,17 +45,21 @@ class Assistant:
     def __init__(self, *, retriever: HybridRetriever, chat_model: ChatModel | None, prompts: Prompts,
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
                  max_tokens: int = 700, max_question_chars: int = 2000, colloquial: Colloquial | None = None,
-                 answerability: AnswerabilityModel | None = None) -> None:
+                 answerability: AnswerabilityModel | None = None,
+                 request_budget_s: float = 60.0) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.max_question_chars = max_question_chars
+        self.request_budget_s = request_budget_s
         self.reader = IndexReader(retriever.index)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial)
         self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
+        embedder = retriever.embedder
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
-                                              max_tokens=max_tokens) if chat_model is not None else None)
+                                              max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"))
+                           if chat_model is not None else None)
 
     # -- public surface ---------------------------------------------------------------------------------
     @property
@@ -85,10 +91,14 @@ class Assistant:
         return final
 
     def stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
-               filters: Filters | None = None) -> Iterator[Delta | Answer]:
-        """Yield text deltas, then the final :class:`Answer` (whose text is authoritative: an LLM answer
-        may lose unsupported sentences in verification). The Answer carries its own usage and timings."""
+               filters: Filters | None = None) -> Iterator[StreamEvent]:
+        """Yield the retrieved :class:`Sources`, text deltas, then the final :class:`Answer` (whose text is
+        authoritative: a fallback replaces what was streamed). The Answer carries its own usage and timings.
+
+        One time budget (``request_budget_s``) covers the whole request: condensing a follow-up, waiting for
+        a model slot and generating all spend from it."""
         t0 = time.perf_counter()
+        deadline = Deadline(self.request_budget_s)
         question = (question or "").strip()
         if not question:
             raise InputError("the question is empty")
@@ -97,9 +107,10 @@ class Assistant:
         language: Lang = lang if lang in LANGS else detect_lang(question)
         if is_injection(question):
             answer = self.decliner.decline(question, language, [], reason="injection")
+            yield Sources()
             yield from _emit(_timed(answer, {}, t0))
             return
-        query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history))
+        query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history, deadline))
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
         evidence = self.judge.assess(query, passages, result.vectors)
@@ -107,15 +118,26 @@ class Assistant:
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
                                              coverage=evidence.coverage)
+            yield Sources()
             yield from _emit(_timed(declined, {}, t0, evidence.confidence))
             return
+        yield Sources(tuple(make_citation(n, p) for n, p in enumerate(passages, start=1)))
         if self.generative is not None:
             try:
-                for event in self.generative.stream(query, history, passages):
+                spans = self.extractive.spans(passages, evidence.quotes)
+                for event in self.generative.stream(query, passages, spans, deadline):
                     yield _timed(event, timings, t0, evidence.confidence) if isinstance(event, Answer) else event
                 return
+            except ModelDeclined as declined_by_model:
+                answer = self.decliner.decline(question, language, passages, reason="no-evidence",
+                                               coverage=evidence.coverage)
+                answer = dataclasses.replace(answer, usage=declined_by_model.usage,
+                                             meta={**answer.meta, "declined_by": "model"})
+                yield from _emit(_timed(answer, timings, t0, evidence.confidence))
+                return
             except LLMError as exc:
-                kind = "unverified" if isinstance(exc, UnverifiedAnswer) else "fallback"
+                kind = ("unverified" if isinstance(exc, UnverifiedAnswer) else
+                        "busy" if isinstance(exc, ModelBusy) else "fallback")
                 # Users are told that the model failed, not where it runs: the cause (with the endpoint's
                 # address) goes to the log and to answer.meta, for whoever runs the server.
                 log.warning("answering without the chat model (%s): %s", kind, exc)
@@ -129,12 +151,12 @@ class Assistant:
         yield from _emit(_timed(answer, timings, t0, evidence.confidence))
 
     # -- follow-ups ---------------------------------------------------------------------------------------
-    def _standalone(self, question: str, history: Sequence[Message]) -> str:
+    def _standalone(self, question: str, history: Sequence[Message], deadline: Deadline) -> str:
         """The question made standalone: by the chat model if there is one, else from the previous turn."""
         if not history:
             return question
         if self.generative is not None:
-            condensed = self.generative.condense(question, history)
+            condensed = self.generative.condense(question, history, deadline)
             if condensed is not None:
                 return condensed
         return resolve_followup(question, history, self._previous_items)

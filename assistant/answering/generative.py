@@ -1,25 +1,59 @@
-"""The generative answerer: the chat model writes the answer from numbered passages; citations verified.
+"""The generative answerer: the chat model writes the answer from numbered evidence; nothing unchecked is shown.
 
-The passages go into the prompt as ``[1]..[n]`` within a token budget; the model's reply is streamed as
-it comes, then its markers are checked (unknown numbers dropped), every cited sentence is verified against
-its passages (:func:`assistant.answering.citations.verify_claims`), unsupported sentences are removed
-with a notice, and the markers are renumbered in order of first citation. A reply that cites nothing
-raises :class:`UnverifiedAnswer`; any backend failure raises :class:`~assistant.errors.LLMError`. The
-orchestrator turns both into the quoted answer with a notice.
+The prompt holds the selected evidence sentences of each passage under its heading (fewer, more relevant
+tokens than whole chunks: better for small models), numbered ``[1]..[n]``, fenced so their text cannot close
+the block (:func:`~assistant.answering.output_checks.fence`). The model's reply is cut into sentences as it
+streams; each complete sentence is checked before it is shown:
+
+- ``NO_ANSWER`` first → :class:`ModelDeclined` (the orchestrator declines in the decline format);
+- the system prompt (its canary or a long stretch of it), or a URL, phone number or e-mail address that is
+  not in the passages → the sentence is dropped;
+- questions (the model parroting), repeats, and Chinese sentences in an English answer are dropped;
+- every other sentence is attributed to the passage that supports it
+  (:class:`~assistant.answering.attribution.Attributor`: its figures must be in it, its wording or meaning
+  close), whatever markers the model wrote; unsupported ones are dropped with a notice.
+
+Markers are numbered in order of first citation as sentences are shown, so the streamed text is the final
+text. A reply of which no cited sentence remains raises :class:`UnverifiedAnswer`; any backend failure raises
+:class:`~assistant.errors.LLMError`. The orchestrator turns both into the quoted answer with a notice.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import re
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 
-from assistant.answering.citations import make_citation, parse_markers, renumber, strip_unknown_markers, verify_claims
+import numpy as np
+
+from assistant.answering.attribution import Attributor, Block, SentenceStream, marker_free
+from assistant.answering.budget import Deadline
+from assistant.answering.citations import make_citation
+from assistant.answering.extractive import units_of
 from assistant.answering.llm import ChatModel, collect
+from assistant.answering.output_checks import (
+    fence,
+    foreign_contacts,
+    gives_orders,
+    is_no_answer,
+    leaks_prompt,
+    mentions_no_answer,
+)
+from assistant.answering.output_checks import says_not_given as not_given
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Query
 from assistant.data import Answer, Delta, Message, Passage, Usage
 from assistant.errors import LLMError
+from assistant.lang import to_simplified, to_traditional
 from assistant.messages import text as message
+from assistant.text.markers import marker_numbers
+
+#: Evidence pieces (sentences, list items) given to the model at most.
+MAX_PIECES = 6
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_END = re.compile(r"[。．.！!？?；;：:]$")
+
+Span = tuple[Passage, tuple[int, int]]
 
 
 class UnverifiedAnswer(LLMError):
@@ -30,79 +64,194 @@ class UnverifiedAnswer(LLMError):
         self.usage = usage or Usage()  # what the call cost, although its answer is not shown
 
 
+class ModelDeclined(Exception):  # an outcome, not a failure
+    """The model said the passages do not answer (``NO_ANSWER``)."""
+
+    def __init__(self, usage: Usage | None = None) -> None:
+        super().__init__("the model found no answer in the passages")
+        self.usage = usage or Usage()
+
+
 class GenerativeAnswerer:
-    """Answers with ``chat_model`` from the passages; also condenses follow-ups into standalone questions."""
+    """Answers with ``chat_model`` from the evidence; also condenses follow-ups into standalone questions.
+
+    ``embed`` (texts → unit vectors, e.g. the query embedder) lets attribution compare meaning across languages.
+    """
 
     def __init__(self, chat_model: ChatModel, prompts: Prompts, count_tokens: Callable[[str], int], *,
-                 context_tokens: int = 2500, max_tokens: int = 700) -> None:
+                 context_tokens: int = 2500, max_tokens: int = 700,
+                 embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
         self.count_tokens = count_tokens
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
+        self.embed = embed
+        #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
+        #: prefix stays the same across requests, so the server can reuse its cached computation.
+        self.canary = "PK-" + secrets.token_hex(6)
 
     @property
     def name(self) -> str:
         return self.chat_model.name
 
-    def condense(self, question: str, history: Sequence[Message]) -> str | None:
+    def condense(self, question: str, history: Sequence[Message], deadline: Deadline | None = None) -> str | None:
         """The follow-up ``question`` rewritten as a standalone question, or None when the model fails."""
-        convo = "\n".join(f"{m.role}: {m.content}" for m in history[-6:])
-        prompt = self.prompts.render("condense_question", history=convo, question=question)
+        convo = "\n".join(f"{m.role}: {fence(m.content)}" for m in history[-6:])
+        prompt = self.prompts.render("condense_question", history=convo, question=fence(question))
+        timeout = deadline.remaining() if deadline is not None else None
         try:
-            text = collect(self.chat_model.stream([Message("user", prompt)], max_tokens=120))[0].strip()
+            text = collect(self.chat_model.stream([Message("user", prompt)], max_tokens=120, timeout_s=timeout))[0]
         except LLMError:
             return None
+        text = text.strip()
         return text.splitlines()[0] if 2 <= len(text) <= 4 * len(question) + 200 else None
 
-    def context(self, passages: Sequence[Passage]) -> tuple[str, list[Passage]]:
-        """Numbered passages, best first, within the context token budget."""
-        blocks: list[str] = []
+    def pieces(self, query: Query, passages: Sequence[Passage], spans: Sequence[Span]) -> list[Span]:
+        """The evidence to show the model: the chosen quotes, then the next-best sentences, at most
+        :data:`MAX_PIECES`; whole passages when nothing was chosen."""
+        if not spans:
+            return [(p, (p.chunk.start, p.chunk.end)) for p in passages[:4]]
+        out = list(spans[:MAX_PIECES])
+        units = sorted(units_of(passages, query.terms), key=lambda u: -u.score)
+        best = units[0].score if units else 0.0
+        for u in units:
+            if len(out) >= MAX_PIECES or u.score < 0.5 * best:
+                break
+            p = passages[u.passage_index]
+            if any(q.chunk.id == p.chunk.id and s <= u.start < e for q, (s, e) in out):
+                continue
+            out.append((p, (u.start, u.end)))
+        return out
+
+    def context(self, pieces: Sequence[Span]) -> tuple[str, list[Passage], list[Block], list[tuple[int, int]]]:
+        """Numbered blocks (one per passage, its pieces in document order) within the context token budget:
+        the prompt text, the passages, the attribution blocks, and each block's span."""
+        grouped: dict[str, list[Span]] = {}
+        for piece in pieces:
+            grouped.setdefault(piece[0].chunk.id, []).append(piece)
+        texts: list[str] = []
         used: list[Passage] = []
+        blocks: list[Block] = []
+        spans: list[tuple[int, int]] = []
         budget = self.context_tokens
-        for p in passages:
+        for group in grouped.values():
+            p = group[0][0]
             c = p.chunk
-            head = " · ".join(x for x in (c.title, str(c.meta.get("doc_no") or ""), c.section_path) if x)
-            block = f"[{len(used) + 1}] {head}\n{c.text}"
+            body = "\n".join(dict.fromkeys(c.text[s - c.start : e - c.start].strip() for _, (s, e) in
+                                           sorted(group, key=lambda x: x[1][0])))
+            head = " · ".join(x for x in (c.section_path, str(c.meta.get("doc_no") or "")) if x)
+            block = f"[{len(used) + 1}] {fence(head)}\n{fence(body)}"
             cost = self.count_tokens(block)
             if cost > budget and used:
                 break
-            blocks.append(block)
+            texts.append(block)
             used.append(p)
+            blocks.append(Block(body, c.text))
+            spans.append((min(s for _, (s, _) in group), max(e for _, (_, e) in group)))
             budget -= cost
-        return "\n\n".join(blocks), used
+        return "\n\n".join(texts), used, blocks, spans
 
-    def stream(self, query: Query, history: Sequence[Message],
-               passages: Sequence[Passage]) -> Iterator[Delta | Answer]:
-        """Yield the model's deltas as they come, then the verified :class:`Answer`."""
+    def stream(self, query: Query, passages: Sequence[Passage], spans: Sequence[Span] = (),
+               deadline: Deadline | None = None) -> Iterator[Delta | Answer]:
+        """Yield checked sentences as the model writes them, then the :class:`Answer`."""
         lang = query.lang
-        context, used = self.context(passages)
-        system = self.prompts.render("system", today=dt.date.today().isoformat())
-        user = self.prompts.render("answer", passages=context, question=query.standalone,
+        context, used, blocks, block_spans = self.context(self.pieces(query, passages, spans))
+        system = self.prompts.render("system", canary=self.canary)
+        user = self.prompts.render("answer", passages=context, question=fence(query.standalone),
                                    language=message("language.name", lang))
-        messages = [Message("system", system), *history[-6:], Message("user", user)]
-        pieces: list[str] = []
+        check = _Checker(Attributor(blocks, self.embed), system, self.canary, "\n".join(b.passage_text for b in blocks),
+                         lang)
+        splitter = SentenceStream()
+        raw: list[str] = []
         usage: Usage | None = None
-        for event in self.chat_model.stream(messages, max_tokens=self.max_tokens):
+        timeout = deadline.remaining() if deadline is not None else None
+        for event in self.chat_model.stream([Message("system", system), Message("user", user)],
+                                            max_tokens=self.max_tokens, timeout_s=timeout):
             if isinstance(event, Usage):
                 usage = event
                 continue
-            pieces.append(event)
-            yield Delta(event)
-        raw = strip_unknown_markers("".join(pieces).strip(), len(used))
+            raw.append(event)
+            for sentence in splitter.feed(event):
+                if (shown := check.sentence(sentence, usage)) is not None:
+                    yield Delta(shown)
+        for sentence in splitter.flush():
+            if (shown := check.sentence(sentence, usage)) is not None:
+                yield Delta(shown)
         if usage is None or usage.total_tokens == 0:
-            usage = Usage(self.count_tokens(system + user), self.count_tokens(raw))
-        checks = verify_claims(raw, used)
-        unsupported = [c for c in checks if not c.supported]
-        joiner = " " if lang == "en" else ""
-        kept = joiner.join(c.sentence for c in checks if c.supported) if unsupported else raw
-        cited = [n for n in parse_markers(kept) if 1 <= n <= len(used)]
-        if not kept.strip() or not cited:
-            raise UnverifiedAnswer("the model's answer cited no source passage", usage)
-        mapping = {old: new for new, old in enumerate(cited, start=1)}
-        text = renumber(kept, mapping)
-        citations = tuple(make_citation(mapping[n], used[n - 1]) for n in cited)
-        notice = message("note.removed", lang) if unsupported else None
-        yield Answer(question=query.original, text=text, citations=citations, answerable=True, mode="llm",
-                     model=self.chat_model.name, lang=lang, passages=tuple(passages), notice=notice, usage=usage,
-                     meta={"standalone": query.standalone, "unsupported": [c.sentence for c in unsupported]})
+            usage = Usage(self.count_tokens(system + user), self.count_tokens("".join(raw)))
+        if check.declined:
+            raise ModelDeclined(usage)
+        if not check.mapping:
+            reason = "the model's answer cited no source passage"
+            raise UnverifiedAnswer(f"{reason} ({'; '.join(check.dropped[:3])})" if check.dropped else reason, usage)
+        citations = tuple(make_citation(n, used[b], block_spans[b]) for b, n in check.mapping.items())
+        notice = message("note.removed", lang) if check.unsupported else None
+        yield Answer(question=query.original, text="".join(check.shown).rstrip(), citations=citations,
+                     answerable=True, mode="llm", model=self.chat_model.name, lang=lang, passages=tuple(passages),
+                     notice=notice, usage=usage,
+                     meta={"standalone": query.standalone, "unsupported": check.unsupported,
+                           "dropped": check.dropped, "raw": "".join(raw)})
+
+
+class _Checker:
+    """The per-answer state of the sentence checks: what was shown, dropped, and the marker numbering."""
+
+    def __init__(self, attributor: Attributor, system: str, canary: str, passages_text: str, lang: str) -> None:
+        self.attributor = attributor
+        self.system, self.canary, self.passages_text, self.lang = system, canary, passages_text, lang
+        self.mapping: dict[int, int] = {}  # block index (0-based) → answer marker number
+        self.shown: list[str] = []
+        self.unsupported: list[str] = []
+        self.dropped: list[str] = []
+        self.declined = False
+        self._seen: set[str] = set()
+
+    def _drop(self, sentence: str, why: str) -> str | None:
+        self.dropped.append(f"{why}: {sentence[:80]}")
+        return None
+
+    def sentence(self, raw: str, usage: Usage | None) -> str | None:
+        """The text to show for one model sentence (with its marker), or None to drop it."""
+        if self.declined:
+            return None
+        if not self.shown and not self.dropped and is_no_answer(raw):
+            self.declined = True
+            return None
+        sep = raw[len(raw.rstrip()):]
+        text, hints = marker_free(raw), marker_numbers(raw)
+        if not text.strip(" -*#•>。.，,：:"):
+            return None
+        if mentions_no_answer(text):
+            return self._drop(text, "no-answer phrase")
+        if leaks_prompt(text, self.system, self.canary):
+            return self._drop(text, "system prompt")
+        if gives_orders(text):
+            return self._drop(text, "instructions")
+        if foreign := foreign_contacts(text, self.passages_text):
+            return self._drop(text, f"contact not in the passages ({foreign[0]})")
+        key = re.sub(r"\W", "", to_simplified(text)).lower()
+        if text.rstrip().endswith(("?", "？")) or key in self._seen:
+            return self._drop(text, "question or repeat")
+        self._seen.add(key)
+        if self.lang == "en" and len(_CJK.findall(text)) > 0.3 * len(text.replace(" ", "")):
+            return self._drop(text, "not in English")
+        if not_given(text) and not any(c.isdigit() for c in text):
+            return self._emit(text, None, sep)
+        verdict = self.attributor.attribute(text, hints)
+        if verdict.block is None:
+            self.unsupported.append(text)
+            return self._drop(text, verdict.reason)
+        return self._emit(text, self.mapping.setdefault(verdict.block, len(self.mapping) + 1), sep)
+
+    def _emit(self, text: str, n: int | None, sep: str) -> str:
+        body = text.strip()
+        if self.lang == "zh-Hant":
+            body = to_traditional(body)
+        if n is not None:
+            m = _END.search(body)
+            body = f"{body[: m.start()]}[{n}]{body[m.start():]}" if m else f"{body}[{n}]"
+        lead = " " if self.lang == "en" and self.shown and not self.shown[-1][-1:].isspace() else ""
+        piece = lead + body + ("\n" if "\n" in sep else "")
+        self.shown.append(piece)
+        return piece

@@ -44,9 +44,10 @@ class ChatModel(Protocol):
 
     name: str
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
         """Yield text deltas, then the call's :class:`Usage`. Raises :class:`assistant.errors.LLMError` on any
-        backend failure."""
+        backend failure. ``timeout_s`` caps this call's waits (the request's remaining time budget)."""
         ...
 
 
@@ -92,9 +93,11 @@ class OpenAIChatModel:
     def __repr__(self) -> str:  # never the key
         return f"OpenAIChatModel(model={self.name!r}, base_url={_display_url(self.base_url)!r})"
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Iterator[str | Usage]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
         """Yield text deltas as the server streams them, then the call's :class:`Usage` (the server's
-        counts, or tiktoken's when it reports none).
+        counts, or tiktoken's when it reports none). ``timeout_s`` (at most the client's own timeout) caps
+        the connection and each wait for the next piece.
 
         Raises :class:`LLMError` on any failure, also after some deltas were yielded (a broken stream).
         """
@@ -103,7 +106,10 @@ class OpenAIChatModel:
         usage: Usage | None = None
         saw_choice = False
         try:
-            response = self._client.chat.completions.create(
+            client = self._client
+            if timeout_s is not None and timeout_s < self.timeout_s:
+                client = client.with_options(timeout=max(timeout_s, 0.1))
+            response = client.chat.completions.create(
                 model=self.name, messages=payload, stream=True, stream_options={"include_usage": True},
                 temperature=self.temperature,
                 # max_tokens, not max_completion_tokens: some llama.cpp servers ignore the latter.

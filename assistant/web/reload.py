@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.data import Answer, AssistantLike, Chunk, Delta, Message
+from assistant.data import Answer, AssistantLike, Chunk, Message, StreamEvent
 from assistant.knowledge.builds import hold_build, release
 from assistant.knowledge.indexing import MANIFEST, drop_unused_builds, read_manifest, store_dir
 
@@ -192,7 +192,7 @@ class LiveAssistant:
             self._release(gen)
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]:
+               lang: str | None = None) -> Iterator[StreamEvent]:
         # Acquired at the first next() (the routes run the stream to its first item at once), so a stream that
         # is never started holds nothing; released when it ends, fails or is closed (a client went away).
         gen = self._acquire()

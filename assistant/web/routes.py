@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from assistant.config import Settings
-from assistant.data import Answer, AssistantLike, Message
+from assistant.data import Answer, AssistantLike, Message, Sources
 from assistant.errors import AssistantError
 from assistant.limits import Turn
 from assistant.web.errors import ApiError
@@ -99,7 +99,8 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
 
     @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
-                         "Events: `delta` {text}…, then `citations` {citations}, then `done` {answer, answerable, "
+                         "Events: `sources` {citations} (the retrieved passages, at once; empty when declined), "
+                         "`delta` {text}…, then `citations` {citations}, then `done` {answer, answerable, "
                          "mode, model, lang, notice, confidence, suggestions, timings_ms, usage}; or `error` "
                          "{message, code}."}})
     async def ask_stream(body: AskRequest) -> StreamingResponse:
@@ -113,8 +114,11 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
             yield sse("citations", {"citations": [CitationOut.of(c).model_dump() for c in a.citations]})
             yield sse("done", DoneEvent.of(a))
 
+        def on_sources(s: Sources) -> Iterator[str]:
+            yield sse("sources", {"citations": [CitationOut.of(c).model_dump() for c in s.citations]})
+
         lines = stream_items(items, on_answer, lambda text: sse("delta", {"text": text}),
-                             lambda code, message: sse("error", {"message": message, "code": code}))
+                             lambda code, message: sse("error", {"message": message, "code": code}), on_sources)
         return StreamingResponse(iterate_in_threadpool(lines), media_type="text/event-stream", headers=SSE_HEADERS)
 
     @app.get("/api/v1/sources/{chunk_id}", response_model=SourceResponse, tags=["api"],

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from assistant.data import Answer, Delta
+from assistant.data import Answer, Delta, Sources, StreamEvent
 from assistant.errors import AssistantError
 from assistant.web.errors import INTERNAL_ERROR, ApiError, classify
 
@@ -30,7 +30,7 @@ def sse(event: str, data: BaseModel | dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def start_stream(stream: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
+async def start_stream(stream: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
     """Run the stream to its first item before the response starts, so early errors get a real status code."""
     first = await run_in_threadpool(next, stream, None)
     if first is None:
@@ -38,13 +38,18 @@ async def start_stream(stream: Iterator[Delta | Answer]) -> Iterator[Delta | Ans
     return itertools.chain([first], stream)
 
 
-def stream_items(items: Iterator[Delta | Answer], on_answer: Callable[[Answer, str], Iterator[str]],
-                 on_delta: Callable[[str], str], on_error: Callable[[str, str], str]) -> Iterator[str]:
-    """Deltas out, then the final answer; an error midway becomes an error event (the status is already sent)."""
+def stream_items(items: Iterator[StreamEvent], on_answer: Callable[[Answer, str], Iterator[str]],
+                 on_delta: Callable[[str], str], on_error: Callable[[str, str], str],
+                 on_sources: Callable[[Sources], Iterator[str]] | None = None) -> Iterator[str]:
+    """The sources (if ``on_sources``), deltas, then the final answer; an error midway becomes an error event
+    (the status is already sent)."""
     sent: list[str] = []
     try:
         for item in items:
-            if isinstance(item, Delta):
+            if isinstance(item, Sources):
+                if on_sources is not None:
+                    yield from on_sources(item)
+            elif isinstance(item, Delta):
                 sent.append(item.text)
                 yield on_delta(item.text)
             else:

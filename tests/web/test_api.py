@@ -174,12 +174,15 @@ def test_unexpected_error_is_a_bare_500() -> None:
 # --- /api/v1/ask/stream --------------------------------------------------------------------------
 
 
-def test_stream_sends_deltas_then_citations_then_done(client: TestClient) -> None:
+def test_stream_sends_sources_then_deltas_then_citations_then_done(client: TestClient) -> None:
     r = client.post("/api/v1/ask/stream", json={"question": "合作区面积多大？"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     kinds = [e for e, _ in events]
-    assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"delta"} and len(kinds) > 3
+    assert kinds[0] == "sources" and kinds[-2:] == ["citations", "done"] and set(kinds[1:-2]) == {"delta"}
+    assert len(kinds) > 4
+    sources = events[0][1]["citations"]  # the retrieved passages, before any answer text
+    assert sources[0]["id"] == FAKE_CHUNK.id and sources[0]["quote"] == FAKE_CHUNK.text
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     citations, done = events[-2][1]["citations"], events[-1][1]
     assert streamed == done["answer"] and "[1]" in streamed
