@@ -115,3 +115,11 @@ def test_serve_passes_host_and_port(env: Settings, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 0 and seen == {"host": "127.0.0.2", "port": 8123, "to": "the live assistant"}
     bad = CliRunner().invoke(cli, ["serve", "--port", "eighty"])
     assert bad.exit_code == 2 and "eighty" in bad.output + bad.stderr
+
+
+def test_llm_refuses_a_model_file_that_is_not_a_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"PK\3\4 not a model")
+    monkeypatch.setenv("PARK_LOCAL_MODEL", str(bad))
+    result = CliRunner().invoke(cli, ["llm"])
+    assert result.exit_code != 0 and "is not a GGUF file" in result.output and "Traceback" not in result.output

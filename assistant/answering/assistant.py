@@ -28,7 +28,7 @@ from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, Un
 from assistant.answering.guard import is_injection, resolve_followup
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
-from assistant.answering.query import Colloquial, QueryParser
+from assistant.answering.query import Colloquial, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.data import Answer, Chunk, Delta, Message, Sources, StreamEvent
 from assistant.errors import InputError, LLMError
@@ -56,9 +56,10 @@ class Assistant:
         self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
-        embedder = retriever.embedder
+        embedder, glossary = retriever.embedder, retriever.glossary
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
-                                              max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"))
+                                              max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"),
+                                              expand=lambda text: expand_query(text, glossary)[1])
                            if chat_model is not None else None)
 
     # -- public surface ---------------------------------------------------------------------------------

@@ -120,9 +120,11 @@ class Attributor:
     """Attributes sentences to the prompt's blocks. ``embed`` (texts → unit vectors) enables the meaning test."""
 
     def __init__(self, blocks: Sequence[Block], embed: Callable[[list[str]], np.ndarray] | None = None, *,
+                 expand: Callable[[str], Sequence[str]] | None = None,
                  min_overlap: float = MIN_OVERLAP, min_similarity: float = MIN_SIMILARITY) -> None:
         self.blocks = list(blocks)
         self.embed = embed
+        self.expand = expand
         self.min_overlap = min_overlap
         self.min_similarity = min_similarity
         self._block_vectors: np.ndarray | None = None
@@ -148,6 +150,11 @@ class Attributor:
         min_overlap = self.min_overlap * (ANCHORED_SHARE if anchored else 1.0)
         min_similarity = self.min_similarity - (ANCHORED_MARGIN if anchored else 0.0)
         lexical = {i: overlap(sentence, self._sources[i]) for i in eligible}
+        # An English sentence against Chinese passages: the glossary's Chinese terms for its words count too.
+        terms = [t for t in (self.expand(sentence) if self.expand and not _CJK.search(sentence) else ()) if t]
+        if len(terms) >= 2:
+            for i in eligible:
+                lexical[i] = max(lexical[i], sum(t in self._sources[i] for t in terms) / len(terms))
         meaning = self._similarities(sentence) if max(lexical.values()) < self.min_overlap else None
         best, best_score = None, 0.0
         for i in eligible:

@@ -75,18 +75,21 @@ class ModelDeclined(Exception):  # an outcome, not a failure
 class GenerativeAnswerer:
     """Answers with ``chat_model`` from the evidence; also condenses follow-ups into standalone questions.
 
-    ``embed`` (texts → unit vectors, e.g. the query embedder) lets attribution compare meaning across languages.
+    ``embed`` (texts → unit vectors, e.g. the query embedder) lets attribution compare meaning across languages;
+    ``expand`` (English text → the glossary's Chinese terms for it) lets it compare wording across them.
     """
 
     def __init__(self, chat_model: ChatModel, prompts: Prompts, count_tokens: Callable[[str], int], *,
                  context_tokens: int = 2500, max_tokens: int = 700,
-                 embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+                 embed: Callable[[list[str]], np.ndarray] | None = None,
+                 expand: Callable[[str], Sequence[str]] | None = None) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
         self.count_tokens = count_tokens
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
         self.embed = embed
+        self.expand = expand
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
         #: prefix stays the same across requests, so the server can reuse its cached computation.
         self.canary = "PK-" + secrets.token_hex(6)
@@ -160,8 +163,8 @@ class GenerativeAnswerer:
         system = self.prompts.render("system", canary=self.canary)
         user = self.prompts.render("answer", passages=context, question=fence(query.standalone),
                                    language=message("language.name", lang))
-        check = _Checker(Attributor(blocks, self.embed), system, self.canary, "\n".join(b.passage_text for b in blocks),
-                         lang)
+        attributor = Attributor(blocks, self.embed, expand=self.expand)
+        check = _Checker(attributor, system, self.canary, "\n".join(b.passage_text for b in blocks), lang)
         splitter = SentenceStream()
         raw: list[str] = []
         usage: Usage | None = None
