@@ -1,0 +1,145 @@
+"""The real local model (the packaged Qwen2.5-Coder-1.5B GGUF, served by llama.cpp as a supervised child
+process) answering over the tiny corpus. Content is asserted, not only the protocol.
+
+Slow: each answer takes seconds on an idle 2-core machine and a minute or more on a busy one. The server runs
+one thread: llama.cpp's threads spin-wait on each other, and on a busy machine two were 7x slower than one.
+Skipped where the model parts are not installed (``scripts/setup.sh --no-model``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+from support import REPO, make_tiny_settings
+
+from assistant.answering import local_model
+from assistant.answering.assistant import Assistant
+from assistant.answering.budget import GuardedChatModel, ModelGate
+from assistant.answering.citations import figures
+from assistant.answering.llm_server import LocalChatModel, Supervisor
+from assistant.data import Answer, Delta, Message, Sources, Usage
+from assistant.messages import text as message
+from assistant.text.markers import MARKER, marker_numbers, strip_markers
+from assistant.wiring import build_assistant, build_indexer
+
+pytestmark = [pytest.mark.slow, pytest.mark.local_llm, pytest.mark.timeout(900)]
+
+
+
+@pytest.fixture(scope="module")
+def supervisor() -> Iterator[Supervisor]:
+    if not local_model.packaged_model_installed():
+        pytest.skip("the local model is not installed (scripts/setup.sh installs it unless --no-model)")
+    model = local_model.resolve_model("auto", None, REPO / "var" / "models")
+    assert model is not None and model.alias == local_model.MODEL_ALIAS
+    with Supervisor(model, threads=1, check_s=0.2) as sup:
+        yield sup
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory, supervisor: Supervisor) -> Assistant:
+    settings = make_tiny_settings(tmp_path_factory.mktemp("local-llm"), request_budget_s=800, local_max_tokens=120)
+    build_indexer(settings).build()
+    chat = GuardedChatModel(LocalChatModel(supervisor, timeout_s=600), ModelGate(max_wait_s=800))
+    return build_assistant(settings.with_(llm_max_tokens=120), chat_model=chat)
+
+
+def _figures_are_cited(answer: Answer) -> None:
+    """Every figure of every sentence appears in a passage that sentence cites (units come with the text)."""
+    by_n = {c.n: c.passage_text for c in answer.citations}
+    for sentence in re.split(r"(?<=[。！？!?])|(?<=\.)(?=\s)|\n", answer.text):
+        cited = [by_n[n] for n in marker_numbers(sentence) if n in by_n]
+        for f in figures(strip_markers(sentence)):
+            assert cited and any(f in text for text in cited), f"{f} in {sentence!r} is not in its passage"
+
+
+def test_chinese_answer_has_the_right_figure_and_its_citation(assistant: Assistant) -> None:
+    events = list(assistant.stream("河套合作区总面积有多大？"))
+    answer = events[-1]
+    assert isinstance(answer, Answer) and isinstance(events[0], Sources) and events[0].citations
+    assert answer.mode == "llm", answer.meta.get("fallback_reason")
+    assert answer.model == local_model.MODEL_ALIAS and answer.usage.completion_tokens > 0
+    assert "3.89" in answer.text and "平方公里" in answer.text
+    assert any("3.89" in c.passage_text for c in answer.citations)
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == answer.text
+    _figures_are_cited(answer)
+
+
+def test_english_question_gets_an_english_answer(assistant: Assistant) -> None:
+    answer = assistant.answer("How large is the Shenzhen Park of the Hetao zone?")
+    assert answer.mode == "llm" and answer.lang == "en", answer.meta.get("fallback_reason")
+    assert "3.02" in answer.text and answer.citations
+    latin = len(re.findall(r"[A-Za-z]", answer.text))
+    han = len(re.findall(r"[\u4e00-\u9fff]", answer.text))
+    assert latin > 20 and han <= 0.2 * latin, answer.text  # English, at most a quoted name in Chinese
+    _figures_are_cited(answer)
+
+
+def test_off_topic_question_is_declined_in_the_decline_format(assistant: Assistant) -> None:
+    answer = assistant.answer("法国的首都是哪里？")
+    assert answer.mode == "decline" and not answer.answerable
+    assert answer.text.startswith(message("decline.no-evidence", "zh-Hans"))
+    assert "巴黎" not in answer.text
+
+
+class _NoMarkers:
+    """The real model with every ``[n]`` it writes removed on the fly: a model that never cites."""
+
+    def __init__(self, inner: GuardedChatModel) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str | Usage]:
+        text = []  # whole, since a marker may come split across deltas ("[" then "1]")
+        for event in self.inner.stream(messages, max_tokens=max_tokens, timeout_s=timeout_s):
+            if isinstance(event, str):
+                text.append(event)
+            else:
+                yield MARKER.sub("", "".join(text))
+                yield event
+
+
+def test_answer_without_markers_is_attributed_post_hoc(assistant: Assistant) -> None:
+    assert assistant.generative is not None
+    real = assistant.generative.chat_model
+    assert isinstance(real, GuardedChatModel)
+    assistant.generative.chat_model = _NoMarkers(real)
+    try:
+        answer = assistant.answer("深圳园区由哪两个片区组成？")
+    finally:
+        assistant.generative.chat_model = real
+    assert not MARKER.search(answer.meta.get("raw", "x")), "the wrapper should have removed the model's markers"
+    assert answer.mode == "llm" and answer.citations, answer.meta.get("fallback_reason")
+    assert "福田保税区" in answer.text or "皇岗口岸" in answer.text
+    assert marker_numbers(answer.text)  # every kept sentence got its marker back from attribution
+    _figures_are_cited(answer)
+
+
+def test_server_killed_mid_stream_falls_back_to_quotes_and_is_restarted(assistant: Assistant,
+                                                                         supervisor: Supervisor) -> None:
+    killed: list[float] = []
+    final: Answer | None = None
+    for event in assistant.stream("河套合作区有哪些口岸？"):
+        if isinstance(event, Delta) and not killed:
+            supervisor.server.kill()  # as a crash would: the open stream breaks
+            killed.append(time.monotonic())
+        elif isinstance(event, Answer):
+            final = event
+    assert killed, "the model wrote nothing before the kill"
+    assert final is not None and final.mode == "extractive" and final.answerable
+    assert final.notice == message("note.fallback", "zh-Hans") and "口岸" in final.text
+    assert time.monotonic() - killed[0] < 10
+    # Meanwhile the next question is quoted at once, not queued behind a dead server.
+    t0 = time.monotonic()
+    quick = assistant.answer("河套合作区总面积有多大？")
+    assert quick.mode == "extractive" or quick.mode == "llm"
+    if quick.mode == "extractive":
+        assert time.monotonic() - t0 < 10
+    # The supervisor restarts the server; answers come from the model again.
+    assert supervisor.wait_ready(300), supervisor.server.log_tail()
+    assert supervisor.restarts >= 1
+    again = assistant.answer("河套合作区总面积有多大？")
+    assert again.mode == "llm" and "3.89" in again.text, again.meta.get("fallback_reason")
