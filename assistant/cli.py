@@ -136,6 +136,7 @@ def search_command(question: str, k: int, sources: tuple[str, ...], kinds: tuple
 @friendly_errors
 def ask_command(question: str, mode: str | None, lang: str | None) -> None:
     """Answer QUESTION, streaming to the terminal, then list the cited sources."""
+    from assistant.answering.eligibility.render import render_checklist
     from assistant.data import Answer, Sources
     from assistant.wiring import build_assistant
 
@@ -160,6 +161,8 @@ def ask_command(question: str, mode: str | None, lang: str | None) -> None:
     click.echo()
     if final.notice:
         click.echo(click.style(f"! {final.notice}", fg="yellow"))
+    if final.verdict is not None and not final.text.endswith(checklist := render_checklist(final)):
+        click.echo("\n" + checklist)
     mode_label = final.model if final.mode == "llm" else final.mode
     click.echo(click.style(f"\nSources ({mode_label}):", bold=True))
     for c in final.citations:

@@ -13,6 +13,11 @@ from typing import Any, Literal, Protocol
 Role = Literal["system", "user", "assistant"]
 EmbedKind = Literal["query", "passage"]
 AnswerMode = Literal["extractive", "llm", "decline"]
+#: How an eligibility question comes out: all known conditions met and the list complete (``likely``), one
+#: stated unmet (``unlikely``), some not said (``need_more_info``), the sources' list incomplete (``cannot_tell``).
+Verdict = Literal["likely", "unlikely", "need_more_info", "cannot_tell"]
+#: A condition against the user's words; ``missing`` is the row saying the sources do not give the rest.
+Status = Literal["met", "unmet", "unknown", "missing"]
 
 #: Metadata keys of a document that travel into every chunk and citation.
 DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note",
@@ -127,6 +132,36 @@ def citation_to_dict(c: Citation) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One condition of the policy asked about, quoted exactly (``citation.quote``), with its status against
+    the user's words; ``user_words`` are the words that decided it (None when ``unknown``).
+
+    ``kind``: ``require`` (must hold), ``exclude`` (who or what is left out), ``any`` (one of its alternatives),
+    ``missing`` (the sources do not give the rest: ``condition`` is that notice, the citation the source's
+    own 未读到 / 截断 line).
+    """
+
+    condition: str
+    status: Status
+    citation: Citation | None
+    user_words: str | None = None
+    kind: str = "require"
+
+
+def checklist_to_dict(answer: Answer) -> dict[str, Any] | None:
+    """An answer's checklist as plain JSON (API, SSE ``checklist`` event, evaluation), or None without one."""
+    if answer.verdict is None:
+        return None
+    office = answer.meta.get("office")
+    return {"verdict": answer.verdict, "policy": answer.meta.get("policy"),
+            "complete": bool(answer.meta.get("conditions_complete")),
+            "items": [{"condition": i.condition, "status": i.status, "kind": i.kind, "user_words": i.user_words,
+                       "citation": citation_to_dict(i.citation) if i.citation else None} for i in answer.checklist],
+            "office": citation_to_dict(office) if isinstance(office, Citation) else None,
+            "note": answer.meta.get("prevail")}
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat turn, in OpenAI's role vocabulary."""
 
@@ -151,6 +186,7 @@ class Answer:
     """What the assistant says, and everything needed to check it.
 
     ``citations`` holds only the passages the text actually cites; ``passages`` all that were retrieved.
+    ``checklist`` and ``verdict`` are set for eligibility questions (see :class:`ChecklistItem`).
     ``notice`` is set when the answer was degraded (e.g. the LLM was unreachable and the quoted answer is
     shown instead). ``confidence`` is the estimated probability that the sources answer the question
     (None when it was not judged, e.g. for a prompt injection). ``suggestions`` are follow-up questions
@@ -171,6 +207,10 @@ class Answer:
     confidence: float | None = None
     suggestions: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Eligibility questions only: the policy's conditions against the user's words, and the verdict
+    #: (``meta`` then holds ``policy``, ``conditions_complete``, ``office`` (a Citation) and ``prevail``).
+    checklist: tuple[ChecklistItem, ...] = ()
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answering.answerability import ARTIFACT, AnswerabilityModel
 from assistant.answering.assistant import Assistant
 from assistant.answering.budget import CircuitBreaker, GuardedChatModel, ModelGate
+from assistant.answering.eligibility.cues import Cues
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial
@@ -140,6 +141,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         colloquial=Colloquial.load(settings.index_dir / "colloquial.tsv"),
         answerability=answerability_model(retriever.embedder.name),
         request_budget_s=settings.request_budget_s,
+        eligibility=Cues.load(settings.index_dir / "eligibility.tsv"),
     )
 
 

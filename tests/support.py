@@ -128,14 +128,14 @@ def beyond_loopback(urls: Iterable[str]) -> list[str]:
 
 def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
     """Settings over an empty index folder in ``directory`` whose sources are a copy of the tiny corpus
-    (tests/data/sources), with the shipped glossary and term list; nothing is built yet."""
+    (tests/data/sources), with the shipped glossary, term list and eligibility cues; nothing is built yet."""
     import shutil
 
     from assistant.config import Settings
 
     index_dir = directory / "index"
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv"):
+    for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv", "eligibility.tsv"):
         shutil.copy2(REPO / "index" / name, index_dir / name)
     # No local model unless a test asks for one (local_model=<path>), even where it is installed.
     return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",

@@ -22,6 +22,8 @@ from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.budget import Deadline, ModelBusy
 from assistant.answering.citations import make_citation
 from assistant.answering.decline import Decliner
+from assistant.answering.eligibility.checklist import EligibilityChecker
+from assistant.answering.eligibility.cues import Cues
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, UnverifiedAnswer
@@ -46,7 +48,7 @@ class Assistant:
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
                  max_tokens: int = 700, max_question_chars: int = 2000, colloquial: Colloquial | None = None,
                  answerability: AnswerabilityModel | None = None,
-                 request_budget_s: float = 60.0) -> None:
+                 request_budget_s: float = 60.0, eligibility: Cues | None = None) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.max_question_chars = max_question_chars
@@ -57,6 +59,7 @@ class Assistant:
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
         embedder, glossary = retriever.embedder, retriever.glossary
+        self.eligibility = EligibilityChecker(self.reader, embedder, eligibility) if eligibility is not None else None
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"),
                                               expand=lambda text: expand_query(text, glossary)[1])
@@ -94,10 +97,16 @@ class Assistant:
     def stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
                filters: Filters | None = None) -> Iterator[StreamEvent]:
         """Yield the retrieved :class:`Sources`, text deltas, then the final :class:`Answer` (whose text is
-        authoritative: a fallback replaces what was streamed). The Answer carries its own usage and timings.
+        authoritative: a fallback replaces what was streamed). The Answer carries its own usage and timings,
+        and for an eligibility question its checklist and verdict.
 
         One time budget (``request_budget_s``) covers the whole request: condensing a follow-up, waiting for
         a model slot and generating all spend from it."""
+        events = self._stream(question, history, lang=lang, filters=filters)
+        yield from self.eligibility.wrap(events, question) if self.eligibility is not None else events
+
+    def _stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+                filters: Filters | None = None) -> Iterator[StreamEvent]:
         t0 = time.perf_counter()
         deadline = Deadline(self.request_budget_s)
         question = (question or "").strip()

@@ -28,6 +28,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from assistant.answering.eligibility.render import render_checklist
 from assistant.data import Answer, Message
 from assistant.lang import Lang
 from assistant.web.errors import ApiError
@@ -110,7 +111,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
         if not body.stream:
             a = await run_in_threadpool(deps.assistant.answer, question, history, lang=body.lang)
             return OACompletion(id=cid, created=created, model=MODEL_ID, usage=UsageOut.of(a),
-                                choices=[OAChoice(message={"role": "assistant", "content": a.text})],
+                                choices=[OAChoice(message={"role": "assistant", "content": _content(a)})],
                                 citations=[CitationOut.of(c) for c in a.citations], answerable=a.answerable,
                                 notice=a.notice, confidence=a.confidence, suggestions=list(a.suggestions))
         items = await start_stream(deps.assistant.stream(question, history, lang=body.lang))
@@ -125,6 +126,8 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
         def on_answer(a: Answer, sent: str) -> Iterator[str]:
             if rest := unsent_rest(a, sent):
                 yield chunk({"content": rest})
+            if a.verdict is not None and (checklist := render_checklist(a)) not in sent + rest:
+                yield chunk({"content": "\n\n" + checklist})
             citations = [CitationOut.of(c).model_dump() for c in a.citations]
             yield chunk({}, "stop", citations=citations, answerable=a.answerable, notice=a.notice,
                         confidence=a.confidence, suggestions=list(a.suggestions))
@@ -140,3 +143,9 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(iterate_in_threadpool(lines()), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _content(a: Answer) -> str:
+    """The answer's text, with its eligibility checklist as a Markdown task list below (when it has one)."""
+    checklist = render_checklist(a)
+    return a.text if not checklist or a.text.endswith(checklist) else f"{a.text}\n\n{checklist}"

@@ -26,6 +26,7 @@ from assistant.web.schemas import (
     ERROR_RESPONSES,
     AskRequest,
     AskResponse,
+    ChecklistOut,
     CitationOut,
     DoneEvent,
     ErrorResponse,
@@ -100,7 +101,8 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
     @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
                          "Events: `sources` {citations} (the retrieved passages, at once; empty when declined), "
-                         "`delta` {text}…, then `citations` {citations}, then `done` {answer, answerable, "
+                         "`delta` {text}…, then `citations` {citations}, for an eligibility question `checklist` "
+                         "{verdict, policy, complete, items, office, note, labels}, then `done` {answer, answerable, "
                          "mode, model, lang, notice, confidence, suggestions, timings_ms, usage}; or `error` "
                          "{message, code}."}})
     async def ask_stream(body: AskRequest) -> StreamingResponse:
@@ -112,6 +114,8 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
             if rest := unsent_rest(a, sent):
                 yield sse("delta", {"text": rest})
             yield sse("citations", {"citations": [CitationOut.of(c).model_dump() for c in a.citations]})
+            if (checklist := ChecklistOut.of(a)) is not None:
+                yield sse("checklist", checklist)
             yield sse("done", DoneEvent.of(a))
 
         def on_sources(s: Sources) -> Iterator[str]:

@@ -86,14 +86,50 @@ class DoneEvent(BaseModel):
                    usage=UsageOut.of(a))
 
 
+class ChecklistItemOut(BaseModel):
+    """One condition, quoted from the sources, with its status against the user's words."""
+
+    condition: str
+    status: str = Field(description="met | unmet | unknown | missing (the sources do not give the rest)")
+    kind: str = Field(description="require | exclude | any | missing")
+    user_words: str | None = Field(description="The user's words that decided the status.")
+    citation: CitationOut | None
+
+
+class ChecklistOut(BaseModel):
+    """An eligibility question's checklist (the ``checklist`` SSE event; ``checklist`` in ``/api/v1/ask``)."""
+
+    verdict: str = Field(description="likely | unlikely | need_more_info | cannot_tell")
+    policy: str | None
+    complete: bool = Field(description="False when the sources say the rest of the conditions is missing.")
+    items: list[ChecklistItemOut]
+    office: CitationOut | None = Field(description="The competent office, quoted from the sources.")
+    note: str | None = Field(description="Official texts prevail.")
+
+    @classmethod
+    def of(cls, a: Answer) -> ChecklistOut | None:
+        if a.verdict is None:
+            return None
+        office = a.meta.get("office")
+        return cls(verdict=a.verdict, policy=a.meta.get("policy"), complete=bool(a.meta.get("conditions_complete")),
+                   items=[ChecklistItemOut(condition=i.condition, status=i.status, kind=i.kind,
+                                           user_words=i.user_words,
+                                           citation=CitationOut.of(i.citation) if i.citation else None)
+                          for i in a.checklist],
+                   office=CitationOut.of(office) if isinstance(office, Citation) else None,
+                   note=a.meta.get("prevail"))
+
+
 class AskResponse(DoneEvent):
-    """The answer with its citations (``POST /api/v1/ask``)."""
+    """The answer with its citations (``POST /api/v1/ask``), and for eligibility questions its checklist."""
 
     citations: list[CitationOut]
+    checklist: ChecklistOut | None = None
 
     @classmethod
     def of(cls, a: Answer) -> AskResponse:
-        return cls(**DoneEvent.of(a).model_dump(), citations=[CitationOut.of(c) for c in a.citations])
+        return cls(**DoneEvent.of(a).model_dump(), citations=[CitationOut.of(c) for c in a.citations],
+                   checklist=ChecklistOut.of(a))
 
 
 class FeedbackRequest(BaseModel):

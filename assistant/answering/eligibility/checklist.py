@@ -1,0 +1,206 @@
+"""The eligibility checklist: each condition of the policy, quoted and cited, against the user's words.
+
+:class:`EligibilityChecker` is the one step the assistant adds for eligibility questions: detect (cue file),
+find the policy's conditions in the index's structure (:mod:`.conditions`), and give each a status:
+
+* the user's clause closest in meaning (e5 cosine, the retriever's own embedder) addresses the condition
+  when the cosine reaches ``threshold`` or the two share a term;
+* the clause then meets it, unless one of the two is negated and the other is not (还没 / 未 / hasn't), or the
+  clause names another member of a ``contrast`` group (内地 against 香港); for an exclusion it is the reverse.
+
+Verdict: one unmet → ``unlikely``; else the list incomplete → ``cannot_tell``; else unknowns →
+``need_more_info``; else ``likely``. Never ``likely`` with an incomplete list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from assistant.answering.citations import make_citation
+from assistant.answering.eligibility.conditions import Condition, ConditionList, find_conditions, normalise
+from assistant.answering.eligibility.cues import Cues
+from assistant.answering.eligibility.detect import detect
+from assistant.answering.eligibility.render import render_checklist
+from assistant.data import Answer, ChecklistItem, Citation, Delta, Passage, Status, StreamEvent, Verdict
+from assistant.knowledge.embedding import Embedder
+from assistant.knowledge.reader import IndexReader
+from assistant.lang import to_simplified
+from assistant.messages import text as message
+
+_CLAUSE = re.compile(r"[，,。；;？?！!：:（）()]+|\s+(?:and|but|so|which|who|whose)\s+|\s{2,}"
+                     r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+#: Cosine between a user's clause and a condition from which the clause addresses the condition
+#: (chosen on the tune split's eligibility questions; see scripts/eligibility_detect.py).
+THRESHOLD = 0.90
+
+
+class EligibilityChecker:
+    """Adds ``checklist`` and ``verdict`` to the answer of an eligibility question (see the module doc)."""
+
+    def __init__(self, reader: IndexReader, embedder: Embedder, cues: Cues, threshold: float = THRESHOLD) -> None:
+        self.reader = reader
+        self.embedder = embedder
+        self.cues = cues
+        self.threshold = threshold
+
+    def wrap(self, events: Iterable[StreamEvent], question: str) -> Iterator[StreamEvent]:
+        """The assistant's events with the checklist attached to the final answer. For an eligibility
+        question the text is held back until the end: a decline may become the checklist's own answer."""
+        if not detect(question, self.cues).eligible_question:
+            yield from events
+            return
+        held: list[Delta] = []
+        for event in events:
+            if isinstance(event, Delta):
+                held.append(event)
+                continue
+            if not isinstance(event, Answer):  # the retrieved sources go out at once
+                yield event
+                continue
+            checked = self.attach(event)
+            if checked.text != event.text:
+                held = [Delta(line) for line in checked.text.splitlines(keepends=True)]
+            yield from held
+            yield checked
+            return
+
+    def attach(self, answer: Answer) -> Answer:
+        """``answer`` with its checklist when the question is an eligibility question the passages cover."""
+        declined = answer.mode == "decline"
+        if (declined and answer.meta.get("decline_reason") != "no-evidence") or not answer.passages \
+                or not detect(answer.question, self.cues).eligible_question:
+            return answer
+        # The user's facts: the question's clauses, less the one that asks (能用吗 / can we use).
+        clauses = [c for c in user_clauses(answer.question) if not self.cues.search("ask", to_simplified(c).lower())]
+        if not clauses:
+            return answer
+        clause_vecs = self._embed(clauses)
+        question_vec = self._embed([answer.question])[0]
+        found = find_conditions(self.reader, answer.passages, self.cues, lambda texts: self._focus(clause_vecs, texts),
+                                lambda texts: float((self._embed(texts) @ question_vec).max()))
+        if found is None:
+            return answer
+        items = [self._item(c, clauses, clause_vecs) for c in found.conditions]
+        if not found.complete:
+            items.append(self._missing(found, answer.lang))
+        verdict = decide([i.status for i in items], found.complete)
+        office = self._office(found)
+        meta = {**answer.meta, "policy": " › ".join(found.policy[1:]) or found.policy[0],
+                "conditions_complete": found.complete, "office": office,
+                "prevail": message("eligibility.prevail", answer.lang)}
+        items = [dataclasses.replace(i, citation=dataclasses.replace(i.citation, n=n)) if i.citation else i
+                 for n, i in enumerate(items, 1)]
+        checked = dataclasses.replace(answer, checklist=tuple(items), verdict=verdict, meta=meta)
+        if declined:
+            # The passages did not answer the question as asked, but they state the policy's conditions:
+            # the checklist itself is the (quoted, cited) answer.
+            citations = tuple(i.citation for i in items if i.citation is not None)
+            checked = dataclasses.replace(checked, text=render_checklist(checked), mode="extractive",
+                                          answerable=True, citations=citations)
+        return checked
+
+    # -- statuses ----------------------------------------------------------------------------------------
+    def _item(self, condition: Condition, clauses: list[str], clause_vecs: np.ndarray) -> ChecklistItem:
+        citation = self._cite(condition.quote, condition.start, condition.chunk)
+        targets = list(condition.alternatives) or [condition.quote]
+        best: tuple[Status, str] | None = None
+        for target in targets:
+            status = self._status(target, condition.kind, clauses, clause_vecs)
+            if status is not None and (best is None or status[0] == "met"):
+                best = status
+        if best is None:
+            return ChecklistItem(condition.quote, "unknown", citation, None, condition.kind)
+        return ChecklistItem(condition.quote, best[0], citation, best[1], condition.kind)
+
+    def _status(self, target: str, kind: str, clauses: list[str],
+                clause_vecs: np.ndarray) -> tuple[Status, str] | None:
+        """Pair the user's clauses with the condition's own clauses; the closest pair that addresses it
+        decides, by comparing the two clauses' polarity (and contrast words)."""
+        target_s = to_simplified(target)
+        parts = user_clauses(target_s) or [target_s]
+        sims = clause_vecs @ self._embed(parts).T  # user clauses × condition clauses
+        order = np.dstack(np.unravel_index(np.argsort(-sims, axis=None), sims.shape))[0]
+        for u, c in order:
+            clause, part = clauses[int(u)], parts[int(c)]
+            if sims[u, c] < self.threshold and not self._share_term(clause, part):
+                continue
+            opposite = self._negated(clause) != self._negated(part) or self._contrast(clause, part)
+            if kind == "exclude":
+                return ("met" if opposite else "unmet"), clause
+            return ("unmet" if opposite else "met"), clause
+        return None
+
+    def _negated(self, text: str) -> bool:
+        for word in self.cues.findall("exclusion", text):
+            text = text.replace(word, "")
+        return self.cues.search("negation", to_simplified(text).lower()) is not None
+
+    def _contrast(self, clause: str, target: str) -> bool:
+        """Does the clause name one member of a contrast group while the condition names another?"""
+        for group in self.cues.groups("contrast"):
+            said = {w for w in group if w in to_simplified(clause)}
+            wanted = {w for w in group if w in target}
+            if said and wanted and not said & wanted:
+                return True
+        return False
+
+    def _share_term(self, clause: str, target: str) -> bool:
+        """A clause and a condition sharing a two-character Chinese word that is not a ``common`` one."""
+        pairs = set(_HAN_PAIR.findall(to_simplified(clause)))
+        return any(p in target for p in pairs if not self.cues.fullmatch("common", p))
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return normalise(np.asarray(self.embedder.embed(list(texts), "query"), dtype=np.float32))
+
+    def _focus(self, clause_vecs: np.ndarray, texts: Sequence[str]) -> int:
+        sims = self._embed(texts) @ clause_vecs.T
+        return int(np.argmax(sims.max(axis=1)))
+
+    def _cite(self, quote: str, start: int, chunk: object) -> Citation:
+        from assistant.data import Chunk
+
+        assert isinstance(chunk, Chunk)
+        return make_citation(0, Passage(chunk=chunk, score=0.0), (start, start + len(quote)))
+
+    def _missing(self, found: ConditionList, lang: str) -> ChecklistItem:
+        """The row saying the sources stop, citing the source's own 未读到 / 截断 line."""
+        line = next((ln for ln in found.lines if self.cues.search("incomplete", ln.text)), None)
+        citation = self._cite(line.text, line.start, line.chunk) if line is not None else None
+        return ChecklistItem(message("eligibility.missing", lang), "missing", citation, None, "missing")
+
+    def _office(self, found: ConditionList) -> Citation | None:
+        """The policy's own line naming who handles it (执行单位 / 受理 before 发文机关)."""
+        candidates = []
+        for line in found.lines:
+            key, sep, value = line.text.lstrip("-*• ").partition("：")
+            if sep and value and self.cues.search("office", key):
+                rank = 1 if "发文" in key or "制定" in key or "签署" in key else 0
+                candidates.append((rank, line, value))
+        if not candidates:
+            return None
+        _, line, value = min(candidates, key=lambda c: c[0])
+        start = line.start + len(line.text) - len(value)
+        return self._cite(value, start, line.chunk)
+
+
+def decide(statuses: Sequence[Status], complete: bool) -> Verdict:
+    """The verdict from the items' statuses (see the module docstring)."""
+    if "unmet" in statuses:
+        return "unlikely"
+    if not complete:
+        return "cannot_tell"
+    if "unknown" in statuses:
+        return "need_more_info"
+    return "likely"
+
+
+def user_clauses(question: str) -> list[str]:
+    """The question's clauses: the units the user states facts in."""
+    return [c.strip() for c in _CLAUSE.split(question) if len(c.strip()) >= 2]
+

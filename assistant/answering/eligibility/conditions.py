@@ -1,0 +1,207 @@
+"""The condition list of the policy a question is about, read from the index's structure.
+
+A policy is a heading-level section of a source (``… › 二、税收 › P07 《…实施办法》``); its lines are rebuilt
+from the section's chunks with their exact offsets (and indents, from the gaps between chunks). Conditions are
+
+* the children of a line whose key (the text before ``：``) is a ``condition`` cue (享受条件, 适用对象, …),
+  or the value after ``：`` when it has none; a line whose children are alternatives (包括 / 任一) is one
+  condition;
+* in the measure the question is about (the item closest in meaning), the sentences that carry a ``must``,
+  ``exclusion`` or ``grant`` cue (须 …, … 不适用, 白名单人员可 …).
+
+A condition line carrying an ``incomplete`` cue (未读到, 截断) marks the list incomplete. No per-policy table:
+everything comes from section paths, item markers and the cue file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answering.eligibility.cues import Cues
+from assistant.data import Chunk, Passage
+from assistant.knowledge.chunking import is_item, split_sentences, strip_item_marker
+from assistant.knowledge.reader import IndexReader
+
+_KEY = re.compile(r"^([^：:。]{1,24})[：:]")
+_ALTERNATIVES = re.compile(r"(包括|任一|之一|以下)[^。]{0,4}[：:]?\s*$")
+_ITEM_LABEL = re.compile(r"^[\d（(第]")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a policy section: exact text and document offsets, its indent, the chunk it is in."""
+
+    text: str
+    start: int
+    indent: int
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition, quoted exactly (``quote`` is ``document.text[start:start+len(quote)]``)."""
+
+    quote: str
+    start: int
+    chunk: Chunk
+    kind: str = "require"  # require | exclude | any (one of its alternatives is enough)
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConditionList:
+    """The conditions of one policy; ``complete`` is False when the sources say the rest is missing."""
+
+    policy: tuple[str, ...]
+    source: str
+    conditions: tuple[Condition, ...]
+    complete: bool
+    lines: tuple[Line, ...]
+
+
+def policy_of(chunk: Chunk) -> tuple[str, ...]:
+    """The heading-level section of ``chunk`` (item labels dropped): the policy it belongs to."""
+    section = list(chunk.section)
+    while len(section) > 1 and _ITEM_LABEL.match(section[-1]):
+        section.pop()
+    return tuple(section)
+
+
+def section_lines(reader: IndexReader, source: str, policy: tuple[str, ...]) -> list[Line]:
+    """The policy's lines in document order, with offsets and indents."""
+    chunks = sorted((c for c in reader.chunks if c.source == source and policy_of(c) == policy),
+                    key=lambda c: c.start)
+    lines: list[Line] = []
+    prev_end: int | None = None
+    for chunk in chunks:
+        # A chunk starts at its first character; the gap after the previous chunk's end holds the indent.
+        first_indent = max(0, chunk.start - prev_end - 1) if prev_end is not None else 0
+        pos = 0
+        for n, raw in enumerate(chunk.text.split("\n")):
+            stripped = raw.lstrip(" \t")
+            indent = first_indent if n == 0 else len(raw) - len(stripped)
+            if stripped.strip():
+                lines.append(Line(stripped.rstrip(), chunk.start + pos + len(raw) - len(stripped), indent, chunk))
+            pos += len(raw) + 1
+        prev_end = chunk.end
+    return lines
+
+
+def _children(lines: Sequence[Line], i: int) -> list[Line]:
+    out = []
+    for line in lines[i + 1:]:
+        if line.indent <= lines[i].indent:
+            break
+        out.append(line)
+    return out
+
+
+def _value(line: Line) -> tuple[str, int]:
+    """The line without its item marker and key: the value quoted as a condition, with its offset."""
+    body = strip_item_marker(line.text)
+    offset = line.start + len(line.text) - len(body)
+    m = _KEY.match(body)
+    if m:
+        body, offset = body[m.end():].lstrip(), offset + len(body) - len(body[m.end():].lstrip())
+    return body, offset
+
+
+def _kind(text: str, cues: Cues) -> str:
+    """``exclude`` when the sentence itself ends by leaving something out (not a parenthetical 除外)."""
+    plain = re.sub(r"（[^）]*）|\([^)]*\)", "", text)
+    return "exclude" if cues.search("exclusion", plain) else "require"
+
+
+def find_conditions(reader: IndexReader, passages: Sequence[Passage], cues: Cues,
+                    focus: Callable[[Sequence[str]], int],
+                    closeness: Callable[[Sequence[str]], float]) -> ConditionList | None:
+    """The condition list of the policy among ``passages`` that states conditions and is closest to the question.
+
+    ``closeness(texts)`` (the caller's meaning match of the policy's heading and conditions against the
+    question) decides; on a tie a policy with a conditions header (享受条件 …) beats one that only names its
+    audience. ``focus(texts)`` picks the measure (top-level item) the question is about.
+    """
+    found: list[tuple[int, ConditionList]] = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for passage in passages:
+        key = (passage.chunk.source, policy_of(passage.chunk))
+        if key in seen or len(key[1]) < 2:
+            continue
+        seen.add(key)
+        lines = section_lines(reader, *key)
+        result = _conditions(key, lines, cues, focus)
+        if result is not None:
+            found.append(result)
+    if not found:
+        return None
+    scored = [(strength, closeness([found_list.policy[-1], *(c.quote for c in found_list.conditions)]), found_list)
+              for strength, found_list in found]
+    return max(scored, key=lambda f: (f[1], f[0]))[2]
+
+
+def _conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues: Cues,
+                focus: Callable[[Sequence[str]], int]) -> tuple[int, ConditionList] | None:
+    conditions: list[Condition] = []
+    complete, strength = True, 0
+    used: set[int] = set()
+    for i, line in enumerate(lines):
+        body = strip_item_marker(line.text)
+        m = _KEY.match(body)
+        if not m or not cues.search("condition", m.group(1)) or line.indent > 0:
+            continue
+        strength = max(strength, 2 if re.search("条件|满足", m.group(1)) else 1)
+        children = _children(lines, i)
+        used.update(range(i, i + len(children) + 1))
+        if children and _ALTERNATIVES.search(body):
+            value, offset = body, line.start + len(line.text) - len(body)
+            conditions.append(Condition(value, offset, line.chunk, "any",
+                                        tuple(strip_item_marker(c.text) for c in children)))
+            continue
+        for part in children or [line]:
+            value, offset = _value(part)
+            if cues.search("incomplete", value):
+                complete = False
+                value = _before_incomplete(value, cues)
+            if value:
+                conditions.append(Condition(value, offset, part.chunk, _kind(value, cues)))
+    # The measure the question is about: a top-level numbered item under a list header.
+    measures = [i for i, line in enumerate(lines) if is_item(line.text) and line.indent > 0
+                and _ITEM_LABEL.match(line.text) and i not in used]
+    if measures:
+        best = measures[focus([lines[i].text for i in measures])]
+        for part in [lines[best], *_children(lines, best)]:
+            body, offset = _value(part)
+            for s, e in split_sentences(body, clauses=False):
+                sentence = body[s:e].strip()
+                if not sentence:
+                    continue
+                if cues.search("incomplete", sentence):
+                    complete = False
+                    sentence = _before_incomplete(sentence, cues)
+                if sentence and (cues.search("must", sentence) or cues.search("exclusion", sentence)
+                                 or cues.search("grant", sentence)):
+                    conditions.append(Condition(sentence, offset + body.index(sentence, s), part.chunk,
+                                                _kind(sentence, cues)))
+                    strength = max(strength, 1)
+    if not conditions:
+        return None
+    return strength, ConditionList(key[1], key[0], tuple(conditions), complete, tuple(lines))
+
+
+def _before_incomplete(text: str, cues: Cues) -> str:
+    """The sentences of ``text`` before the one saying the rest is missing."""
+    kept = []
+    for s, e in split_sentences(text, clauses=False):
+        if cues.search("incomplete", text[s:e]):
+            break
+        kept.append(text[s:e])
+    return "".join(kept).strip()
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)

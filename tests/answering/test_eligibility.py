@@ -1,0 +1,206 @@
+"""Eligibility checklists: detection from the cue file, conditions from the index's structure, statuses
+from the user's words, the verdict, and the checklist on every endpoint (API JSON, SSE, OpenAI, CLI).
+
+The corpus is written here (two policies: one whose condition list the source says is cut off, one
+complete); the index is built with the fake embedder, so statuses come from shared terms, negation and
+contrast words only (the e5 meaning match is exercised on the real index in the slow test at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from support import REPO, make_tiny_settings
+
+from assistant.answering.assistant import Assistant
+from assistant.answering.eligibility.checklist import decide, user_clauses
+from assistant.answering.eligibility.cues import Cues
+from assistant.answering.eligibility.detect import detect
+from assistant.answering.eligibility.render import render_checklist
+from assistant.config import Settings
+from assistant.errors import InputError
+from assistant.testing import FakeEmbedder
+from assistant.web.api import create_app
+from assistant.wiring import build_assistant, build_indexer
+
+CORPUS = """---
+title: 测试政策清单
+---
+
+# 测试政策清单
+
+## 二、税收
+
+### P07 《个人所得税优惠政策实施办法》
+
+- 发文机关：某市财政局。
+- 执行单位：某区税务局。
+- 享受条件（第六条，须同时满足）：
+  1. 具有香港居民身份。
+  2. 在园区注册的企业任职并实际在园区工作。
+  3. 遵守法律法规。此后的条件和其余条款在页面中截断，未读到。
+
+## 三、海关
+
+### P10 《海关科研货物便利措施》
+
+- 发文机关：海关总署。
+- 适用对象：已纳入白名单备案管理的科研机构。
+- 已读到的措施：
+  1. 生物医药特殊物品：
+     - 卫生检疫审批由海关优先办理。
+     - 生物安全风险未知的病原体，不适用。
+"""
+
+
+@pytest.fixture(scope="module")
+def cues() -> Cues:
+    loaded = Cues.load(REPO / "index" / "eligibility.tsv")
+    assert loaded is not None
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_tiny_settings(tmp_path_factory.mktemp("eligibility"))
+    shutil.rmtree(settings.index_dir / "sources")
+    (settings.index_dir / "sources").mkdir()
+    (settings.index_dir / "sources" / "policies.md").write_text(CORPUS, encoding="utf-8")
+    build_indexer(settings, FakeEmbedder()).build()
+    return settings
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings) -> Assistant:
+    return build_assistant(settings, embedder=FakeEmbedder())
+
+
+# -- detection ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("question", [
+    "我是香港居民，在园区公司上班，能不能享受个税优惠？",
+    "我係香港人喺深圳園區返工，個稅優惠可唔可以攞？",
+    "Our institute is in the park. Can we use the priority quarantine approval?",
+    "公司刚注册还没纳税 员工能办商务备案吗",
+])
+def test_detects_eligibility_questions_in_three_languages(question: str, cues: Cues) -> None:
+    assert detect(question, cues).eligible_question
+
+
+@pytest.mark.parametrize("question", ["深圳园区面积多大？", "P07 的文号是什么？", "What is the Hetao zone?"])
+def test_other_questions_are_not_eligibility_questions(question: str, cues: Cues) -> None:
+    assert not detect(question, cues).eligible_question
+
+
+def test_a_bad_cue_line_is_named() -> None:
+    with pytest.raises(InputError, match=r"x.tsv:2"):
+        Cues.parse("self\t我\nnonsense line", "x.tsv")
+    with pytest.raises(InputError, match="bad regular expression"):
+        Cues.parse("ask\t(unclosed", "x.tsv")
+
+
+def test_missing_cue_file_turns_the_feature_off(tmp_path: Path) -> None:
+    assert Cues.load(tmp_path / "none.tsv") is None
+
+
+# -- verdict and clauses -----------------------------------------------------------------------------------
+def test_verdict_is_never_likely_when_the_list_is_incomplete() -> None:
+    assert decide(["met", "met", "missing"], complete=False) == "cannot_tell"
+    assert decide(["met", "unmet", "missing"], complete=False) == "unlikely"
+    assert decide(["met", "unknown"], complete=True) == "need_more_info"
+    assert decide(["met", "met"], complete=True) == "likely"
+
+
+def test_user_clauses_split_on_punctuation_and_spaces() -> None:
+    assert user_clauses("公司刚注册 还没纳税，员工能办吗？") == ["公司刚注册", "还没纳税", "员工能办吗"]
+
+
+# -- the checklist from the index ------------------------------------------------------------------------
+def test_conditions_are_quoted_exactly_and_the_truncated_list_says_so(assistant: Assistant,
+                                                                      settings: Settings) -> None:
+    answer = assistant.answer("我具有香港居民身份，在园区注册的企业任职并实际在园区工作，我能享受个人所得税优惠吗？")
+    assert answer.verdict == "cannot_tell"  # all stated conditions met, but the source's list is cut off
+    body = CORPUS.split("---\n", 2)[2]
+    quotes = [i.condition for i in answer.checklist if i.kind != "missing"]
+    assert quotes == ["具有香港居民身份。", "在园区注册的企业任职并实际在园区工作。", "遵守法律法规。"]
+    for item in answer.checklist:
+        assert item.citation is not None
+        loaded = body.lstrip("\n")
+        assert item.citation.quote in loaded
+    statuses = [i.status for i in answer.checklist]
+    assert statuses[:2] == ["met", "met"] and statuses[-1] == "missing"
+    assert answer.checklist[0].user_words == "我具有香港居民身份"
+    missing = answer.checklist[-1]
+    assert missing.citation is not None and "未读到" in missing.citation.quote
+    office = answer.meta["office"]
+    assert office.quote == "某区税务局。"  # 执行单位 before 发文机关
+    assert answer.meta["prevail"].startswith("以官方文本为准")
+
+
+def test_a_contrary_fact_makes_the_verdict_unlikely(assistant: Assistant) -> None:
+    answer = assistant.answer("我是内地居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？")
+    assert answer.verdict == "unlikely"
+    assert answer.checklist[0].status == "unmet"
+
+
+def test_negated_whitelist_filing_is_unmet(assistant: Assistant) -> None:
+    answer = assistant.answer("我们是科研机构，还没做白名单备案，海关的科研货物便利措施我们能用吗？")
+    assert answer.verdict == "unlikely"
+    item = next(i for i in answer.checklist if "白名单" in i.condition)
+    assert item.status == "unmet" and item.user_words == "还没做白名单备案"
+
+
+def test_a_question_that_is_not_about_eligibility_has_no_checklist(assistant: Assistant) -> None:
+    answer = assistant.answer("P07 的执行单位是哪个？")
+    assert answer.verdict is None and answer.checklist == ()
+
+
+# -- every endpoint ----------------------------------------------------------------------------------------
+QUESTION = "我是内地居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？"
+
+
+def test_api_ask_and_stream_carry_the_checklist(assistant: Assistant, settings: Settings) -> None:
+    client = TestClient(create_app(assistant, settings, None), base_url="http://127.0.0.1")
+    body = client.post("/api/v1/ask", json={"question": QUESTION}).json()
+    assert body["checklist"]["verdict"] == "unlikely"
+    assert body["checklist"]["items"][0]["citation"]["quote"] == "具有香港居民身份。"
+    assert body["checklist"]["complete"] is False
+    with client.stream("POST", "/api/v1/ask/stream", json={"question": QUESTION}) as response:
+        text = "".join(response.iter_text())
+    events = [block.split("\n", 1) for block in text.strip().split("\n\n")]
+    names = [e[0].removeprefix("event: ") for e in events]
+    assert names.index("checklist") < names.index("done")
+    checklist = json.loads(events[names.index("checklist")][1].removeprefix("data: "))
+    assert checklist["verdict"] == "unlikely" and checklist["items"][-1]["status"] == "missing"
+    plain = client.post("/api/v1/ask", json={"question": "P07 的执行单位是哪个？"}).json()
+    assert plain["checklist"] is None
+
+
+def test_openai_route_renders_a_markdown_checklist(assistant: Assistant, settings: Settings) -> None:
+    client = TestClient(create_app(assistant, settings, None), base_url="http://127.0.0.1")
+    body = client.post("/v1/chat/completions", json={"model": "park", "messages": [
+        {"role": "user", "content": QUESTION}]}).json()
+    content = body["choices"][0]["message"]["content"]
+    assert "- [ ] “具有香港居民身份。” — 不符合" in content and "以官方文本为准" in content
+    with client.stream("POST", "/v1/chat/completions", json={"model": "park", "stream": True, "messages": [
+            {"role": "user", "content": QUESTION}]}) as response:
+        streamed = "".join(response.iter_text())
+    assert "具有香港居民身份" in streamed and "以官方文本为准" in streamed
+
+
+def test_cli_ask_prints_the_checklist(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant import cli
+
+    monkeypatch.setattr("assistant.wiring.build_embedder", lambda _settings: FakeEmbedder())
+    monkeypatch.setenv("PARK_INDEX_DIR", str(settings.index_dir))
+    result = CliRunner().invoke(cli.cli, ["ask", QUESTION])
+    assert result.exit_code == 0, result.output
+    assert "具有香港居民身份" in result.output and "不符合" in result.output
+
+
+def test_render_is_empty_without_a_checklist(assistant: Assistant) -> None:
+    assert render_checklist(assistant.answer("P07 的执行单位是哪个？")) == ""
