@@ -53,8 +53,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assistant.data import Answer, AssistantLike, citation_to_dict
+from assistant.data import Answer, AssistantLike, checklist_to_dict, citation_to_dict
 from assistant.errors import AssistantError, InputError
+from assistant.evaluation.eligibility import score_checklist
 from assistant.evaluation.judge import Judge
 from assistant.evaluation.questions import Question, load_questions
 from assistant.lang import LANGS, normalize_for_match
@@ -108,6 +109,7 @@ def score_answer(q: Question, answer: Answer, *, k: int = 5) -> dict[str, float 
     m["false_decline"] = float(declined) if q.answerable else None
     forbidden = [normalize_for_match(s) for s in q.forbidden]
     m["forbidden_violation"] = float(any(s in answer_text for s in forbidden)) if forbidden else None
+    m.update(score_checklist(q, answer))
     return m
 
 
@@ -360,6 +362,7 @@ def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, ind
         "passages": [{"rank": i, "id": p.chunk.id, "source": p.chunk.source, "section": p.chunk.section_path,
                       "score": round(float(p.score), 4), "text": p.chunk.text,
                       "hit": _contains_any(p.chunk.text, evidence)} for i, p in enumerate(answer.passages[:k], 1)],
+        "checklist": None if error else checklist_to_dict(answer),
         "metrics": metrics, "latency_ms": None if error else latency_ms, "timings_ms": dict(answer.timings_ms),
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
         "error": error, "judge_error": judge_error,

@@ -16,6 +16,8 @@ from assistant.data import Message
 from assistant.errors import InputError
 from assistant.lang import LANGS, detect_lang
 
+VERDICTS = ("likely", "unlikely", "need_more_info", "cannot_tell")
+
 
 @dataclass(frozen=True)
 class Question:
@@ -31,6 +33,10 @@ class Question:
     forbidden: tuple[str, ...] = ()
     history: tuple[Message, ...] = field(default=())
     split: str = ""  # tune | check | … (free text): reports group by it
+    #: Eligibility questions: the expected verdict (likely | unlikely | need_more_info | cannot_tell) and the
+    #: conditions the checklist should quote, as groups of alternative substrings (like ``facts``).
+    verdict: str | None = None
+    conditions: tuple[tuple[str, ...], ...] = ()
 
 
 # --- loading ----------------------------------------------------------------------------------------------
@@ -144,6 +150,12 @@ def _question(row: Mapping[str, Any]) -> Question:
         answerable = bool(facts or evidence)
     if not isinstance(answerable, bool):
         raise ValueError("'answerable' must be true or false")
+    verdict = text("verdict") or None
+    if verdict is not None and verdict not in VERDICTS:
+        raise ValueError(f"'verdict' is {verdict!r}; expected one of {', '.join(VERDICTS)}")
+    conditions = tuple(strings([g] if isinstance(g, str) else g, "conditions") for g in as_list("conditions")
+                       if not isinstance(g, list) or g)
     return Question(id=qid, question=question, lang=lang, answerable=answerable,
                     category=text("category", "uncategorized"), facts=facts, evidence=evidence,
-                    forbidden=forbidden, history=tuple(history), split=text("split"))
+                    forbidden=forbidden, history=tuple(history), split=text("split"), verdict=verdict,
+                    conditions=conditions)

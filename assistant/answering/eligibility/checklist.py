@@ -107,33 +107,46 @@ class EligibilityChecker:
     # -- statuses ----------------------------------------------------------------------------------------
     def _item(self, condition: Condition, clauses: list[str], clause_vecs: np.ndarray) -> ChecklistItem:
         citation = self._cite(condition.quote, condition.start, condition.chunk)
-        targets = list(condition.alternatives) or [condition.quote]
-        best: tuple[Status, str] | None = None
-        for target in targets:
-            status = self._status(target, condition.kind, clauses, clause_vecs)
-            if status is not None and (best is None or status[0] == "met"):
-                best = status
+        if condition.alternatives:  # one alternative met is enough; unmet only when every one is
+            results = [self._status(t, "require", clauses, clause_vecs) for t in condition.alternatives]
+            best = next((r for r in results if r is not None and r[0] == "met"), None)
+            if best is None and results and all(r is not None and r[0] == "unmet" for r in results):
+                best = results[0]
+        else:
+            best = self._status(condition.quote, condition.kind, clauses, clause_vecs)
         if best is None:
             return ChecklistItem(condition.quote, "unknown", citation, None, condition.kind)
         return ChecklistItem(condition.quote, best[0], citation, best[1], condition.kind)
 
     def _status(self, target: str, kind: str, clauses: list[str],
                 clause_vecs: np.ndarray) -> tuple[Status, str] | None:
-        """Pair the user's clauses with the condition's own clauses; the closest pair that addresses it
-        decides, by comparing the two clauses' polarity (and contrast words)."""
+        """Each of the condition's own clauses (up to the one granting the benefit: 即可 …) is paired with the
+        user's closest clause that addresses it; their polarity (and contrast words) decide. The condition is
+        met when every such clause is, unmet when one is not, and unknown (None) when one is not addressed."""
         target_s = to_simplified(target)
         parts = user_clauses(target_s) or [target_s]
+        then = next((i for i, p in enumerate(parts) if i > 0 and self.cues.search("then", p)), len(parts))
+        parts = parts[:then]
         sims = clause_vecs @ self._embed(parts).T  # user clauses × condition clauses
-        order = np.dstack(np.unravel_index(np.argsort(-sims, axis=None), sims.shape))[0]
-        for u, c in order:
-            clause, part = clauses[int(u)], parts[int(c)]
-            if sims[u, c] < self.threshold and not self._share_term(clause, part):
-                continue
-            opposite = self._negated(clause) != self._negated(part) or self._contrast(clause, part)
-            if kind == "exclude":
-                return ("met" if opposite else "unmet"), clause
-            return ("unmet" if opposite else "met"), clause
-        return None
+        results: list[tuple[Status, str] | None] = []
+        for c, part in enumerate(parts):
+            result: tuple[Status, str] | None = None
+            for u in np.argsort(-sims[:, c]):
+                clause = clauses[int(u)]
+                contrast = self._contrast(clause, part)
+                if sims[u, c] < self.threshold and not contrast and not self._share_term(clause, part):
+                    continue
+                opposite = contrast or self._negated(clause) != self._negated(part)
+                holds: Status = "met" if opposite == (kind == "exclude") else "unmet"
+                result = (holds, clause)
+                break
+            results.append(result)
+        decided = [r for r in results if r is not None]
+        if kind == "exclude":  # excluded when one of its clauses holds for the user
+            return next((r for r in decided if r[0] == "unmet"), decided[0] if decided else None)
+        if any(r[0] == "unmet" for r in decided):
+            return next(r for r in decided if r[0] == "unmet")
+        return decided[0] if decided and len(decided) == len(results) else None
 
     def _negated(self, text: str) -> bool:
         for word in self.cues.findall("exclusion", text):
@@ -141,10 +154,14 @@ class EligibilityChecker:
         return self.cues.search("negation", to_simplified(text).lower()) is not None
 
     def _contrast(self, clause: str, target: str) -> bool:
-        """Does the clause name one member of a contrast group while the condition names another?"""
-        for group in self.cues.groups("contrast"):
-            said = {w for w in group if w in to_simplified(clause)}
-            wanted = {w for w in group if w in target}
+        """Does the user, speaking of themselves (a ``self`` cue), name one member of a contrast group while
+        the condition names another? ("我是内地户口的研究员" against "具有香港居民身份")"""
+        said_text, wanted_text = to_simplified(clause).lower(), target.lower()
+        if not self.cues.search("self", said_text):
+            return False
+        for group in self.cues.groups("contrast"):  # members are "word/synonym/…"
+            said = {m for m in group if any(w in said_text for w in m.split("/"))}
+            wanted = {m for m in group if any(w in wanted_text for w in m.split("/"))}
             if said and wanted and not said & wanted:
                 return True
         return False

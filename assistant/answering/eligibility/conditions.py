@@ -29,6 +29,9 @@ from assistant.knowledge.reader import IndexReader
 _KEY = re.compile(r"^([^：:。]{1,24})[：:]")
 _ALTERNATIVES = re.compile(r"(包括|任一|之一|以下)[^。]{0,4}[：:]?\s*$")
 _ITEM_LABEL = re.compile(r"^[\d（(第]")
+_DOC_NO = re.compile(r"[\u4e00-\u9fff]{2}〔\d{4}〕\d+号")  # the issuer's last two characters, year, number
+#: Weight of the retrieval score against the meaning match when choosing the policy (chosen on the tune split).
+RANK_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -121,26 +124,46 @@ def find_conditions(reader: IndexReader, passages: Sequence[Passage], cues: Cues
                     closeness: Callable[[Sequence[str]], float]) -> ConditionList | None:
     """The condition list of the policy among ``passages`` that states conditions and is closest to the question.
 
-    ``closeness(texts)`` (the caller's meaning match of the policy's heading and conditions against the
-    question) decides; on a tie a policy with a conditions header (享受条件 …) beats one that only names its
-    audience. ``focus(texts)`` picks the measure (top-level item) the question is about.
+    Candidates are the policies of the passages and those a passage names by document number. The one whose
+    heading and conditions are closest in meaning to the question (``closeness(texts)``), plus
+    ``RANK_WEIGHT`` times its passage's relative retrieval score, wins; on a tie a policy with a conditions
+    header (享受条件 …) beats one that only names its audience. ``focus(texts)`` picks the measure
+    (top-level item) the question is about.
     """
-    found: list[tuple[int, ConditionList]] = []
+    found: list[tuple[int, float, ConditionList]] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
+    top = max((p.score for p in passages), default=1.0) or 1.0
     for passage in passages:
-        key = (passage.chunk.source, policy_of(passage.chunk))
-        if key in seen or len(key[1]) < 2:
-            continue
-        seen.add(key)
-        lines = section_lines(reader, *key)
-        result = _conditions(key, lines, cues, focus)
-        if result is not None:
-            found.append(result)
+        keys = [(passage.chunk.source, policy_of(passage.chunk)), *_referenced(reader, passage.chunk)]
+        for key in keys:
+            if key in seen or len(key[1]) < 2:
+                continue
+            seen.add(key)
+            result = _conditions(key, section_lines(reader, *key), cues, focus)
+            if result is not None:
+                found.append((result[0], passage.score / top, result[1]))
     if not found:
         return None
-    scored = [(strength, closeness([found_list.policy[-1], *(c.quote for c in found_list.conditions)]), found_list)
-              for strength, found_list in found]
-    return max(scored, key=lambda f: (f[1], f[0]))[2]
+    scored = [(closeness([c.policy[-1], *(x.quote for x in c.conditions)]) + RANK_WEIGHT * rank, strength, c)
+              for strength, rank, c in found]
+    return max(scored, key=lambda f: (f[0], f[1]))[2]
+
+
+def _referenced(reader: IndexReader, chunk: Chunk) -> list[tuple[str, tuple[str, ...]]]:
+    """The policies whose own 文号 line carries a document number that ``chunk`` mentions (a contacts line
+    saying "该局是深财规〔2025〕2号的执行单位" leads to that policy's conditions)."""
+    numbers = set(_DOC_NO.findall(chunk.text))
+    if not numbers:
+        return []
+    out = []
+    for other in reader.chunks:
+        if other.id == chunk.id:
+            continue
+        for line in other.text.splitlines():
+            key = _KEY.match(strip_item_marker(line.strip()))
+            if key and "文号" in key.group(1) and any(n in line for n in numbers):
+                out.append((other.source, policy_of(other)))
+    return out
 
 
 def _conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues: Cues,
