@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from assistant.data import Answer, Citation, citation_to_dict
 from assistant.lang import Lang
 from assistant.limits import Limits
+from assistant.messages import text as message
 
 _LIMITS = Limits()  # the defaults size the schema fields; the configured numbers are applied by Limits.check
 
@@ -94,6 +95,7 @@ class ChecklistItemOut(BaseModel):
     kind: str = Field(description="require | exclude | any | missing")
     user_words: str | None = Field(description="The user's words that decided the status.")
     citation: CitationOut | None
+    status_label: str = Field(description="The status in the answer's language.")
 
 
 class ChecklistOut(BaseModel):
@@ -105,6 +107,9 @@ class ChecklistOut(BaseModel):
     items: list[ChecklistItemOut]
     office: CitationOut | None = Field(description="The competent office, quoted from the sources.")
     note: str | None = Field(description="Official texts prevail.")
+    labels: dict[str, str] = Field(description="Strings a client shows in the answer's language: title, verdict, "
+                                   "office, yes, no, fact_yes and fact_no (the words a ticked box adds to the "
+                                   "question when it is asked again).")
 
     @classmethod
     def of(cls, a: Answer) -> ChecklistOut | None:
@@ -114,10 +119,15 @@ class ChecklistOut(BaseModel):
         return cls(verdict=a.verdict, policy=a.meta.get("policy"), complete=bool(a.meta.get("conditions_complete")),
                    items=[ChecklistItemOut(condition=i.condition, status=i.status, kind=i.kind,
                                            user_words=i.user_words,
-                                           citation=CitationOut.of(i.citation) if i.citation else None)
+                                           citation=CitationOut.of(i.citation) if i.citation else None,
+                                           status_label=message(f"eligibility.status.{i.status}", a.lang))
                           for i in a.checklist],
                    office=CitationOut.of(office) if isinstance(office, Citation) else None,
-                   note=a.meta.get("prevail"))
+                   note=a.meta.get("prevail"),
+                   labels={"title": message("eligibility.title", a.lang),
+                           "verdict": message(f"eligibility.verdict.{a.verdict}", a.lang),
+                           **{k.replace(".", "_"): message(f"eligibility.{k}", a.lang)
+                              for k in ("office", "yes", "no", "fact.yes", "fact.no")}})
 
 
 class AskResponse(DoneEvent):

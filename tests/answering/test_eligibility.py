@@ -1,9 +1,10 @@
 """Eligibility checklists: detection from the cue file, conditions from the index's structure, statuses
 from the user's words, the verdict, and the checklist on every endpoint (API JSON, SSE, OpenAI, CLI).
 
-The corpus is written here (two policies: one whose condition list the source says is cut off, one
-complete); the index is built with the fake embedder, so statuses come from shared terms, negation and
-contrast words only (the e5 meaning match is exercised on the real index in the slow test at the end).
+The corpus is tests/data/eligibility/policies.md (a policy whose condition list the source says is cut off,
+a customs measure with an audience and an exclusion, an entry/exit measure stated in one sentence). The
+index is built with the fake embedder (a bag of characters), except in the slow test at the end, which
+builds it with the real e5 model and checks a cross-lingual contrast and a meaning match.
 """
 
 from __future__ import annotations
@@ -28,34 +29,7 @@ from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
 from assistant.wiring import build_assistant, build_indexer
 
-CORPUS = """---
-title: 测试政策清单
----
-
-# 测试政策清单
-
-## 二、税收
-
-### P07 《个人所得税优惠政策实施办法》
-
-- 发文机关：某市财政局。
-- 执行单位：某区税务局。
-- 享受条件（第六条，须同时满足）：
-  1. 具有香港居民身份。
-  2. 在园区注册的企业任职并实际在园区工作。
-  3. 遵守法律法规。此后的条件和其余条款在页面中截断，未读到。
-
-## 三、海关
-
-### P10 《海关科研货物便利措施》
-
-- 发文机关：海关总署。
-- 适用对象：已纳入白名单备案管理的科研机构。
-- 已读到的措施：
-  1. 生物医药特殊物品：
-     - 卫生检疫审批由海关优先办理。
-     - 生物安全风险未知的病原体，不适用。
-"""
+CORPUS = (REPO / "tests" / "data" / "eligibility" / "policies.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +44,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_tiny_settings(tmp_path_factory.mktemp("eligibility"))
     shutil.rmtree(settings.index_dir / "sources")
     (settings.index_dir / "sources").mkdir()
-    (settings.index_dir / "sources" / "policies.md").write_text(CORPUS, encoding="utf-8")
+    shutil.copy2(REPO / "tests" / "data" / "eligibility" / "policies.md", settings.index_dir / "sources")
     build_indexer(settings, FakeEmbedder()).build()
     return settings
 
@@ -154,6 +128,19 @@ def test_negated_whitelist_filing_is_unmet(assistant: Assistant) -> None:
     assert item.status == "unmet" and item.user_words == "还没做白名单备案"
 
 
+def test_a_measure_in_one_sentence_is_checked_clause_by_clause(assistant: Assistant) -> None:
+    answer = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？")
+    item = next(i for i in answer.checklist if "人才签注" in i.condition)
+    assert item.status == "unknown"  # employed: said; filed by the park's office (备案): not said
+    assert answer.verdict == "need_more_info"
+    ticked = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？。"
+                              "我已满足“内地人才如果受雇于合作区的科技企业、先由园区管理部门备案、即可申请人才签注”")
+    assert ticked.verdict == "likely"
+    refused = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？。"
+                               "我未满足“内地人才如果受雇于合作区的科技企业、先由园区管理部门备案、即可申请人才签注”")
+    assert refused.verdict == "unlikely"
+
+
 def test_a_question_that_is_not_about_eligibility_has_no_checklist(assistant: Assistant) -> None:
     answer = assistant.answer("P07 的执行单位是哪个？")
     assert answer.verdict is None and answer.checklist == ()
@@ -204,3 +191,20 @@ def test_cli_ask_prints_the_checklist(settings: Settings, monkeypatch: pytest.Mo
 
 def test_render_is_empty_without_a_checklist(assistant: Assistant) -> None:
     assert render_checklist(assistant.answer("P07 的执行单位是哪个？")) == ""
+
+
+@pytest.mark.slow
+def test_real_e5_checklist(tmp_path: Path) -> None:
+    settings = make_tiny_settings(tmp_path)
+    shutil.rmtree(settings.index_dir / "sources")
+    (settings.index_dir / "sources").mkdir()
+    shutil.copy2(REPO / "tests" / "data" / "eligibility" / "policies.md", settings.index_dir / "sources")
+    build_indexer(settings).build()
+    real = build_assistant(settings)
+    english = real.answer("I'm from Taiwan and work for a company registered in the park. "
+                          "Can I claim the individual income tax incentive?")
+    assert english.verdict == "unlikely"
+    assert next(i for i in english.checklist if "香港居民" in i.condition).status == "unmet"
+    chinese = real.answer("我持香港永久性居民身份证，在园区注册的企业任职并实际在园区工作，我的个税能少交吗？")
+    assert chinese.verdict == "cannot_tell"  # never likely: the source's list is cut off
+    assert [i.status for i in chinese.checklist][:2] == ["met", "met"]

@@ -126,6 +126,11 @@
     "form button{background:var(--accent);color:#fff;border-radius:10px;padding:0 14px;cursor:pointer;font-weight:600}",
     "form button:disabled{opacity:.5;cursor:default}",
     ".foot{font-size:11px;color:#7b8794;padding:0 12px 8px;background:#fff}",
+    ".checklist{margin-top:8px;padding:8px;border:1px solid #dde3e0;border-radius:8px;white-space:normal}",
+    ".checklist h3{font-size:13px;font-weight:600}.checklist li{list-style:none;margin:6px 0;font-size:13px}",
+    ".checklist .st{font-weight:600}.checklist .met .st{color:#0b6e4f}.checklist .unmet .st{color:#8a1c0b}",
+    ".checklist button{background:#eef2f0;border-radius:6px;padding:1px 8px;margin-left:4px;cursor:pointer}",
+    ".checklist .verdict{font-weight:600;margin-top:6px}",
     "@media (max-width:480px){.panel{top:0;bottom:0;left:0;right:0;width:100%;max-width:100%;height:100%;",
     "border-radius:0}.launcher.open{display:none}}"
   ].join("");
@@ -332,6 +337,35 @@
     try { return { event: event, data: JSON.parse(lines.join("\n")) }; } catch (e) { return null; }
   }
 
+  // An eligibility answer's checklist: each quoted condition with its status; an unknown one gets 是/否
+  // buttons, and a click asks the question again with that fact (and the ones ticked before) added.
+  function renderChecklist(data, question) {
+    var box = el("div", "checklist"), L = data.labels || {}, list = el("ul");
+    box.appendChild(el("h3", null, L.title || ""));
+    (data.items || []).forEach(function (item) {
+      var li = el("li", item.status);
+      li.appendChild(el("span", "st", item.status_label + " "));
+      li.appendChild(document.createTextNode(item.kind === "missing" ? item.condition : "“" + item.condition + "”"));
+      if (item.status === "unknown") {
+        [[L.yes, L.fact_yes], [L.no, L.fact_no]].forEach(function (spec) {
+          var b = el("button", null, spec[0]);
+          b.type = "button";
+          b.addEventListener("click", function () {
+            var fact = spec[1] + "“" + item.condition.replace(/[，,。；;：:\s]+/g, "、").replace(/、$/, "") + "”";
+            ask(question + "。" + fact);
+          });
+          li.appendChild(b);
+        });
+      }
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    box.appendChild(el("div", "verdict", L.verdict || ""));
+    if (data.office) box.appendChild(el("div", "note", (L.office || "") + " " + data.office.quote));
+    if (data.note) box.appendChild(el("div", "note", data.note));
+    return box;
+  }
+
   async function ask(raw) {
     var question = String(raw || "").trim();
     if (!question || busy) return;
@@ -343,7 +377,7 @@
     bubble.setAttribute("aria-busy", "true");
     log.appendChild(bubble);
     scrollDown();
-    var text = "", citations = [], done = null;
+    var text = "", citations = [], done = null, checklist = null;
     try {
       var res = await fetch(new URL("api/v1/ask/stream", API_BASE), {
         method: "POST", credentials: "omit",
@@ -367,6 +401,7 @@
           if (!ev) continue;
           if (ev.event === "delta") { text += ev.data.text; bubble.textContent = text; scrollDown(); }
           else if (ev.event === "citations") citations = ev.data.citations || [];
+          else if (ev.event === "checklist") checklist = ev.data;
           else if (ev.event === "done") done = ev.data;
           else if (ev.event === "error") throw { shown: errorText(0, { error: ev.data }) };
         }
@@ -374,6 +409,7 @@
       if (!done) throw { shown: T.failed };
       text = done.answer || text;
       renderAnswer(bubble, text, citations);
+      if (checklist) bubble.appendChild(renderChecklist(checklist, question));
       if (done.notice) bubble.appendChild(el("div", "note", done.notice));
       bubble.appendChild(feedbackBar(question, text, citations, done.mode));
       history.push({ role: "user", content: question }, { role: "assistant", content: text });
