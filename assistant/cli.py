@@ -306,8 +306,11 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
     if splits:
         qs = [q for q in qs if q.split in splits]
     qs = qs[:limit] if limit else qs
-    # The evaluation measures answers, not the queue: questions wait for the model instead of being quoted.
-    settings = Settings.from_env().with_(llm_max_wait_s=3600.0, request_budget_s=3600.0, llm_queue=64)
+    # The evaluation measures answers, not the queue or a busy machine: questions wait for the model (slot, first
+    # token, whole answer) instead of being quoted, and slow answers do not open the circuit breaker.
+    settings = Settings.from_env()
+    settings = settings.with_(llm_max_wait_s=3600.0, request_budget_s=3600.0, llm_queue=64, breaker_failures=10**6,
+                              llm_timeout_s=max(settings.llm_timeout_s, 600.0))
     if mode:
         settings = settings.with_(mode=mode)
     out = Path(out_dir) if out_dir else Path("eval-out") / datetime.now().strftime("%Y%m%d-%H%M%S")
