@@ -1,235 +1,206 @@
-"""The web chat: pure rendering and handlers (fast), then the real page in headless Chromium (slow).
+"""The web chat in real headless Chromium (gradio on a free loopback port, a fake assistant with two citations).
 
-The browser test launches the gradio Blocks on a free loopback port with :class:`FakeAssistant`, asks a
-question, waits for the streamed answer, opens a footnote, rates the answer and checks the SQLite row,
-records every request the page makes (none may leave loopback) and keeps artifacts/webchat.png.
+One conversation walks through what a reader does: streamed answer, ``[2]`` opens footnote 2, copy puts the
+answer on the clipboard, 👍 on the EARLIER answer stores that answer, regenerate, reload keeps the
+conversation, "new chat" forgets it; then a 375 px phone (no horizontal scroll, no jump past the header) and
+the OS dark mode. Every request the page makes must stay on loopback. Keeps artifacts/webchat*.png.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
 
 import pytest
-from support import REPO, beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
+from support import CHROMIUM, REPO, beyond_loopback, chromium, gradio_env, launch_blocks, record_requests
 
 from assistant.config import Settings
-from assistant.data import Answer, Chunk, Citation, Delta, Message
-from assistant.errors import LLMError
-from assistant.testing import FakeAssistant
+from assistant.data import Answer, Citation, Message, Passage
+from assistant.testing import FAKE_CHUNK, FakeAssistant
 from assistant.web.feedback import FeedbackStore
-from assistant.web.ui import WebChat, new_session, render_answer, render_citation, render_error, render_text
+
+ARTIFACTS = REPO / "artifacts"
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")]
 
 
-def _citation(**changes: Any) -> Citation:
-    base: dict[str, Any] = {
-        "n": 1, "chunk_id": "c1", "source": "hetao-plan-digest.md", "title": "规划要点摘编", "section": "〇、文件概况",
-        "quote": "总面积约3.89平方公里。", "start": 0, "end": 12, "passage_text": "总面积约3.89平方公里。",
-        "doc_no": "国发〔2023〕12号", "date": "2023-08-08", "issuer": "国务院",
-    }
-    base.update(changes)
-    return Citation(**base)
+class TwoSourceAssistant(FakeAssistant):
+    """Answers with two cited sentences of the same document (two footnotes to tell apart)."""
 
-
-# ------------------------------------------------------------------------------------------------
-# Rendering
-
-
-def test_render_escapes_script_from_a_document_quote() -> None:
-    evil = _citation(quote='<script>alert("x")</script>', title="<b>T</b>", section="A & B",
-                     passage_text="<img src=x onerror=alert(1)>", issuer="<i>国务院</i>")
-    out = render_answer(Answer(question="q", text="See <script>bad()</script> here[1].", citations=(evil,)))
-    assert "<script>" not in out and "<img" not in out and "<b>T</b>" not in out and "<i>" not in out
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in out
-    assert "&lt;script&gt;bad()&lt;/script&gt;" in out
-    assert "&lt;img src=x onerror=alert(1)&gt;" in out
-    assert "A &amp; B" in out
-    assert '<sup class="hp-ref">[1]</sup>' in out
-
-
-def test_render_citation_footnote_and_mode() -> None:
-    c = _citation(url="javascript:alert(1)", verified=False)
-    note = render_citation(c)
-    assert note.startswith('<details class="hp-cite"><summary>')
-    assert "[1]</span> 规划要点摘编 · 国发〔2023〕12号 · 〇、文件概况</summary>" in note
-    assert '<blockquote class="hp-quote">总面积约3.89平方公里。</blockquote>' in note
-    assert "国务院" in note and "2023-08-08" in note
-    assert "javascript:" not in note  # only http(s) links are rendered
-    assert "not verified" in note
-    assert "\n" not in note  # one HTML block: Markdown must not rewrite the quote
-
-    extractive = render_answer(Answer(question="q", text="a[1]", citations=(c,)))
-    assert "摘录 · extractive" in extractive
-    llm = render_answer(Answer(question="q", text="a", mode="llm", model="gpt-4o-mini",
-                               notice="LLM <slow>, showing quoted answer"))
-    assert "模型 · gpt-4o-mini" in llm and "LLM &lt;slow&gt;, showing quoted answer" in llm
-    assert "未找到依据 · declined" in render_answer(Answer(question="q", text="no", mode="decline", answerable=False))
-    assert render_text("x[12] y [a]") == 'x<sup class="hp-ref">[12]</sup> y [a]'
-
-
-def test_render_error_hides_internal_details() -> None:
-    assert "LLM &lt;down&gt;" in render_error(LLMError("LLM <down>"))
-    internal = render_error(RuntimeError("secret path /etc/x"))
-    assert "secret" not in internal and "Internal error" in internal
-
-
-# ------------------------------------------------------------------------------------------------
-# Handlers, driven without a browser
-
-
-class _FailingAssistant(FakeAssistant):
-    def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]:
-        yield Delta("部分")
-        raise LLMError("LLM endpoint http://127.0.0.1:9 unreachable — check OPENAI_BASE_URL")
-
-
-class _RecordingAssistant(FakeAssistant):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, list[Message], str | None]] = []
-
-    def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[Delta | Answer]:
-        self.calls.append((question, list(history), lang))
-        yield from super().stream(question, history, lang=lang)
-
-    def chunk(self, chunk_id: str) -> Chunk | None:
-        return None
-
-
-def _last(gen: Iterator[tuple[Any, ...]]) -> tuple[Any, ...]:
-    out = None
-    for out in gen:  # noqa: B007
-        pass
-    assert out is not None
-    return out
-
-
-def test_handlers_multi_turn_history_and_feedback(tmp_path: Path) -> None:
-    assistant = _RecordingAssistant()
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
-    chat = WebChat(assistant, store, max_history_turns=1)
-
-    steps = list(chat.respond("河套合作区总面积有多大？", "auto", new_session()))
-    assert len(steps) >= 2 and steps[0][3] is False  # feedback disabled while streaming
-    chat_value, box, session, enabled, _ = steps[-1]
-    assert box == "" and enabled is True
-    assert chat_value[-1]["role"] == "assistant" and "3.89平方公里" in chat_value[-1]["content"]
-    assert '<details class="hp-cite">' in chat_value[-1]["content"]
-
-    _, _, session, _, _ = _last(chat.respond("深圳園區呢？", "zh-Hant", session))
-    _, _, session, _, _ = _last(chat.respond("And the third?", "en", session))
-    assert assistant.calls[0] == ("河套合作区总面积有多大？", [], None)
-    _, h2, lang2 = assistant.calls[1]
-    assert lang2 == "zh-Hant" and [m.role for m in h2] == ["user", "assistant"]
-    assert h2[0].content == "河套合作区总面积有多大？" and h2[1].content.startswith("摘录：")
-    # max_history_turns=1: only the previous turn is passed on.
-    q3, h3, _ = assistant.calls[2]
-    assert q3 == "And the third?" and [m.content for m in h3][:1] == ["深圳園區呢？"] and len(h3) == 2
-    assert len(session["chat"]) == 6
-
-    status, box, enabled, session = chat.rate(-1, "  缺少香港园区 ", session)
-    assert "#1" in status and box == "" and enabled is False
-    (row,) = store.recent(5)
-    assert row["question"] == "And the third?" and row["rating"] == -1 and row["reason"] == "缺少香港园区"
-    assert row["citations"][0]["quote"] == "河套深港科技创新合作区总面积约3.89平方公里。"
-    assert row["meta"]["source"] == "webchat" and row["mode"] == "extractive"
-
-
-def test_handler_shows_assistant_errors_as_a_message(tmp_path: Path) -> None:
-    chat = WebChat(_FailingAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"))
-    chat_value, _, session, enabled, _ = _last(chat.respond("问题", "auto", new_session()))
-    content = chat_value[-1]["content"]
-    assert "Could not answer" in content and "OPENAI_BASE_URL" in content and "Traceback" not in content
-    assert enabled is False and session["last"] is None and session["history"] == []
-    status, _, _, _ = chat.rate(1, "", session)
-    assert "Ask a question first" in status
-    assert chat.feedback.count() == 0
-
-
-# ------------------------------------------------------------------------------------------------
-# The real page in a real browser
+    def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        self.questions.append(question)
+        c = FAKE_CHUNK
+        quote = "- 总面积：约3.89平方公里。\n- 组成：\n  - 深圳园区3.02平方公里。\n  - 香港园区0.87平方公里。"
+        first = Citation(n=1, chunk_id=c.id, source=c.source, title=str(c.meta["title"]), section="〇、文件概况 › 1.",
+                         quote=quote,
+                         start=0, end=10, doc_no="国发〔2023〕12号", issuer="国务院")
+        second = Citation(n=2, chunk_id=c.id, source=c.source, title=str(c.meta["title"]), section="三、总体布局 › 2.",
+                          quote="福田口岸和皇岗口岸两个跨境陆路口岸。", start=20, end=38, doc_no="国发〔2023〕12号",
+                          url="https://www.gov.cn/zhengce/content/202308/content_6900741.htm")
+        text = (f"摘录（第{len(self.questions)}次）：\n"
+                "- 总面积：约3.89平方公里。 - 组成： - 深圳园区3.02平方公里。 - 香港园区0.87平方公里。[1]\n"
+                "- 福田口岸和皇岗口岸两个跨境陆路口岸。[2]")
+        return Answer(question=question, text=text, citations=(first, second),
+                      passages=(Passage(chunk=c, score=1.0),), mode="extractive")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FeedbackStore, FakeAssistant]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FeedbackStore, TwoSourceAssistant]]:
     with gradio_env():
         from assistant.web.ui import build_ui
 
         tmp = tmp_path_factory.mktemp("webchat")
         store = FeedbackStore(tmp / "feedback.sqlite3")
-        assistant = FakeAssistant(delay_s=1.0)  # slow enough that streaming shows partial text
+        assistant = TwoSourceAssistant(delay_s=1.0)  # slow enough that streaming shows partial text
         settings = Settings(index_dir=tmp / "index", feedback_db=store.path)
         with launch_blocks(build_ui(assistant, store, settings)) as url:
             yield url, store, assistant
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_webchat_in_chromium(served: tuple[str, FeedbackStore, FakeAssistant]) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+def _wait_rows(store: FeedbackStore, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while store.count() < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(240)
+def test_webchat_in_chromium(served: tuple[str, FeedbackStore, TwoSourceAssistant]) -> None:
+    from playwright.sync_api import expect
+
     url, store, assistant = served
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
+                                      permissions=["clipboard-read", "clipboard-write"])
+        page = context.new_page()
         requests = record_requests(page, websockets=True)
         page.goto(url, wait_until="load")
-        sync_api.expect(page.get_by_text("Hetao Policy Assistant").first).to_be_visible()
-        sync_api.expect(page.get_by_text("official texts prevail")).to_be_visible()
-        sync_api.expect(page.get_by_role("button", name="Which land border crossings does the zone have?")
-                        ).to_be_visible()
+        expect(page.get_by_text("Hetao Policy Assistant").first).to_be_visible()
+        expect(page.get_by_text("official texts prevail")).to_be_visible()
+        chat = page.locator("#hp-chat")
+        example = "Which land border crossings does the zone have?"
+        expect(chat.get_by_text(example)).to_be_visible()  # examples sit in the empty chat, by the input
+        expect(page.locator("#hp-question textarea")).to_be_focused()  # desktop: ready to type
 
         box = page.locator("#hp-question textarea")
         box.fill("河套合作区总面积有多大？")
         box.press("Enter")
-        chat = page.locator("#hp-chat")
-        sync_api.expect(chat.get_by_text("河套合作区总面积有多大？")).to_be_visible()
-        # The fake streams three characters per 100 ms: the answer is seen partial before it is whole.
-        sync_api.expect(chat.locator(".hp-cursor")).to_be_visible(timeout=10_000)
-        footnote = chat.locator("details.hp-cite").first
-        sync_api.expect(footnote).to_be_visible(timeout=20_000)
-        sync_api.expect(chat.locator(".hp-cursor")).to_have_count(0)
-        sync_api.expect(chat).to_contain_text("摘录：河套深港科技创新合作区总面积约3.89平方公里。")
-        sync_api.expect(chat.locator("sup.hp-ref")).to_contain_text("[1]")
-        sync_api.expect(chat).to_contain_text("摘录 · extractive")
+        expect(chat.get_by_text("河套合作区总面积有多大？")).to_be_visible()
+        expect(chat.locator(".hp-cursor")).to_be_visible(timeout=10_000)  # partial text while streaming
+        expect(page.locator("#hp-stop")).to_be_visible()
+        expect(chat.locator("#hp-fn-1-2")).to_be_attached(timeout=30_000)
+        expect(chat.locator(".hp-cursor")).to_have_count(0)
+        expect(page.locator("#hp-stop")).to_be_hidden()
 
-        quote = footnote.locator("blockquote.hp-quote")
-        sync_api.expect(quote).to_be_hidden()  # closed until the reader opens it
-        sync_api.expect(footnote.locator("summary")).to_contain_text("国发〔2023〕12号")
-        footnote.locator("summary").click()
-        sync_api.expect(quote).to_be_visible()
-        sync_api.expect(quote).to_have_text("河套深港科技创新合作区总面积约3.89平方公里。")
+        # the quoted list keeps its nesting; no "- " left in the text
+        first = chat.locator("#hp-ans-1")
+        expect(first.locator(".hp-text li li")).to_have_count(2)
+        assert "- " not in first.locator(".hp-text").inner_text()
 
+        # a second question, by clicking an example… there are none once the chat has started: type it
+        box.fill("有哪些口岸？")
+        box.press("Enter")
+        expect(chat.locator("#hp-fn-2-2")).to_be_attached(timeout=30_000)
+
+        # [2] of the first answer opens footnote 2 of the first answer (closed until then)
+        note = chat.locator("#hp-fn-1-2")
+        expect(note.locator("blockquote.hp-quote")).to_be_hidden()
+        expect(note.locator("summary")).to_contain_text("国发〔2023〕12号 · 三、总体布局 › 2.")
+        expect(note.locator("summary")).not_to_contain_text(".md")
+        first.locator('a.hp-ref[href="#hp-fn-1-2"]').click()
+        expect(note.locator("blockquote.hp-quote")).to_be_visible()
+        expect(note.locator("blockquote.hp-quote")).to_have_text("福田口岸和皇岗口岸两个跨境陆路口岸。")
+        expect(note.locator("a.hp-link")).to_have_attribute("href", "https://www.gov.cn/zhengce/content/202308/"
+                                                            "content_6900741.htm")
+        expect(chat.locator("#hp-fn-1-1 blockquote.hp-quote")).to_be_hidden()
+
+        # copy puts the answer text (and its sources) on the clipboard
+        first.locator("button.hp-copy").click()
+        expect(first.locator("button.hp-copy")).to_contain_text("Copied")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith("摘录（第1次）：") and "深圳园区3.02平方公里。" in copied
+        assert "[2] 国发〔2023〕12号 · 三、总体布局 › 2." in copied and "<" not in copied
+
+        # 👍 on the EARLIER answer stores that answer, with the reason typed before
         assert store.count() == 0
         page.locator("#hp-reason textarea").fill("引用准确 accurate")
-        up = page.locator("#hp-up")
-        sync_api.expect(up).to_be_enabled()
-        up.click()
-        sync_api.expect(page.locator("#hp-feedback-status")).to_contain_text("saved", timeout=10_000)
-        sync_api.expect(up).to_be_disabled()
-        deadline = time.monotonic() + 5
-        while store.count() == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        chat.get_by_label("Like", exact=True).first.click()
+        expect(page.locator("#hp-feedback-status")).to_contain_text("saved", timeout=10_000)
+        _wait_rows(store, 1)
         (row,) = store.recent(5)
         assert row["rating"] == 1 and row["reason"] == "引用准确 accurate"
-        assert row["question"] == "河套合作区总面积有多大？"
-        assert row["answer"] == "摘录：河套深港科技创新合作区总面积约3.89平方公里。[1]"
-        assert row["citations"][0]["doc_no"] == "国发〔2023〕12号"
-        assert assistant.questions == ["河套合作区总面积有多大？"]
+        assert row["question"] == "河套合作区总面积有多大？" and row["answer"].startswith("摘录（第1次）")
+        assert [c["n"] for c in row["citations"]] == [1, 2]
 
-        (REPO / "artifacts").mkdir(exist_ok=True)
-        page.screenshot(path=str(REPO / "artifacts" / "webchat.png"), full_page=True)
+        # regenerate the last answer: the question is asked again, the old answer replaced
+        chat.get_by_label("Retry").click()
+        expect(chat.get_by_text("摘录（第3次）")).to_be_visible(timeout=30_000)
+        expect(chat.get_by_text("摘录（第2次）")).to_have_count(0)
+        expect(page.locator("#hp-stop")).to_be_hidden()  # the answer is complete (and stored in the browser)
+        assert assistant.questions == ["河套合作区总面积有多大？", "有哪些口岸？", "有哪些口岸？"]
 
-        # An example question asks at once, as a second turn; feedback opens again for the new answer.
-        example = "Which land border crossings does the zone have?"
-        page.get_by_role("button", name=example).click()
-        sync_api.expect(chat.locator("details.hp-cite")).to_have_count(2, timeout=20_000)
-        sync_api.expect(up).to_be_enabled()
-        sync_api.expect(page.locator("#hp-feedback-status")).not_to_contain_text("saved")
-        assert assistant.questions == ["河套合作区总面积有多大？", example]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "webchat.png"))
 
-    assert requests, "no requests recorded"
+        # a reload keeps the conversation, and its footnotes still open
+        page.reload(wait_until="load")
+        expect(chat.get_by_text("摘录（第3次）")).to_be_visible(timeout=15_000)
+        expect(chat.locator("details.hp-cite")).to_have_count(4)
+        chat.locator('#hp-ans-1 a.hp-ref[href="#hp-fn-1-1"]').click()
+        expect(chat.locator("#hp-fn-1-1 blockquote.hp-quote")).to_be_visible()
+        # …and the next question still carries the history
+        box.fill("第三个问题")
+        box.press("Enter")
+        expect(chat.get_by_text("摘录（第4次）")).to_be_visible(timeout=30_000)
+
+        # stop ends an answer while it streams: no footnotes come, the send button is back
+        box.fill("停止测试")
+        box.press("Enter")
+        expect(chat.locator(".hp-cursor")).to_be_visible(timeout=10_000)
+        page.locator("#hp-stop").click()
+        expect(page.locator("#hp-send")).to_be_visible(timeout=15_000)
+        page.wait_for_timeout(4_000)  # the whole answer would have arrived by now
+        expect(chat.locator("#hp-fn-5-1")).to_have_count(0)
+
+        # one "new chat" control (the chatbot's own trash icon is hidden); it forgets the conversation
+        expect(chat.get_by_label("Clear", exact=True)).to_be_hidden()
+        page.locator("#hp-new").click()
+        expect(chat.locator("details.hp-cite")).to_have_count(0)
+        page.reload(wait_until="load")
+        expect(chat.get_by_text(example)).to_be_visible(timeout=15_000)
+        expect(chat.locator("details.hp-cite")).to_have_count(0)
+        context.close()
+
+        # a phone: no horizontal scroll, the header stays in view (no autofocus jump), examples near the input
+        phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True,
+                                    device_scale_factor=2, locale="zh-CN")
+        mobile = phone.new_page()
+        requests += record_requests(mobile, websockets=True)
+        mobile.goto(url, wait_until="load")
+        m_chat = mobile.locator("#hp-chat")
+        expect(m_chat.get_by_text(example)).to_be_visible(timeout=15_000)
+        mobile.locator("#hp-question textarea").fill("河套合作区总面积有多大？")
+        mobile.locator("#hp-question textarea").press("Enter")
+        expect(m_chat.locator("#hp-fn-1-2")).to_be_attached(timeout=30_000)
+        expect(m_chat.get_by_label("清空对话")).to_be_hidden()  # gradio's trash icon, whatever its language
+        mobile.evaluate("document.activeElement && document.activeElement.blur()")
+        widths = mobile.evaluate("[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
+        assert widths[0] <= widths[2] and widths[1] <= widths[2], widths
+        box_rect = mobile.locator("#hp-question textarea").bounding_box()
+        chat_rect = m_chat.bounding_box()
+        assert box_rect and chat_rect and box_rect["width"] >= 200  # a full-width input
+        assert chat_rect["height"] >= 0.55 * 812  # the chat fills the screen
+        mobile.screenshot(path=str(ARTIFACTS / "webchat-phone.png"))
+        phone.close()
+
+        # the OS dark mode switches the page to gradio's dark theme
+        dark = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+        dpage = dark.new_page()
+        dpage.goto(url, wait_until="load")
+        expect(dpage.locator("#hp-chat")).to_be_visible(timeout=15_000)
+        background = dpage.evaluate("getComputedStyle(document.querySelector('.gradio-container')).backgroundColor")
+        assert dpage.evaluate("document.body.classList.contains('dark')"), background
+        dark.close()
+
     outside = beyond_loopback(requests)
-    assert outside == [], f"the page made requests beyond loopback: {outside}"
+    assert requests and outside == [], f"the page made requests beyond loopback: {outside}"

@@ -62,15 +62,16 @@ def test_real_answer_and_its_quote_in_chromium(served: str) -> None:
         expect(footnote).to_be_visible(timeout=30_000)  # the answer is complete
         expect(chat).to_contain_text("摘录式回答")
         expect(chat).to_contain_text("3.89平方公里")
-        expect(chat.locator("sup.hp-ref").first).to_have_text("[1]")
+        expect(chat.locator("a.hp-ref").first).to_have_text("[1]")
         expect(chat).to_contain_text("摘录 · extractive")
         summary = footnote.locator("summary").first
         expect(summary).to_contain_text("[1]")
         expect(summary).to_contain_text("国发〔2023〕12号")  # doc_no from the front matter
+        expect(summary).not_to_contain_text(".md")  # the policy's name, not the file's
 
         quote = footnote.locator("blockquote.hp-quote")
         expect(quote).to_be_hidden()  # closed until the reader opens it
-        summary.click()
+        chat.locator("a.hp-ref").first.click()  # the marker in the text opens its footnote
         expect(quote).to_be_visible()
         expect(quote).to_contain_text("3.89")
         shown = quote.inner_text().strip()

@@ -1,0 +1,200 @@
+"""The web chat's event handlers, separate from the gradio layout so they can be driven without a browser.
+
+The per-visitor session is a plain JSON-able dict, kept in the browser (``gr.BrowserState``) so that the
+conversation survives a reload:
+
+* ``history``: ``[{"role", "content"}]`` of finished turns (plain answer text, as the assistant wants it)
+* ``chat``: the chatbot's messages (rendered HTML)
+* ``answers``: for each answer message (by its index in ``chat``, as a string) what a rating stores
+* ``turn``: a counter that keeps footnote ids unique on the page
+
+It comes back from the browser, so it is checked (:func:`checked_session`) before it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from assistant.data import Answer, AssistantLike, Delta, Message, citation_to_dict
+from assistant.errors import AssistantError
+from assistant.limits import Limits
+from assistant.web.feedback import FeedbackStore
+from assistant.web.ui_render import render_answer, render_error, render_question, render_text
+
+log = logging.getLogger(__name__)
+
+#: Minimum seconds between two streamed UI updates: a token-level stream need not repaint per token.
+STREAM_REPAINT_S = 0.05
+#: Most messages a restored session may hold (older ones are dropped): the browser's copy is not trusted.
+MAX_SESSION_MESSAGES = 200
+_CURSOR = '<span class="hp-cursor">▍</span>'
+_STOPPED = '<div class="hp-stopped">（已停止 · stopped）</div>'
+
+Update = tuple[list[dict[str, Any]], str, dict[str, Any], str]  # (chat, question box, session, status)
+
+
+def new_session() -> dict[str, Any]:
+    """An empty per-visitor session."""
+    return {"history": [], "chat": [], "answers": {}, "turn": 0}
+
+
+def checked_session(value: Any) -> dict[str, Any]:
+    """A session from the browser, or a new one when it is missing or not of the expected shape."""
+    if not isinstance(value, dict):
+        return new_session()
+    history, chat, answers = value.get("history"), value.get("chat"), value.get("answers")
+    turn = value.get("turn")
+    if not (isinstance(history, list) and isinstance(chat, list) and isinstance(answers, dict)
+            and isinstance(turn, int)):
+        return new_session()
+    ok_history = all(isinstance(m, dict) and m.get("role") in ("user", "assistant")
+                     and isinstance(m.get("content"), str) for m in history)
+    ok_chat = all(isinstance(m, dict) and m.get("role") in ("user", "assistant")
+                  and isinstance(m.get("content"), str) for m in chat)
+    if not (ok_history and ok_chat):
+        return new_session()
+    checked = {"history": history[-MAX_SESSION_MESSAGES:], "chat": chat[-MAX_SESSION_MESSAGES:],
+               "answers": answers if len(chat) <= MAX_SESSION_MESSAGES else {}, "turn": turn}
+    if isinstance(value.get("asking"), str):
+        checked["asking"] = value["asking"]
+    return checked
+
+
+def _content(message: Any) -> str | None:
+    """The HTML of a chatbot message as gradio hands it back (a string, or a list of text parts)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        content = "".join(p for p in parts if isinstance(p, str)) if parts else None
+    return content if isinstance(content, str) else None
+
+
+class WebChat:
+    """The page's handlers over a built assistant and a feedback store."""
+
+    def __init__(self, assistant: AssistantLike, feedback: FeedbackStore, *, max_history_turns: int = 10,
+                 limits: Limits | None = None) -> None:
+        self.assistant = assistant
+        self.feedback = feedback
+        self.limits = limits or Limits(max_history_turns=max_history_turns)
+
+    def respond(self, question: str, lang: str, session: Any) -> Iterator[Update]:
+        """Stream the answer to ``question``; yields (chat, question box, session, status)."""
+        session = checked_session(session)
+        question = (question or "").strip()
+        if not question:
+            yield session["chat"], "", session, ""
+            return
+        history = self.limits.recent([Message(role=m["role"], content=m["content"]) for m in session["history"]])
+        chat = [*session["chat"], {"role": "user", "content": render_question(question)},
+                {"role": "assistant", "content": _CURSOR}]
+        asking = {**session, "asking": question}  # what a stop keeps (see stopped); the browser never stores it
+        yield list(chat), "", asking, ""
+
+        text, final, painted = "", None, time.monotonic()
+        try:
+            question, history = self.limits.check(question, history)
+            for item in self.assistant.stream(question, history, lang=None if lang in ("", "auto") else lang):
+                if isinstance(item, Answer):
+                    final = item
+                elif isinstance(item, Delta):
+                    text += item.text
+                    if time.monotonic() - painted >= STREAM_REPAINT_S:
+                        chat[-1] = {"role": "assistant", "content": render_text(text) + _CURSOR}
+                        painted = time.monotonic()
+                        yield list(chat), "", asking, ""
+            if final is None:
+                raise AssistantError("the assistant ended its answer without a result — please ask again")
+        except Exception as exc:
+            if not isinstance(exc, AssistantError):
+                log.exception("web chat: answering %r failed", question)
+            chat[-1] = {"role": "assistant", "content": render_error(exc)}
+            # The failed turn stays visible but is not history: the assistant never answered it.
+            yield chat, "", {**session, "chat": chat}, ""
+            return
+
+        turn = session["turn"] + 1
+        chat[-1] = {"role": "assistant", "content": render_answer(final, turn)}
+        record = {"question": question, "answer": final.text, "lang": final.lang, "mode": final.mode,
+                  "model": final.model, "notice": final.notice, "turn": turn,
+                  "citations": [citation_to_dict(c) for c in final.citations]}
+        session = {
+            "history": [*session["history"], {"role": "user", "content": question},
+                        {"role": "assistant", "content": final.text}],
+            "chat": chat,
+            "answers": {**session["answers"], str(len(chat) - 1): record},
+            "turn": turn,
+        }
+        yield chat, "", session, ""
+
+    def rate(self, index: Any, liked: Any, reason: str, session: Any) -> tuple[str, str, dict[str, Any]]:
+        """Store 👍 (``liked`` true) or 👎 for the answer at ``index`` in the chat; (status, reason box, session)."""
+        session = checked_session(session)
+        if isinstance(index, list | tuple):
+            index = index[0] if index else None
+        record = session["answers"].get(str(index))
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str) \
+                or not isinstance(record.get("answer"), str):
+            return "请选择一条回答来评价。 Rate an answer, not a question.", reason, session
+        if liked is None or liked == "":  # the reader took the rating back: keep the stored row, say so
+            return "评价已取消（已保存的反馈保留）。 Rating withdrawn.", reason, session
+        rating = 1 if liked is True or liked == "Like" else -1
+        try:
+            row_id = self.feedback.record(
+                record["question"], str(record.get("answer", "")), list(record.get("citations") or []), rating,
+                reason=(reason or "").strip() or None, lang=record.get("lang"), mode=record.get("mode"),
+                meta={"source": "webchat", "model": record.get("model"), "notice": record.get("notice"),
+                      "turn": record.get("turn")},
+            )
+        except AssistantError as exc:
+            return f"⚠ 反馈未保存 Feedback not saved: {exc}", reason, session
+        thumb = "👍" if rating > 0 else "👎"
+        answers = {**session["answers"], str(index): {**record, "rated": rating, "feedback_id": row_id}}
+        return f"{thumb} 已记录，谢谢！ Thanks — feedback #{row_id} saved.", "", {**session, "answers": answers}
+
+    def regenerate(self, index: Any, lang: str, session: Any) -> Iterator[Update]:
+        """Answer the question at chat ``index`` (the one before a retried answer) again, dropping what followed."""
+        session = checked_session(session)
+        if isinstance(index, list | tuple):
+            index = index[0] if index else None
+        if not isinstance(index, int) or not 0 <= index < len(session["chat"]):
+            yield session["chat"], "", session, ""
+            return
+        if session["chat"][index]["role"] != "user":
+            index -= 1  # the retry button sits on the answer; its question is the message before it
+        record = session["answers"].get(str(index + 1))
+        question = record.get("question") if isinstance(record, dict) else None
+        if index < 0 or not isinstance(question, str):
+            yield session["chat"], "", session, ""
+            return
+        answered_before = sum(1 for k, v in session["answers"].items()
+                              if k.isdigit() and int(k) < index and isinstance(v, dict) and "answer" in v)
+        trimmed = {
+            "history": session["history"][: 2 * answered_before],
+            "chat": session["chat"][:index],
+            "answers": {k: v for k, v in session["answers"].items() if k.isdigit() and int(k) < index},
+            "turn": session["turn"],
+        }
+        yield from self.respond(question, lang, trimmed)
+
+    def stopped(self, shown: Any, session: Any) -> dict[str, Any]:
+        """The session after the reader stopped an answer: the part shown stays, marked, but is not history."""
+        session = checked_session(session)
+        chat, answers = list(session["chat"]), dict(session["answers"])
+        if isinstance(shown, list) and len(shown) == len(chat) + 2:
+            question, partial = (_content(m) for m in shown[-2:])
+            if question is not None and partial is not None and _CURSOR in partial:
+                chat += [{"role": "user", "content": question},
+                         {"role": "assistant", "content": partial.replace(_CURSOR, "") + _STOPPED}]
+                if isinstance(session.get("asking"), str):  # regenerate can ask it again; rate finds no answer
+                    answers[str(len(chat) - 1)] = {"question": session["asking"], "stopped": True}
+        session.pop("asking", None)
+        return {**session, "chat": chat, "answers": answers}
+
+    def reset(self) -> Update:
+        """Start a new conversation."""
+        session = new_session()
+        return session["chat"], "", session, ""
