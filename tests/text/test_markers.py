@@ -22,5 +22,5 @@ def test_every_consumer_uses_the_same_grammar() -> None:
     assert parse_markers(text) == [1, 2]
     assert strip_unknown_markers(text, 1) == "税率15%[1]。"
     assert renumber(text, {2: 1}) == "税率15%[1]。"
-    assert render_text(text).count('<sup class="hp-ref">') == 2
+    assert render_text(text).count('<sup class="hp-sup">') == 2
     assert rewrite_markers(text, lambda ns: "") == strip_markers(text)
