@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -35,8 +34,7 @@ from assistant.web.schemas import (
     SourceResponse,
 )
 from assistant.web.streaming import SSE_HEADERS, sse, start_stream, stream_items, unsent_rest
-
-WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
+from assistant.web.widget import widget_response
 
 
 class FeedbackSink(Protocol):
@@ -82,11 +80,10 @@ def add_service_routes(app: FastAPI, deps: Deps) -> None:
         body = {k: info.get(k) for k in ("ready", "mode", "model", "chunks", "build")}
         return JSONResponse(body, status_code=200 if info.get("ready") else 503)
 
-    @app.get("/widget.js", tags=["widget"], response_class=Response)
-    def widget_js() -> Response:
+    @app.api_route("/widget.js", methods=["GET", "HEAD"], tags=["widget"], response_class=Response)
+    def widget_js(request: Request) -> Response:
         """The embeddable chat widget: ``<script src="http://HOST/widget.js" data-lang="zh-Hans"></script>``."""
-        return Response(WIDGET_JS.read_bytes(), media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return widget_response(request)
 
 
 def add_api_routes(app: FastAPI, deps: Deps) -> None:

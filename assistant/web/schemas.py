@@ -16,6 +16,7 @@ from assistant.data import Answer, Citation, citation_to_dict
 from assistant.lang import Lang
 from assistant.limits import Limits
 from assistant.messages import text as message
+from assistant.web.labels import citation_label
 
 _LIMITS = Limits()  # the defaults size the schema fields; the configured numbers are applied by Limits.check
 
@@ -47,10 +48,12 @@ class CitationOut(BaseModel):
     start: int = Field(description="Offset of the quote in the document body.")
     end: int
     verified: bool = Field(description="True when the quote was found verbatim in the source.")
+    label: str = Field("", description="A readable name for the passage: the policy and where in it "
+                       "(e.g. 'P09 财税〔2024〕2号 · 二、税收'), as the web chat and the widget show it.")
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
-        return cls(**citation_to_dict(c))
+        return cls(**citation_to_dict(c), label=citation_label(c))
 
 
 class UsageOut(BaseModel):

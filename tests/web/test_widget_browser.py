@@ -66,9 +66,13 @@ main button.page-button { display: inline-block !important; visibility: visible 
 
 
 class EchoingAssistant(FakeAssistant):
-    """FakeAssistant that puts markup-looking questions into its answer and quote (to test text-only rendering)."""
+    """FakeAssistant that puts markup-looking questions into its answer and quote (to test text-only rendering),
+    and answers questions with "口岸" with a quoted list and two citations of one document."""
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        if "口岸" in question:
+            self.questions.append(question)
+            return two_citations(len(self.questions))
         answer = super()._answer(question, history)
         if "<" not in question:
             return answer
@@ -77,6 +81,18 @@ class EchoingAssistant(FakeAssistant):
                         quote=f"引文{question}", start=0, end=22, doc_no=str(c.meta["doc_no"]))
         return Answer(question=question, text=f"您问的是：{question}[1]", citations=(cite,),
                       passages=(Passage(chunk=c, score=1.0),))
+
+
+def two_citations(count: int) -> Answer:
+    c = FAKE_CHUNK
+    quote = "- 口岸：\n  - 福田口岸。\n  - 皇岗口岸。"
+    first = Citation(n=1, chunk_id=c.id, source=c.source, title="规划要点摘编", section="三、总体布局 › 2.",
+                     quote=quote, start=0, end=20, doc_no="国发〔2023〕12号")
+    second = Citation(n=2, chunk_id=c.id, source=c.source, title="规划要点摘编", section="〇、文件概况 › 1.",
+                      quote="总面积约3.89平方公里。", start=30, end=42, doc_no="国发〔2023〕12号",
+                      url="https://www.gov.cn/zhengce/content/202308/content_6900741.htm")
+    text = f"第{count}问：\n- 口岸： - 福田口岸。 - 皇岗口岸。[1]\n- 总面积约3.89平方公里。[2]"
+    return Answer(question="口岸", text=text, citations=(first, second), passages=(Passage(chunk=c, score=1.0),))
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -107,6 +123,11 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         page = PAGE.format(api=api_url, extra_css="").replace('data-lang="zh-Hans" data-title="河套政策助手"',
                                                                f'data-lang="{lang}" data-position="left"')
         (root / f"{lang}.html").write_text(page, encoding="utf-8")
+    base = PAGE.format(api=api_url, extra_css="")
+    (root / "off.html").write_text(base.replace('data-lang="zh-Hans"', 'data-lang="zh-Hans" data-persist="off"'),
+                                   encoding="utf-8")
+    (root / "light.html").write_text(base.replace('data-lang="zh-Hans"', 'data-lang="zh-Hans" data-theme="light"'),
+                                     encoding="utf-8")
     (root / "hostile.html").write_text(PAGE.format(api=api_url, extra_css=HOSTILE_CSS), encoding="utf-8")
     yield {"park": park_url, "other": other_url, "api": api_url, "assistant": assistant, "feedback": store}
     api.should_exit = True
@@ -189,7 +210,7 @@ def test_example_question_and_follow_up_history(page: Page, sites: dict[str, Any
     last_bot(page).locator(".cite").wait_for(timeout=10_000)
     before = sites["feedback"].count()
     with page.expect_response(lambda r: r.url.endswith("/api/v1/feedback")) as resp:
-        last_bot(page).locator(".fb button", has_text="有帮助").click()
+        last_bot(page).locator(".acts .up").click()
     assert resp.value.status == 201 and last_bot(page).locator(".fb").inner_text() == "感谢反馈！"
     row = sites["feedback"].recent(1)[0]
     assert sites["feedback"].count() == before + 1 and row["rating"] == 1 and row["question"] == "那面积呢？"
@@ -197,8 +218,8 @@ def test_example_question_and_follow_up_history(page: Page, sites: dict[str, Any
 
 
 @pytest.mark.parametrize(("lang", "label", "placeholder", "sources"), [
-    ("en", "Open the policy assistant", "Ask a question…", "Sources: [1] 规划要点摘编 (国发〔2023〕12号)"),
-    ("zh-Hant", "開啟政策助手", "請輸入您的問題…", "出處：[1] 规划要点摘编（国发〔2023〕12号）"),
+    ("en", "Open the policy assistant", "Ask a question…", "Sources"),
+    ("zh-Hant", "開啟政策助手", "請輸入您的問題…", "出處"),
 ])
 def test_ui_strings_follow_data_lang_and_position(page: Page, sites: dict[str, Any], lang: str, label: str,
                                                   placeholder: str, sources: str) -> None:
@@ -211,7 +232,10 @@ def test_ui_strings_follow_data_lang_and_position(page: Page, sites: dict[str, A
     assert page.locator(f"{W} textarea").get_attribute("placeholder") == placeholder
     ask(page, "How large is the zone?")
     last_bot(page).locator(".cite").wait_for(timeout=10_000)
-    assert last_bot(page).locator(".sources").inner_text() == sources
+    notes = last_bot(page).locator(".sources")
+    assert notes.get_attribute("aria-label") == sources
+    # the policy's name and where in it, never a file name
+    assert notes.inner_text().replace("\n", "") == "[1]国发〔2023〕12号 · 规划要点摘编 › 〇、文件概况"
 
 
 def test_keyboard_open_escape_close_and_focus_return(page: Page, sites: dict[str, Any]) -> None:
@@ -290,6 +314,14 @@ def test_phone_screen_is_full_width(browser: Browser, sites: dict[str, Any]) -> 
         cite.click()
         send = page.locator(f"{W} form button").bounding_box()
         assert send is not None and send["x"] + send["width"] <= 375  # nothing off-screen
+        ask(page, "有哪些口岸？")  # a longer answer, a list and two footnotes
+        last_bot(page).locator(".cite").nth(1).wait_for(timeout=10_000)
+        last_bot(page).locator(".cite").nth(1).click()
+        overflow = page.evaluate(f"""() => {{ const r = document.querySelector('{W}').shadowRoot;
+            return [...r.querySelectorAll('.log, .log *')].filter(e => e.scrollWidth > e.clientWidth + 1
+              && getComputedStyle(e).overflowX !== 'visible' || e.getBoundingClientRect().right > 375.5)
+              .map(e => e.className || e.tagName); }}""")
+        assert overflow == [] and page.evaluate("document.documentElement.scrollWidth") <= 375
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
     finally:
@@ -306,6 +338,147 @@ def test_desktop_screenshot(page: Page, sites: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "widget-desktop.png"))
     assert (ARTIFACTS / "widget-desktop.png").stat().st_size > 10_000
+
+
+def bots(page: Page) -> Any:
+    return page.locator(f"{W} .msg.bot")  # the first one is the welcome
+
+
+def test_footnotes_lists_copy_and_feedback_on_an_earlier_answer(browser: Browser, sites: dict[str, Any]) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                                  permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = context.new_page()
+        page.goto(f"{sites['park']}/index.html")
+        page.locator(f"{W} .launcher").click()
+        ask(page, "有哪些口岸？")
+        first = bots(page).nth(1)
+        first.locator(".acts").wait_for(timeout=10_000)
+        assert first.locator(".text li li").count() == 2  # the quoted list keeps its nesting
+        assert "- " not in first.locator(".text").inner_text()
+        # [2] opens footnote 2 (and only it), with its link to the official text
+        first.locator('.cite[data-n="2"]').click()
+        note = first.locator(".sources li").nth(1)
+        assert note.locator(".quote blockquote").inner_text() == "总面积约3.89平方公里。"
+        assert note.locator(".quote a").get_attribute("href") == ("https://www.gov.cn/zhengce/content/202308/"
+                                                                  "content_6900741.htm")
+        assert first.locator(".sources li").nth(0).locator(".quote").count() == 0
+        assert first.locator('.cite[data-n="2"]').get_attribute("aria-expanded") == "true"
+        assert note.locator(".src-head").inner_text().replace("\n", "") == "[2]国发〔2023〕12号 · 〇、文件概况 › 1."
+
+        ask(page, "合作区面积多大？")
+        bots(page).nth(2).locator(".acts").wait_for(timeout=10_000)
+        # copy puts the (first) answer and its sources on the clipboard, as plain text
+        first.locator(".acts .copy").click()
+        page.wait_for_function(f"document.querySelector('{W}').shadowRoot.querySelector('.acts .copy')"
+                               ".textContent === '已复制'")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith("第") and "福田口岸" in copied and "[2] 国发〔2023〕12号 · 〇、文件概况 › 1." in copied
+        # 👍 on the EARLIER answer stores that answer; 👎 on the later one with a reason
+        store = sites["feedback"]
+        before = store.count()
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/feedback")) as resp:
+            first.locator(".acts .up").click()
+        assert resp.value.status == 201
+        row = store.recent(1)[0]
+        assert store.count() == before + 1 and row["question"] == "有哪些口岸？" and row["rating"] == 1
+        assert [c["n"] for c in row["citations"]] == [1, 2] and row["answer"].startswith("第")
+        second = bots(page).nth(2)
+        second.locator(".acts .down").click()
+        second.locator(".fb input").fill("缺少香港园区")
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/feedback")):
+            second.locator(".fb .send-reason").click()
+        row = store.recent(1)[0]
+        assert row["question"] == "合作区面积多大？" and row["rating"] == -1 and row["reason"] == "缺少香港园区"
+    finally:
+        context.close()
+
+
+def test_conversation_survives_reload_and_page_change(page: Page, sites: dict[str, Any]) -> None:
+    page.goto(f"{sites['park']}/index.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, "合作区面积多大？")
+    last_bot(page).locator(".acts").wait_for(timeout=10_000)
+    page.reload()
+    # the panel is open again, with the conversation; the next question carries it as history
+    last_bot(page).locator(".cite").wait_for(timeout=5_000)
+    assert page.locator(f"{W} .panel").is_visible() and page.locator(f"{W} .msg.user").count() == 1
+    page.goto(f"{sites['park']}/index.html?page=policies")  # another page of the park site
+    last_bot(page).locator(".cite").wait_for(timeout=5_000)
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/ask/stream")) as req:
+        ask(page, "那深圳园区呢？")
+    assert req.value.post_data_json["history"][0]["content"] == "合作区面积多大？"
+    last_bot(page).locator(".acts").wait_for(timeout=10_000)
+    # the 👍 given before a reload is remembered
+    last_bot(page).locator(".acts .up").click()
+    page.reload()
+    assert last_bot(page).locator(".fb").inner_text() == "感谢反馈！"
+    # "new chat" forgets it, here and after a reload
+    page.locator(f"{W} .head .new").click()
+    assert page.locator(f"{W} .msg.user").count() == 0 and bots(page).count() == 1
+    page.reload()
+    assert page.locator(f"{W} .msg.user").count() == 0
+    # data-persist="off": nothing is kept
+    page.goto(f"{sites['park']}/off.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, "合作区面积多大？")
+    last_bot(page).locator(".acts").wait_for(timeout=10_000)
+    page.reload()
+    assert page.locator(f"{W} .msg.user").count() == 0
+
+
+def test_regenerate_and_stop(page: Page, sites: dict[str, Any]) -> None:
+    page.goto(f"{sites['park']}/index.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, "有哪些口岸？")
+    last_bot(page).locator(".acts .again").wait_for(timeout=10_000)
+    asked = len(sites["assistant"].questions)
+    last_bot(page).locator(".acts .again").click()
+    page.wait_for_function(f"""() => [...document.querySelector('{W}').shadowRoot.querySelectorAll('.msg.bot')]
+        .pop().textContent.startsWith('第{asked + 1}问')""", timeout=10_000)
+    last_bot(page).locator(".acts").wait_for(timeout=10_000)
+    assert sites["assistant"].questions[-1] == "有哪些口岸？" and len(sites["assistant"].questions) == asked + 1
+    assert page.locator(f"{W} .msg.user").count() == 1 and bots(page).count() == 2  # replaced, not added
+    # stop while streaming: the part shown stays, marked; the send button is back
+    ask(page, "合作区面积多大？")
+    page.wait_for_function(f"""() => [...document.querySelector('{W}').shadowRoot.querySelectorAll('.msg.bot')]
+        .pop().textContent.includes('河套')""")
+    stop = page.locator(f"{W} form button")
+    assert stop.inner_text() == "停止"
+    stop.click()
+    last_bot(page).locator(".note", has_text="已停止").wait_for(timeout=5_000)
+    assert stop.inner_text() == "发送" and last_bot(page).locator(".cite").count() == 0
+    assert page.locator(f"{W} .acts .again").count() == 1  # a stopped answer can be asked again
+
+
+def test_dark_mode_follows_the_system_or_the_page(browser: Browser, sites: dict[str, Any]) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(f"{sites['park']}/index.html")
+        page.locator(f"{W} .launcher").click()
+        panel_bg = f"getComputedStyle(document.querySelector('{W}').shadowRoot.querySelector('.panel')).backgroundColor"
+        assert page.evaluate(panel_bg) == "rgb(27, 31, 35)"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget-dark.png"))
+        page.goto(f"{sites['park']}/light.html")  # data-theme="light" wins over the system
+        page.locator(f"{W} .launcher").click()
+        assert page.evaluate(panel_bg) == "rgb(255, 255, 255)"
+    finally:
+        context.close()
+
+
+def test_widget_js_answers_head_and_revalidates(sites: dict[str, Any]) -> None:
+    url = f"{sites['api']}/widget.js"
+    head = httpx.head(url)
+    assert head.status_code == 200 and head.content == b""
+    etag = head.headers["etag"]
+    assert etag.startswith('"') and "max-age" in head.headers["cache-control"]
+    body = httpx.get(url)
+    assert body.headers["etag"] == etag and int(head.headers["content-length"]) == len(body.content)
+    assert "/*STRINGS*/" not in body.text and '"zh-Hant":{' in body.text and "開啟政策助手" in body.text
+    again = httpx.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
 
 
 # --- the real thing: app.py's build_app (assistant + web chat + API) over a tiny real index -------------

@@ -2,12 +2,14 @@
  * Hetao park policy assistant — embeddable chat widget. Vanilla JS, no build step, no external requests.
  *
  *   <script src="https://HOST/widget.js" data-lang="zh-Hans" data-title="河套政策助手" data-accent="#0b6e4f"
- *           data-position="right" data-welcome="您好！" data-examples="问题一|问题二" defer></script>
+ *           data-position="right" data-welcome="您好！" data-examples="问题一|问题二" data-persist="session"
+ *           data-theme="auto" defer></script>
  *
- * The API base URL is the folder this script was loaded from. Everything renders inside a Shadow DOM,
- * so the host page's CSS cannot reach in and ours cannot leak out. Server and user text is only ever inserted
- * with textContent / text nodes (never innerHTML), and the page holds no secret: the server decides which
- * sites may call it (PARK_ALLOWED_ORIGINS).
+ * The API base URL is the folder this script was loaded from. Everything renders inside a Shadow DOM, so the
+ * host page's CSS cannot reach in and ours cannot leak out. Server and user text is only ever inserted with
+ * textContent / text nodes (never innerHTML), and the page holds no secret: the server decides which sites may
+ * call it (PARK_ALLOWED_ORIGINS). The UI strings come from the server's message files (assistant/messages),
+ * put in place of the STRINGS placeholder below when /widget.js is served.
  */
 (function () {
   "use strict";
@@ -21,48 +23,8 @@
   if (!script) return;
   var API_BASE = new URL(".", script.src);
   var MAX_HISTORY = 12; // messages (6 turns) sent back for follow-up questions
-
-  var STRINGS = {
-    "zh-Hans": {
-      title: "河套政策助手", open: "打开政策助手", close: "关闭", placeholder: "请输入您的问题…", send: "发送",
-      welcome: "您好！我可以回答关于河套深港科技创新合作区政策的问题，答案会注明出处。",
-      examples: "试试这些问题：", thinking: "正在查找资料…", you: "您", bot: "助手",
-      sources: "出处", docNo: "文号", section: "章节", date: "日期", issuer: "发文机关", openDoc: "查看原文",
-      unverified: "注意：此引文未能在原文中逐字核对。", cite: "引文",
-      helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢反馈！",
-      network: "无法连接到政策助手。本网站可能未获授权使用该服务，或网络暂时不可用。",
-      rate_limited: "提问过于频繁，请稍后再试。", question_too_long: "问题太长，请精简后再发送。",
-      origin_not_allowed: "本网站未获授权使用政策助手。", failed: "出错了，请稍后再试。",
-      disclaimer: "答案仅依据收录的政策文件，请以原文为准。"
-    },
-    "zh-Hant": {
-      title: "河套政策助手", open: "開啟政策助手", close: "關閉", placeholder: "請輸入您的問題…", send: "發送",
-      welcome: "您好！我可以回答關於河套深港科技創新合作區政策的問題，答案會註明出處。",
-      examples: "試試這些問題：", thinking: "正在查找資料…", you: "您", bot: "助手",
-      sources: "出處", docNo: "文號", section: "章節", date: "日期", issuer: "發文機關", openDoc: "查看原文",
-      unverified: "注意：此引文未能在原文中逐字核對。", cite: "引文",
-      helpful: "有幫助", unhelpful: "沒幫助", thanks: "感謝回饋！",
-      network: "無法連接到政策助手。本網站可能未獲授權使用該服務，或網絡暫時不可用。",
-      rate_limited: "提問過於頻繁，請稍後再試。", question_too_long: "問題太長，請精簡後再發送。",
-      origin_not_allowed: "本網站未獲授權使用政策助手。", failed: "出錯了，請稍後再試。",
-      disclaimer: "答案僅依據收錄的政策文件，請以原文為準。"
-    },
-    en: {
-      title: "Hetao policy assistant", open: "Open the policy assistant", close: "Close",
-      placeholder: "Ask a question…", send: "Send",
-      welcome: "Hello! I answer questions about the policies of the Hetao Shenzhen–Hong Kong Science and " +
-        "Technology Innovation Cooperation Zone, with sources.",
-      examples: "Try asking:", thinking: "Searching the documents…", you: "You", bot: "Assistant",
-      sources: "Sources", docNo: "Document No.", section: "Section", date: "Date", issuer: "Issuer",
-      openDoc: "Open the document", unverified: "Note: this quote could not be matched word for word.",
-      cite: "Citation", helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback!",
-      network: "Could not reach the assistant. This site may not be allowed to use it, or the network is down.",
-      rate_limited: "Too many questions in a short time — please wait a moment.",
-      question_too_long: "The question is too long — please shorten it.",
-      origin_not_allowed: "This site is not allowed to use the assistant.", failed: "Something went wrong — please try again.",
-      disclaimer: "Answers are based only on the indexed policy documents; check the original text."
-    }
-  };
+  var MAX_KEPT = 40; // answers kept in storage
+  var STRINGS = /*STRINGS*/{};
 
   function pickLang(value) {
     var v = String(value || "").toLowerCase();
@@ -74,18 +36,28 @@
 
   var data = script.dataset;
   var lang = pickLang(data.lang) || pickLang(document.documentElement.lang) || pickLang(navigator.language) || "zh-Hans";
-  var T = STRINGS[lang];
-  var COLON = lang === "en" ? ": " : "：", SEP = lang === "en" ? "; " : "；";
-  var title = data.title || T.title;
-  var welcome = data.welcome || T.welcome;
+  var TABLE = STRINGS[lang] || {};
+  function T(key) { return TABLE[key] != null ? TABLE[key] : key; }
+  var COLON = T("colon"), SEP = T("separator");
+  var title = data.title || T("title");
+  var welcome = data.welcome || T("welcome");
   var examples = (data.examples || "").split("|").map(function (s) { return s.trim(); }).filter(Boolean).slice(0, 6);
   var position = data.position === "left" ? "left" : "right";
   var accent = data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "#0b6e4f";
+  var theme = /^(dark|light)$/.test(data.theme || "") ? data.theme : "auto";
+  var persist = /^(local|session|off)$/.test(data.persist || "") ? data.persist : "session";
+  var STORE_KEY = "park-assistant-widget:" + API_BASE.href;
 
+  var LIGHT = "--bg:#fff;--fg:#1f2933;--muted:#52606d;--log:#f6f8f7;--line:#dde3e0;--soft:#eef2f0;--chip:#e6f2ee;" +
+    "--quote:#f3f7f5;--err-bg:#fff4f2;--err-line:#f2b8ad;--err-fg:#8a1c0b;--link:var(--accent);";
+  var DARK = "--bg:#1b1f23;--fg:#e6e9ec;--muted:#a3adb8;--log:#121518;--line:#343a40;--soft:#2a3036;--chip:#1f3a31;" +
+    "--quote:#20262b;--err-bg:#3a1d19;--err-line:#7a3127;--err-fg:#ffb4a6;" +
+    "--link:color-mix(in srgb,var(--accent) 45%,#fff);";
   var CSS_TEXT = [
-    ":host{all:initial}",
+    ":host{all:initial;" + (theme === "dark" ? DARK : LIGHT) + "}",
+    theme === "auto" ? "@media (prefers-color-scheme:dark){:host{" + DARK + "}}" : "",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','PingFang SC',",
-    "'Microsoft YaHei',sans-serif;color:#1f2933;font-size:15px;line-height:1.5;margin:0;padding:0;",
+    "'Microsoft YaHei',sans-serif;color:var(--fg);font-size:15px;line-height:1.5;margin:0;padding:0;",
     "text-transform:none;letter-spacing:normal;text-align:left;visibility:visible;float:none;border:0}",
     "[hidden]{display:none!important}",
     ".launcher{position:fixed;bottom:20px;" + position + ":20px;width:56px;height:56px;border-radius:50%;",
@@ -93,43 +65,54 @@
     "align-items:center;justify-content:center}",
     ".launcher svg{width:28px;height:28px;fill:#fff}",
     "button:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}",
-    ".panel{position:fixed;bottom:88px;" + position + ":20px;width:380px;max-width:calc(100vw - 40px);",
-    "height:min(600px,calc(100vh - 110px));background:#fff;border-radius:14px;display:flex;flex-direction:column;",
+    ".panel{position:fixed;bottom:88px;" + position + ":20px;width:400px;max-width:calc(100vw - 40px);",
+    "height:min(620px,calc(100vh - 110px));background:var(--bg);border-radius:14px;display:flex;flex-direction:column;",
     "box-shadow:0 10px 40px rgba(0,0,0,.28);overflow:hidden}",
-    ".head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--accent)}",
+    ".head{display:flex;align-items:center;gap:6px;padding:10px 12px;background:var(--accent)}",
     ".head h2{flex:1;font-size:16px;font-weight:600;color:#fff}",
-    ".head button{background:transparent;color:#fff;font-size:22px;line-height:1;width:32px;height:32px;",
-    "border-radius:6px;cursor:pointer}",
-    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:#f6f8f7}",
-    ".msg{max-width:92%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-break:break-word}",
-    ".user{align-self:flex-end;background:var(--accent);color:#fff}",
-    ".bot{align-self:flex-start;background:#fff;border:1px solid #dde3e0}",
-    ".bot.error{background:#fff4f2;border-color:#f2b8ad;color:#8a1c0b}",
-    ".note{font-size:13px;color:#52606d;margin-top:6px}",
-    ".cite{display:inline-block;min-width:22px;padding:0 4px;margin:0 1px;border-radius:5px;cursor:pointer;",
-    "background:#e6f2ee;color:var(--accent);font-size:12px;font-weight:600;line-height:18px;vertical-align:1px}",
+    ".head button{background:transparent;color:#fff;font-size:13px;line-height:1;min-width:32px;height:32px;",
+    "border-radius:6px;cursor:pointer;padding:0 6px}.head .close{font-size:22px}",
+    ".head button:hover{background:rgba(255,255,255,.15)}",
+    ".log{flex:1;overflow-y:auto;overflow-x:hidden;padding:12px;display:flex;flex-direction:column;gap:10px;",
+    "background:var(--log)}",
+    ".msg{max-width:94%;padding:8px 11px;border-radius:12px;word-break:break-word}",
+    ".user{align-self:flex-end;background:var(--accent);color:#fff;white-space:pre-wrap}",
+    ".bot{align-self:flex-start;background:var(--bg);border:1px solid var(--line)}",
+    ".bot.error{background:var(--err-bg);border-color:var(--err-line);color:var(--err-fg)}",
+    ".text p{margin:0 0 4px}.text ul{margin:2px 0 6px 18px;list-style:disc}.text ul ul{list-style:circle;margin-bottom:2px}",
+    ".text ul.numbered{list-style:none;margin-left:4px}.text li{margin:2px 0}.text li>p{margin:0}",
+    ".text .n{color:var(--muted)}",
+    ".note{font-size:13px;color:var(--muted);margin-top:6px}",
+    ".cite{display:inline-block;min-width:20px;padding:0 4px;margin:0 1px;border-radius:5px;cursor:pointer;",
+    "background:var(--chip);color:var(--link);font-size:12px;font-weight:600;line-height:18px;vertical-align:1px}",
     ".cite[aria-expanded=true]{background:var(--accent);color:#fff}",
-    ".quote{margin-top:8px;padding:8px 10px;border-left:3px solid var(--accent);background:#f3f7f5;border-radius:4px}",
+    ".sources{margin-top:8px;border-top:1px solid var(--line);padding-top:4px;list-style:none}",
+    ".src-head{background:transparent;cursor:pointer;font-size:12px;color:var(--muted);text-align:left;padding:2px 0}",
+    ".src-head b{color:var(--link);font-size:12px;margin-right:4px}",
+    ".src-head[aria-expanded=true]{color:var(--fg)}",
+    ".quote{margin:4px 0 6px;padding:8px 10px;border-left:3px solid var(--accent);background:var(--quote);border-radius:4px}",
     ".quote blockquote{font-size:14px;white-space:pre-wrap}",
-    ".quote .meta{font-size:12px;color:#52606d;margin-top:4px;white-space:normal}",
-    ".quote a{color:var(--accent);font-size:12px;text-decoration:underline}",
-    ".sources{margin-top:8px;font-size:12px;color:#52606d;white-space:normal}",
-    ".fb{margin-top:6px;display:flex;gap:6px;align-items:center}",
-    ".fb button{background:#eef2f0;border-radius:6px;padding:1px 8px;cursor:pointer;font-size:12px;color:#334e45}",
-    ".fb span{font-size:12px;color:#52606d}",
+    ".quote .meta{font-size:12px;color:var(--muted);margin-top:4px;white-space:normal}",
+    ".quote a{color:var(--link);font-size:12px;text-decoration:underline}",
+    ".acts{margin-top:6px;display:flex;flex-wrap:wrap;gap:6px;align-items:center}",
+    ".acts button{background:var(--soft);border-radius:6px;padding:1px 8px;cursor:pointer;font-size:12px;color:var(--fg)}",
+    ".acts span{font-size:12px;color:var(--muted)}",
+    ".fb{display:flex;gap:6px;align-items:center;flex:0 1 auto}.fb input{min-width:140px}",
+    ".fb input{flex:1;min-width:0;font-size:12px;padding:3px 6px;border:1px solid var(--line);border-radius:6px;",
+    "background:var(--bg)}",
     ".examples{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}",
-    ".examples button{background:#fff;border:1px solid var(--accent);color:var(--accent);border-radius:14px;",
+    ".examples button{background:var(--bg);border:1px solid var(--link);color:var(--link);border-radius:14px;",
     "padding:3px 10px;font-size:13px;cursor:pointer}",
-    "form{display:flex;gap:8px;padding:10px;border-top:1px solid #dde3e0;background:#fff}",
-    "textarea{flex:1;resize:none;height:44px;max-height:120px;padding:10px;border:1px solid #c5cec9;",
-    "border-radius:10px;background:#fff}",
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--line);background:var(--bg)}",
+    "textarea{flex:1;min-width:0;resize:none;height:44px;max-height:120px;padding:10px;border:1px solid var(--line);",
+    "border-radius:10px;background:var(--bg)}",
     "form button{background:var(--accent);color:#fff;border-radius:10px;padding:0 14px;cursor:pointer;font-weight:600}",
-    "form button:disabled{opacity:.5;cursor:default}",
-    ".foot{font-size:11px;color:#7b8794;padding:0 12px 8px;background:#fff}",
-    ".checklist{margin-top:8px;padding:8px;border:1px solid #dde3e0;border-radius:8px;white-space:normal}",
+    "form button.stop{background:#b42318}",
+    ".foot{font-size:11px;color:var(--muted);padding:0 12px 8px;background:var(--bg)}",
+    ".checklist{margin-top:8px;padding:8px;border:1px solid var(--line);border-radius:8px;white-space:normal}",
     ".checklist h3{font-size:13px;font-weight:600}.checklist li{list-style:none;margin:6px 0;font-size:13px}",
-    ".checklist .st{font-weight:600}.checklist .met .st{color:#0b6e4f}.checklist .unmet .st{color:#8a1c0b}",
-    ".checklist button{background:#eef2f0;border-radius:6px;padding:1px 8px;margin-left:4px;cursor:pointer}",
+    ".checklist .st{font-weight:600}.checklist .met .st{color:var(--link)}.checklist .unmet .st{color:var(--err-fg)}",
+    ".checklist button{background:var(--soft);border-radius:6px;padding:1px 8px;margin-left:4px;cursor:pointer}",
     ".checklist .verdict{font-weight:600;margin-top:6px}",
     "@media (max-width:480px){.panel{top:0;bottom:0;left:0;right:0;width:100%;max-width:100%;height:100%;",
     "border-radius:0}.launcher.open{display:none}}"
@@ -141,19 +124,23 @@
     if (text != null) node.textContent = text;
     return node;
   }
+  function button(cls, text, label) {
+    var b = el("button", cls, text);
+    b.type = "button";
+    if (label) b.setAttribute("aria-label", label);
+    return b;
+  }
 
   // --- the DOM -----------------------------------------------------------------------------------------------
   var host = document.createElement("park-assistant-widget");
   // inline !important beats any page rule on the host element itself (e.g. `* {display:none !important}`)
   host.setAttribute("style", "all:initial!important;display:block!important;position:static!important;" +
     "visibility:visible!important;opacity:1!important;--accent:" + accent);
+  host.setAttribute("data-theme", theme);
   var root = host.attachShadow({ mode: "open" });
-  var style = el("style", null, CSS_TEXT);
-  root.appendChild(style);
+  root.appendChild(el("style", null, CSS_TEXT));
 
-  var launcher = el("button", "launcher");
-  launcher.type = "button";
-  launcher.setAttribute("aria-label", T.open);
+  var launcher = button("launcher", null, T("open"));
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "pa-panel");
   var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -174,10 +161,10 @@
   var head = el("div", "head");
   var h2 = el("h2", null, title);
   h2.id = "pa-title";
-  var closeBtn = el("button", "close", "×");
-  closeBtn.type = "button";
-  closeBtn.setAttribute("aria-label", T.close);
+  var newBtn = button("new", T("new"), T("new"));
+  var closeBtn = button("close", "×", T("close"));
   head.appendChild(h2);
+  head.appendChild(newBtn);
   head.appendChild(closeBtn);
 
   var log = el("div", "log");
@@ -187,106 +174,157 @@
   var form = el("form");
   var input = el("textarea");
   input.rows = 1;
-  input.placeholder = T.placeholder;
-  input.setAttribute("aria-label", T.placeholder);
-  var sendBtn = el("button", null, T.send);
+  input.placeholder = T("placeholder");
+  input.setAttribute("aria-label", T("placeholder"));
+  var sendBtn = el("button", null, T("send"));
   sendBtn.type = "submit";
   form.appendChild(input);
   form.appendChild(sendBtn);
-  var foot = el("div", "foot", T.disclaimer);
   panel.appendChild(head);
   panel.appendChild(log);
   panel.appendChild(form);
-  panel.appendChild(foot);
+  panel.appendChild(el("div", "foot", T("disclaimer")));
   root.appendChild(panel);
   root.appendChild(launcher);
 
-  var intro = el("div", "msg bot", welcome);
-  if (examples.length) {
-    intro.appendChild(el("div", "note", T.examples));
-    var chips = el("div", "examples");
-    examples.forEach(function (q) {
-      var chip = el("button", null, q);
-      chip.type = "button";
-      chip.addEventListener("click", function () { ask(q); });
-      chips.appendChild(chip);
-    });
-    intro.appendChild(chips);
+  function intro() {
+    var box = el("div", "msg bot", welcome);
+    if (examples.length) {
+      box.appendChild(el("div", "note", T("examples")));
+      var chips = el("div", "examples");
+      examples.forEach(function (q) {
+        var chip = button(null, q);
+        chip.addEventListener("click", function () { ask(q); });
+        chips.appendChild(chip);
+      });
+      box.appendChild(chips);
+    }
+    return box;
   }
-  log.appendChild(intro);
 
   function mount() { (document.body || document.documentElement).appendChild(host); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 
   // --- open / close / keyboard -------------------------------------------------------------------------------
-  function setOpen(open) {
+  function setOpen(open, quiet) {
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
     launcher.classList.toggle("open", open);
-    if (open) input.focus(); else launcher.focus();
+    scrollDown();
+    if (!quiet) { if (open) input.focus(); else launcher.focus(); }
+    save();
   }
   launcher.addEventListener("click", function () { setOpen(panel.hidden); });
   closeBtn.addEventListener("click", function () { setOpen(false); });
+  newBtn.addEventListener("click", function () { reset(); input.focus(); });
   panel.addEventListener("keydown", function (e) {
     if (e.key === "Escape") { e.preventDefault(); setOpen(false); }
   });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); ask(input.value); }
   });
-  form.addEventListener("submit", function (e) { e.preventDefault(); ask(input.value); });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (controller) controller.abort(); else ask(input.value);
+  });
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
-  // --- answers: text nodes for the text, buttons for the [n] markers -----------------------------------------
-  function renderAnswer(bubble, text, citations) {
-    var byN = {};
-    (citations || []).forEach(function (c) { byN[c.n] = c; });
-    var body = el("div", "text");
-    var quoteBox = null;
-    var parts = String(text).split(/(\[\d+\])/);
-    parts.forEach(function (part) {
-      var m = /^\[(\d+)\]$/.exec(part);
-      var c = m && byN[Number(m[1])];
-      if (!c) { if (part) body.appendChild(document.createTextNode(part)); return; }
-      var btn = el("button", "cite", String(c.n));
-      btn.type = "button";
-      btn.setAttribute("aria-expanded", "false");
-      btn.setAttribute("aria-label", T.cite + " " + c.n + ": " + c.title);
-      btn.addEventListener("click", function () {
-        var wasOpen = btn.getAttribute("aria-expanded") === "true";
-        bubble.querySelectorAll(".cite").forEach(function (b) { b.setAttribute("aria-expanded", "false"); });
-        if (quoteBox) { quoteBox.remove(); quoteBox = null; }
-        if (wasOpen) return;
-        btn.setAttribute("aria-expanded", "true");
-        quoteBox = quoteFor(c);
-        body.after(quoteBox);
-        scrollDown();
-      });
-      body.appendChild(btn);
-    });
-    bubble.textContent = "";
-    bubble.appendChild(body);
-    var shown = (citations || []).filter(function (c) { return text.indexOf("[" + c.n + "]") >= 0; });
-    if (shown.length) {
-      bubble.appendChild(el("div", "sources", T.sources + COLON + shown.map(function (c) {
-        return "[" + c.n + "] " + c.title + (c.doc_no ? (lang === "en" ? " (" + c.doc_no + ")" : "（" + c.doc_no + "）") : "");
-      }).join(SEP)));
-    }
+  // --- answer text: paragraphs and nested lists, [n] markers as buttons; text nodes only -----------------------
+  // The item grammar of assistant/knowledge/chunking.py: bullets, 1. 1、 （1） (1) 第X条 一是.
+  var ITEM = /^(?:[-*+•◦][ \t]+|(?:\d{1,3}[.、．)]|（\d{1,3}）|\(\d{1,3}\)|第[一二三四五六七八九十百零〇\d]+条|[一二三四五六七八九十百零〇]+是)[ \t]*)/;
+  var MARKER = /(\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])/;
+  var TRAILING = /(?:\s*\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])*\s*$/;
+  function lstrip(s) { return s.replace(/^[ \t]+/, ""); }
+  function indent(s) { return s.length - lstrip(s).length; }
+  function isItem(s) { return ITEM.test(lstrip(s)); }
+  function stripItem(s) { var t = lstrip(s), m = ITEM.exec(t); return m ? t.slice(m[0].length) : t; }
+  function markerOf(s) { var t = lstrip(s), m = ITEM.exec(t); return !m || /^[-*+•◦]/.test(t) ? "" : m[0].trim(); }
+  function oneLine(s) { return String(s).replace(/\s*\n\s*/g, " ").trim(); }
+  function dedent(lines) {
+    var base = Math.min.apply(null, lines.filter(function (x) { return x.trim(); }).map(indent).concat([1e9]));
+    return lines.map(function (x) { return x.slice(Math.min(base, indent(x))); });
   }
+
+  function Renderer(citations, onCite) {
+    var byN = {}, quotes = {};
+    (citations || []).forEach(function (c) {
+      byN[c.n] = c;
+      var line = oneLine(c.quote);
+      if (!(stripItem(line) in quotes)) quotes[stripItem(line)] = c;
+      if (!(line.replace(/^[-*•◦ ]+/, "") in quotes)) quotes[line.replace(/^[-*•◦ ]+/, "")] = c;
+    });
+    function inline(parent, text) {
+      String(text).split(MARKER).forEach(function (part) {
+        if (!MARKER.test(part) || part.charAt(0) !== "[") { if (part) parent.appendChild(document.createTextNode(part)); return; }
+        part.slice(1, -1).split(/\s*[,，、]\s*/).forEach(function (s) {
+          var c = byN[Number(s)];
+          if (!c) { parent.appendChild(document.createTextNode("[" + s + "]")); return; }
+          var b = button("cite", String(c.n), T("cite") + " " + c.n + COLON + (c.label || c.title));
+          b.setAttribute("aria-expanded", "false");
+          b.setAttribute("data-n", String(c.n));
+          b.addEventListener("click", function () { onCite(c.n); });
+          parent.appendChild(b);
+        });
+      });
+    }
+    function lines(parent, ls, top) {
+      var i = 0;
+      while (i < ls.length) {
+        if (!ls[i].trim()) { i++; continue; }
+        if (!isItem(ls[i])) { var p = el("p"); inline(p, ls[i].trim()); parent.appendChild(p); i++; continue; }
+        var level = indent(ls[i]), ul = el("ul", !top && markerOf(ls[i]) ? "numbered" : null);
+        while (i < ls.length && ls[i].trim() && isItem(ls[i]) && indent(ls[i]) === level) {
+          var headLine = ls[i++], children = [];
+          while (i < ls.length && ls[i].trim() && indent(ls[i]) > level) children.push(ls[i++]);
+          item(ul, headLine, children, top);
+        }
+        parent.appendChild(ul);
+      }
+    }
+    function item(ul, headLine, children, top) {
+      var body = stripItem(headLine);
+      if (top && /^[-*+•◦]/.test(lstrip(headLine)) && isItem(body)) body = stripItem(body); // "- 8. x" quoted alone
+      var tail = TRAILING.exec(body), markers = tail ? tail[0].trim() : "", text = tail ? body.slice(0, tail.index) : body;
+      var cited = top && !children.length ? quotes[text.trim()] : null;
+      if (cited && cited.quote.trim().indexOf("\n") >= 0) { // a quoted list folded onto one line: its own lines
+        var ql = dedent(cited.quote.replace(/^\n+|\n+$/g, "").split("\n"));
+        var flat = ql.every(function (x) { return !x.trim() || indent(x) || isItem(x); });
+        if (isItem(ql[0]) && !ql.slice(1).some(function (x) { return isItem(x) && !indent(x); })) ql[0] = stripItem(ql[0]);
+        var box = el("div");
+        lines(box, ql, false);
+        var leaf = box, next; // the markers follow the last words quoted, however deep they sit
+        while ((next = leaf.lastElementChild) && /^(UL|LI|P)$/.test(next.tagName)) leaf = next;
+        if (markers) inline(leaf, markers);
+        if (flat && box.childNodes.length === 1 && box.firstChild.tagName === "UL") {
+          while (box.firstChild.firstChild) ul.appendChild(box.firstChild.firstChild);
+        } else { var li0 = el("li"); while (box.firstChild) li0.appendChild(box.firstChild); ul.appendChild(li0); }
+        return;
+      }
+      var li = el("li"), mark = markerOf(headLine);
+      if (mark && !top) { li.appendChild(el("span", "n", mark)); li.appendChild(document.createTextNode(" ")); }
+      inline(li, text.trim() + markers);
+      if (children.length) lines(li, dedent(children), false);
+      ul.appendChild(li);
+    }
+    return { render: function (parent, text) { lines(parent, String(text).replace(/\r\n?/g, "\n").split("\n"), true); } };
+  }
+
+  function shorten(s, n) { s = oneLine(s || ""); return s.length <= n ? s : s.slice(0, n - 1) + "…"; }
 
   function quoteFor(c) {
     var box = el("div", "quote");
     box.setAttribute("role", "note");
     box.appendChild(el("blockquote", null, c.quote));
     var meta = [c.title];
-    if (c.doc_no) meta.push(T.docNo + COLON + c.doc_no);
-    if (c.section) meta.push(T.section + COLON + c.section);
-    if (c.issuer) meta.push(T.issuer + COLON + c.issuer);
-    if (c.date) meta.push(T.date + COLON + c.date);
+    if (c.doc_no) meta.push(T("docNo") + COLON + c.doc_no);
+    if (c.section) meta.push(T("section") + COLON + c.section);
+    if (c.issuer) meta.push(T("issuer") + COLON + shorten(c.issuer, 60));
+    if (c.date) meta.push(T("date") + COLON + shorten(c.date, 60));
     box.appendChild(el("div", "meta", meta.join(" · ")));
-    if (c.verified === false) box.appendChild(el("div", "meta", T.unverified));
+    if (c.verified === false) box.appendChild(el("div", "meta", T("unverified")));
     if (c.url && /^https?:\/\//i.test(c.url)) {
-      var a = el("a", null, T.openDoc);
+      var a = el("a", null, T("openDoc"));
       a.href = c.url;
       a.target = "_blank";
       a.rel = "noopener noreferrer";
@@ -295,46 +333,39 @@
     return box;
   }
 
-  function feedbackBar(question, answer, citations, mode) {
-    var bar = el("div", "fb");
-    [["up", T.helpful], ["down", T.unhelpful]].forEach(function (spec) {
-      var b = el("button", null, spec[1]); // words, not emoji: kiosks and old phones lack emoji fonts
-      b.type = "button";
-      b.addEventListener("click", function () {
-        bar.textContent = "";
-        bar.appendChild(el("span", null, T.thanks));
-        fetch(new URL("api/v1/feedback", API_BASE), {
-          method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ question: question, answer: answer, citations: citations, rating: spec[0], lang: lang,
-            mode: mode })
-        }).catch(function () { /* feedback is best effort */ });
-      });
-      bar.appendChild(b);
+  // --- a finished answer: text, footnotes, actions ----------------------------------------------------------
+  function renderAnswer(bubble, it, isLast) {
+    bubble.textContent = "";
+    var citations = it.citations || [];
+    var shown = citations.filter(function (c) { return it.text.indexOf("[" + c.n + "]") >= 0; });
+    var notes = el("ul", "sources"), byN = {};
+    function toggle(n) {
+      var entry = byN[n];
+      if (!entry) return;
+      var open = entry.head.getAttribute("aria-expanded") !== "true";
+      entry.head.setAttribute("aria-expanded", String(open));
+      bubble.querySelectorAll('.cite[data-n="' + n + '"]').forEach(function (b) { b.setAttribute("aria-expanded", String(open)); });
+      if (entry.quote) { entry.quote.remove(); entry.quote = null; }
+      if (open) { entry.quote = quoteFor(entry.c); entry.li.appendChild(entry.quote); entry.li.scrollIntoView({ block: "nearest" }); }
+    }
+    var body = el("div", "text");
+    Renderer(citations, toggle).render(body, it.text);
+    bubble.appendChild(body);
+    shown.forEach(function (c) {
+      var li = el("li"), head = button("src-head");
+      head.setAttribute("aria-expanded", "false");
+      head.appendChild(el("b", null, "[" + c.n + "]"));
+      head.appendChild(document.createTextNode(c.label || (c.title + (c.doc_no ? " · " + c.doc_no : ""))));
+      head.addEventListener("click", function () { toggle(c.n); });
+      li.appendChild(head);
+      notes.appendChild(li);
+      byN[c.n] = { c: c, li: li, head: head, quote: null };
     });
-    return bar;
-  }
-
-  function errorText(status, body) {
-    var code = body && body.error && body.error.code;
-    if (code === "rate_limited" || code === "question_too_long" || code === "origin_not_allowed") return T[code];
-    if (status === 429) return T.rate_limited;
-    if (status === 403) return T.origin_not_allowed;
-    if (lang === "en" && body && body.error && body.error.message) return body.error.message;
-    return T.failed;
-  }
-
-  // --- asking: POST, then read the server-sent events as they arrive -----------------------------------------
-  var history = [];
-  var busy = false;
-
-  function parseEvent(raw) {
-    var event = "message", lines = [];
-    raw.split("\n").forEach(function (line) {
-      if (line.indexOf("event:") === 0) event = line.slice(6).trim();
-      else if (line.indexOf("data:") === 0) lines.push(line.slice(5).replace(/^ /, ""));
-    });
-    if (!lines.length) return null;
-    try { return { event: event, data: JSON.parse(lines.join("\n")) }; } catch (e) { return null; }
+    if (shown.length) { notes.setAttribute("aria-label", T("sources")); bubble.appendChild(notes); }
+    if (it.checklist) bubble.appendChild(renderChecklist(it.checklist, it.q));
+    if (it.notice) bubble.appendChild(el("div", "note", it.notice));
+    if (it.stopped) bubble.appendChild(el("div", "note", T("stopped")));
+    bubble.appendChild(actions(it, body, shown, isLast));
   }
 
   // An eligibility answer's checklist: each quoted condition with its status; an unknown one gets 是/否
@@ -348,8 +379,7 @@
       li.appendChild(document.createTextNode(item.kind === "missing" ? item.condition : "“" + item.condition + "”"));
       if (item.status === "unknown") {
         [[L.yes, L.fact_yes], [L.no, L.fact_no]].forEach(function (spec) {
-          var b = el("button", null, spec[0]);
-          b.type = "button";
+          var b = button(null, spec[0]);
           b.addEventListener("click", function () {
             var fact = spec[1] + "“" + item.condition.replace(/[，,。；;：:\s]+/g, "、").replace(/、$/, "") + "”";
             ask(question + "。" + fact);
@@ -366,23 +396,172 @@
     return box;
   }
 
-  async function ask(raw) {
+  function plain(body, shown) {
+    var text = body.innerText.trim();
+    var lines = shown.map(function (c) { return "[" + c.n + "] " + (c.label || c.title) + "\n    " + oneLine(c.quote); });
+    return lines.length ? text + "\n\n" + lines.join("\n") : text;
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = el("textarea");
+    area.value = text;
+    root.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { area.remove(); }
+    return Promise.resolve();
+  }
+
+  function actions(it, body, shown, isLast) {
+    var bar = el("div", "acts");
+    if (!it.stopped) {
+      var copy = button("copy", T("copy"));
+      copy.addEventListener("click", function () {
+        copyText(plain(body, shown)).then(function () { copy.textContent = T("copied"); });
+      });
+      bar.appendChild(copy);
+      var fb = el("div", "fb");
+      if (it.rated) fb.appendChild(el("span", null, T("thanks")));
+      else {
+        var up = button("up", T("helpful")), down = button("down", T("unhelpful"));
+        up.addEventListener("click", function () { rate(it, "up", null, fb); });
+        down.addEventListener("click", function () {
+          fb.textContent = "";
+          var why = el("input");
+          why.placeholder = T("reason");
+          why.setAttribute("aria-label", T("reason"));
+          why.maxLength = 1000;
+          var send = button("send-reason", T("send"));
+          function go() { rate(it, "down", why.value.trim() || null, fb); }
+          send.addEventListener("click", go);
+          why.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); go(); } });
+          fb.appendChild(why);
+          fb.appendChild(send);
+          why.focus();
+        });
+        fb.appendChild(up);
+        fb.appendChild(down);
+      }
+      bar.appendChild(fb);
+    }
+    if (isLast) {
+      var again = button("again", T("regenerate"));
+      again.addEventListener("click", function () { ask(it.q, { again: true }); });
+      bar.appendChild(again);
+    }
+    return bar;
+  }
+
+  function rate(it, rating, reason, fb) {
+    fb.textContent = "";
+    fb.appendChild(el("span", null, T("thanks")));
+    it.rated = rating;
+    save();
+    fetch(new URL("api/v1/feedback", API_BASE), {
+      method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question: it.q, answer: it.text, citations: it.citations, rating: rating, reason: reason,
+        lang: lang, mode: it.mode })
+    }).catch(function () { /* feedback is best effort */ });
+  }
+
+  function errorText(status, body) {
+    var code = body && body.error && body.error.code;
+    if (code === "rate_limited" || code === "question_too_long" || code === "origin_not_allowed") return T(code);
+    if (status === 429) return T("rate_limited");
+    if (status === 403) return T("origin_not_allowed");
+    if (lang === "en" && body && body.error && body.error.message) return body.error.message;
+    return T("failed");
+  }
+
+  // --- the conversation: kept per site in sessionStorage (data-persist), drawn again on every page ------------
+  var conv = { items: [], open: false };
+  var storage = null;
+  try { storage = persist === "local" ? window.localStorage : persist === "session" ? window.sessionStorage : null; }
+  catch (e) { storage = null; } // storage blocked (privacy settings): the conversation lives on this page only
+  function save() {
+    if (!storage) return;
+    conv.open = !panel.hidden;
+    try { storage.setItem(STORE_KEY, JSON.stringify({ v: 1, items: conv.items.slice(-MAX_KEPT), open: conv.open })); }
+    catch (e) { /* full or blocked: keep going without it */ }
+  }
+  function load() {
+    if (!storage) return;
+    try {
+      var saved = JSON.parse(storage.getItem(STORE_KEY) || "null");
+      if (saved && saved.v === 1 && Array.isArray(saved.items)) {
+        conv.items = saved.items.filter(function (it) {
+          return it && typeof it.q === "string" && typeof it.text === "string" && Array.isArray(it.citations || []);
+        });
+        conv.open = !!saved.open;
+      }
+    } catch (e) { conv.items = []; }
+  }
+  function history() {
+    var out = [];
+    conv.items.forEach(function (it) {
+      if (!it.stopped && !it.error) out.push({ role: "user", content: it.q }, { role: "assistant", content: it.text });
+    });
+    return out.slice(-MAX_HISTORY);
+  }
+  function draw() {
+    log.textContent = "";
+    log.appendChild(intro());
+    conv.items.forEach(function (it, i) {
+      log.appendChild(el("div", "msg user", it.q));
+      var bubble = el("div", "msg bot");
+      if (it.error) { bubble.classList.add("error"); bubble.textContent = it.error; }
+      else renderAnswer(bubble, it, i === conv.items.length - 1);
+      log.appendChild(bubble);
+    });
+    scrollDown();
+  }
+  function reset() {
+    if (controller) controller.abort();
+    conv.items = [];
+    save();
+    draw();
+  }
+
+  // --- asking: POST, then read the server-sent events as they arrive -----------------------------------------
+  var controller = null;
+
+  function parseEvent(raw) {
+    var event = "message", parts = [];
+    raw.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) event = line.slice(6).trim();
+      else if (line.indexOf("data:") === 0) parts.push(line.slice(5).replace(/^ /, ""));
+    });
+    if (!parts.length) return null;
+    try { return { event: event, data: JSON.parse(parts.join("\n")) }; } catch (e) { return null; }
+  }
+
+  function busy(on) {
+    sendBtn.textContent = on ? T("stop") : T("send");
+    sendBtn.classList.toggle("stop", on);
+    sendBtn.setAttribute("aria-label", on ? T("stop") : T("send"));
+  }
+
+  async function ask(raw, opts) {
     var question = String(raw || "").trim();
-    if (!question || busy) return;
-    busy = true;
-    sendBtn.disabled = true;
+    if (!question || controller) return;
+    if (opts && opts.again && conv.items.length) { conv.items.pop(); draw(); }
+    var past = history();
+    controller = new AbortController();
+    busy(true);
     input.value = "";
+    var prev = log.querySelector(".acts .again");
+    if (prev) prev.remove(); // only the newest answer can be regenerated
     log.appendChild(el("div", "msg user", question));
-    var bubble = el("div", "msg bot", T.thinking);
+    var bubble = el("div", "msg bot", T("thinking"));
     bubble.setAttribute("aria-busy", "true");
     log.appendChild(bubble);
     scrollDown();
-    var text = "", citations = [], done = null, checklist = null;
+    var it = { q: question, text: "", citations: [] }, done = null;
     try {
       var res = await fetch(new URL("api/v1/ask/stream", API_BASE), {
-        method: "POST", credentials: "omit",
+        method: "POST", credentials: "omit", signal: controller.signal,
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-        body: JSON.stringify({ question: question, history: history.slice(-MAX_HISTORY) })
+        body: JSON.stringify({ question: question, history: past })
       });
       if (!res.ok || !res.body) {
         var body = null;
@@ -399,30 +578,34 @@
           var ev = parseEvent(buf.slice(0, cut));
           buf = buf.slice(cut + 2);
           if (!ev) continue;
-          if (ev.event === "delta") { text += ev.data.text; bubble.textContent = text; scrollDown(); }
-          else if (ev.event === "citations") citations = ev.data.citations || [];
-          else if (ev.event === "checklist") checklist = ev.data;
+          if (ev.event === "delta") { it.text += ev.data.text; bubble.textContent = it.text; scrollDown(); }
+          else if (ev.event === "citations") it.citations = ev.data.citations || [];
+          else if (ev.event === "checklist") it.checklist = ev.data;
           else if (ev.event === "done") done = ev.data;
           else if (ev.event === "error") throw { shown: errorText(0, { error: ev.data }) };
         }
       }
-      if (!done) throw { shown: T.failed };
-      text = done.answer || text;
-      renderAnswer(bubble, text, citations);
-      if (checklist) bubble.appendChild(renderChecklist(checklist, question));
-      if (done.notice) bubble.appendChild(el("div", "note", done.notice));
-      bubble.appendChild(feedbackBar(question, text, citations, done.mode));
-      history.push({ role: "user", content: question }, { role: "assistant", content: text });
+      if (!done) throw { shown: T("failed") };
+      it.text = done.answer || it.text;
+      it.mode = done.mode;
+      it.notice = done.notice || null;
     } catch (err) {
-      bubble.classList.add("error");
-      bubble.setAttribute("role", "alert");
-      bubble.textContent = (err && err.shown) || T.network;
+      if (err && err.name === "AbortError") it.stopped = true;
+      else { it.error = (err && err.shown) || T("network"); it.text = ""; }
     } finally {
+      controller = null;
+      busy(false);
       bubble.removeAttribute("aria-busy");
-      busy = false;
-      sendBtn.disabled = false;
-      scrollDown();
-      if (!panel.hidden) input.focus();
     }
+    conv.items.push(it);
+    if (it.error) { bubble.classList.add("error"); bubble.setAttribute("role", "alert"); bubble.textContent = it.error; }
+    else renderAnswer(bubble, it, true);
+    save();
+    scrollDown();
+    if (!panel.hidden) input.focus();
   }
+
+  load();
+  draw();
+  if (conv.open) setOpen(true, true); // open on the previous page: open here too, without taking the focus
 })();
