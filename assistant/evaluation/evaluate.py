@@ -353,6 +353,8 @@ def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, ind
     return {
         "id": q.id, "index": index, "question": q.question, "lang": q.lang, "category": q.category,
         "split": q.split, "expected_answerable": q.answerable, "history": [asdict(m) for m in q.history],
+        # what the report shows beside the answer, so a reader sees why a question failed
+        "facts": [list(g) for g in q.facts], "evidence": list(q.evidence), "forbidden": list(q.forbidden),
         "answer": answer.text, "answerable": None if error else answer.answerable,
         "confidence": None if error or answer.confidence is None else round(answer.confidence, 4),
         "suggestions": list(answer.suggestions),
