@@ -124,8 +124,13 @@ FAKE_CHUNK = Chunk(
 )
 
 
+#: The follow-up questions FakeAssistant offers with a decline.
+FAKE_SUGGESTIONS = ("河套合作区总面积有多大？", "深圳园区由哪两个片区组成？")
+
+
 class FakeAssistant:
-    """Answers every question with one canned cited sentence; declines questions containing "诗".
+    """Answers every question with one canned cited sentence; declines questions containing "诗" (offering
+    :data:`FAKE_SUGGESTIONS` as follow-ups).
 
     Implements the public surface of :class:`assistant.answering.assistant.Assistant` that the outer adapters use.
     """
@@ -140,7 +145,8 @@ class FakeAssistant:
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         self.questions.append(question)
         if "诗" in question:
-            return Answer(question=question, text="抱歉，资料中没有这方面的内容。", answerable=False, mode="decline")
+            return Answer(question=question, text="抱歉，资料中没有这方面的内容。", answerable=False, mode="decline",
+                          suggestions=FAKE_SUGGESTIONS)
         c = FAKE_CHUNK
         citation = Citation(n=1, chunk_id=c.id, source=c.source, title=c.title, section=c.section_path,
                             quote=c.text, start=c.start, end=c.end, passage_text=c.text,

@@ -31,6 +31,8 @@ from assistant.web.labels import citation_label, shorten
 #: Longest metadata value (issuer, date) and quote snippet before they are cut.
 META_CHARS = 60
 SNIPPET_CHARS = 28
+#: Most follow-up questions shown under an answer.
+MAX_SUGGESTIONS = 4
 
 _TRAILING = re.compile(TRAILING_MARKERS + r"\s*$")
 _BULLET = ("-", "*", "+", "•", "◦")
@@ -220,6 +222,10 @@ def render_answer(answer: Answer, turn: int = 0) -> str:
     badges = [f'<span class="hp-badge hp-mode-{_esc(answer.mode)}">{_esc(mode_label(answer))}</span>']
     if answer.notice:
         badges.append(f'<span class="hp-notice">⚠ {_esc(answer.notice)}</span>')
+    if answer.suggestions:
+        buttons = "".join(f'<button class="hp-suggestion" type="button">{_esc(q)}</button>'
+                          for q in answer.suggestions[:MAX_SUGGESTIONS])
+        out.append(f'<div class="hp-suggest"><span class="hp-suggest-h">可以问 · Try asking:</span>{buttons}</div>')
     badges.append(f'<button class="hp-copy" id="hp-copy-{turn}" type="button" title="复制回答 Copy the answer">'
                   "复制 Copy</button>")
     out.append(f'<div class="hp-answer-meta">{"".join(badges)}</div></div>')

@@ -101,7 +101,8 @@ def test_ask_returns_text_with_markers_and_citations(client: TestClient) -> None
     assert c["n"] == 1 and c["id"] == FAKE_CHUNK.id and c["quote"] == FAKE_CHUNK.text
     assert c["doc_no"] == "国发〔2023〕12号" and c["section"] == "规划要点摘编 › 〇、文件概况" and c["verified"] is True
     assert set(c) == {"n", "id", "source", "title", "doc_no", "date", "issuer", "url", "section", "quote", "start",
-                      "end", "verified"}
+                      "end", "verified", "label"}
+    assert c["label"] == "国发〔2023〕12号 · 规划要点摘编 › 〇、文件概况"  # the readable name clients show
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
 
 

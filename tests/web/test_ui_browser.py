@@ -16,7 +16,7 @@ from support import CHROMIUM, REPO, beyond_loopback, chromium, gradio_env, launc
 
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Message, Passage
-from assistant.testing import FAKE_CHUNK, FakeAssistant
+from assistant.testing import FAKE_CHUNK, FAKE_SUGGESTIONS, FakeAssistant
 from assistant.web.feedback import FeedbackStore
 
 ARTIFACTS = REPO / "artifacts"
@@ -29,6 +29,8 @@ class TwoSourceAssistant(FakeAssistant):
     """Answers with two cited sentences of the same document (two footnotes to tell apart)."""
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        if "诗" in question:
+            return super()._answer(question, history)  # a decline, with suggested follow-ups
         self.questions.append(question)
         c = FAKE_CHUNK
         quote = "- 总面积：约3.89平方公里。\n- 组成：\n  - 深圳园区3.02平方公里。\n  - 香港园区0.87平方公里。"
@@ -191,6 +193,14 @@ def test_webchat_in_chromium(served: tuple[str, FeedbackStore, TwoSourceAssistan
         assert box_rect and chat_rect and box_rect["width"] >= 200  # a full-width input
         assert chat_rect["height"] >= 0.55 * 812  # the chat fills the screen
         mobile.screenshot(path=str(ARTIFACTS / "webchat-phone.png"))
+        # a decline offers follow-ups the sources answer; a tap asks one
+        mobile.locator("#hp-question textarea").fill("写一首诗")
+        mobile.locator("#hp-question textarea").press("Enter")
+        follow_up = m_chat.locator("button.hp-suggestion", has_text=FAKE_SUGGESTIONS[0])
+        expect(follow_up).to_be_visible(timeout=30_000)
+        follow_up.click()
+        expect(m_chat.locator("#hp-ans-3 .hp-text")).to_contain_text("摘录", timeout=30_000)
+        assert assistant.questions[-2:] == ["写一首诗", FAKE_SUGGESTIONS[0]]
         phone.close()
 
         # the OS dark mode switches the page to gradio's dark theme

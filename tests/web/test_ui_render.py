@@ -117,6 +117,14 @@ def test_render_answer_mode_notice_and_copy() -> None:
     assert "未找到依据 · declined" in render_answer(Answer(question="q", text="no", mode="decline", answerable=False))
 
 
+def test_suggested_follow_ups_are_buttons_with_escaped_text() -> None:
+    out = render_answer(Answer(question="q", text="抱歉。", mode="decline", answerable=False,
+                               suggestions=("合作区面积？", "<img src=x>")), turn=2)
+    assert '<button class="hp-suggestion" type="button">合作区面积？</button>' in out
+    assert "&lt;img src=x&gt;" in out and "<img" not in out
+    assert "hp-suggest" not in render_answer(Answer(question="q", text="a"))
+
+
 def test_render_error_hides_internal_details() -> None:
     assert "LLM &lt;down&gt;" in render_error(LLMError("LLM <down>"))
     internal = render_error(RuntimeError("secret path /etc/x"))

@@ -23,7 +23,7 @@ from support import CHROMIUM, REPO, chromium, free_port, record_requests, serve_
 
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Message, Passage
-from assistant.testing import FAKE_CHUNK, FakeAssistant
+from assistant.testing import FAKE_CHUNK, FAKE_SUGGESTIONS, FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
 
@@ -449,6 +449,19 @@ def test_regenerate_and_stop(page: Page, sites: dict[str, Any]) -> None:
     last_bot(page).locator(".note", has_text="已停止").wait_for(timeout=5_000)
     assert stop.inner_text() == "发送" and last_bot(page).locator(".cite").count() == 0
     assert page.locator(f"{W} .acts .again").count() == 1  # a stopped answer can be asked again
+
+
+def test_a_decline_offers_follow_ups_that_ask_themselves(page: Page, sites: dict[str, Any]) -> None:
+    page.goto(f"{sites['park']}/index.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, "写一首诗")
+    chip = last_bot(page).locator(".suggest button", has_text=FAKE_SUGGESTIONS[0])
+    chip.wait_for(timeout=10_000)
+    chip.click()
+    last_bot(page).locator(".cite").wait_for(timeout=10_000)
+    assert sites["assistant"].questions[-2:] == ["写一首诗", FAKE_SUGGESTIONS[0]]
+    body = httpx.post(f"{sites['api']}/api/v1/ask", json={"question": "写一首诗"}).json()
+    assert body["suggestions"] == list(FAKE_SUGGESTIONS) and body["answerable"] is False
 
 
 def test_dark_mode_follows_the_system_or_the_page(browser: Browser, sites: dict[str, Any]) -> None:

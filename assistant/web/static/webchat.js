@@ -53,6 +53,17 @@
       if (id && openFootnote(id)) { e.preventDefault(); e.stopPropagation(); }
       return;
     }
+    var suggestion = target.closest("button.hp-suggestion");
+    if (suggestion) { // a follow-up question: ask it as if typed
+      e.preventDefault();
+      e.stopPropagation();
+      var box = document.querySelector("#hp-question textarea"), send = document.getElementById("hp-send");
+      if (!box || !send) return;
+      box.value = suggestion.textContent;
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+      setTimeout(function () { send.click(); }, 50);
+      return;
+    }
     var button = target.closest("button.hp-copy");
     if (button) {
       e.preventDefault();

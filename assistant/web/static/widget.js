@@ -365,6 +365,16 @@
     if (it.checklist) bubble.appendChild(renderChecklist(it.checklist, it.q));
     if (it.notice) bubble.appendChild(el("div", "note", it.notice));
     if (it.stopped) bubble.appendChild(el("div", "note", T("stopped")));
+    if (it.suggestions && it.suggestions.length) { // follow-ups the sources answer: one click asks them
+      bubble.appendChild(el("div", "note", T("suggest")));
+      var chips = el("div", "examples suggest");
+      it.suggestions.slice(0, 4).forEach(function (q) {
+        var chip = button(null, String(q));
+        chip.addEventListener("click", function () { ask(String(q)); });
+        chips.appendChild(chip);
+      });
+      bubble.appendChild(chips);
+    }
     bubble.appendChild(actions(it, body, shown, isLast));
   }
 
@@ -589,6 +599,7 @@
       it.text = done.answer || it.text;
       it.mode = done.mode;
       it.notice = done.notice || null;
+      it.suggestions = Array.isArray(done.suggestions) ? done.suggestions : [];
     } catch (err) {
       if (err && err.name === "AbortError") it.stopped = true;
       else { it.error = (err && err.shown) || T("network"); it.text = ""; }
