@@ -80,10 +80,12 @@ def add_service_routes(app: FastAPI, deps: Deps) -> None:
         body = {k: info.get(k) for k in ("ready", "mode", "model", "chunks", "build")}
         return JSONResponse(body, status_code=200 if info.get("ready") else 503)
 
-    @app.api_route("/widget.js", methods=["GET", "HEAD"], tags=["widget"], response_class=Response)
+    @app.get("/widget.js", tags=["widget"], response_class=Response)
     def widget_js(request: Request) -> Response:
         """The embeddable chat widget: ``<script src="http://HOST/widget.js" data-lang="zh-Hans"></script>``."""
         return widget_response(request)
+
+    app.head("/widget.js", include_in_schema=False)(widget_js)  # the same answer without the body
 
 
 def add_api_routes(app: FastAPI, deps: Deps) -> None:

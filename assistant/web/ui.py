@@ -167,11 +167,14 @@ def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settin
             if out:
                 yield (*out, *streaming(False))
 
-        def respond(q: str, lang_value: str, s: Any) -> Iterator[tuple[Any, ...]]:
-            yield from answer(chat.respond(q, lang_value, s))
+        def respond(q: str, lang_value: str, s: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            yield from answer(chat.respond(q, lang_value, s, request.session_hash))
 
-        def regenerate(data: gr.RetryData, lang_value: str, s: Any) -> Iterator[tuple[Any, ...]]:
-            yield from answer(chat.regenerate(data.index, lang_value, s))
+        def regenerate(data: gr.RetryData, lang_value: str, s: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            yield from answer(chat.regenerate(data.index, lang_value, s, request.session_hash))
+
+        def stop_answer(request: gr.Request) -> None:
+            chat.request_stop(request.session_hash)
 
         def pick(data: gr.SelectData) -> str:
             value = data.value
@@ -192,6 +195,8 @@ def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settin
         # gradio finds its event-data argument by annotation; this module's annotations are strings
         pick.__annotations__["data"], rate.__annotations__["data"] = gr.SelectData, gr.LikeData
         regenerate.__annotations__["data"] = gr.RetryData
+        for fn in (respond, regenerate, stop_answer):
+            fn.__annotations__["request"] = gr.Request
         outputs = [chatbot, question, session, saved, status, send, stop]
         common: dict[str, Any] = {"outputs": outputs, "concurrency_limit": CONCURRENCY_LIMIT,
                                   "concurrency_id": "answer", "show_progress": "hidden", "api_visibility": "private"}
@@ -200,12 +205,8 @@ def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settin
                   chatbot.example_select(pick, None, [question],
                                          api_visibility="private").then(respond, [question, lang, session], **common),
                   chatbot.retry(regenerate, [lang, session], **common)]
-        def stopped(chat_value: Any, s: Any) -> tuple[Any, ...]:
-            s2 = chat.stopped(chat_value, s)
-            return (s2["chat"], s2, s2, *streaming(False))
-
-        stop.click(stopped, [chatbot, session], [chatbot, session, saved, send, stop], cancels=events,
-                   api_visibility="private")
+        # The stop is a flag the streaming answer reads: it ends itself, so no late update can undo the stop.
+        stop.click(stop_answer, None, None, concurrency_limit=None, show_progress="hidden", api_visibility="private")
         chatbot.like(rate, [reason, session], [status, reason, session, saved], api_visibility="private")
         reset_io: dict[str, Any] = {"outputs": outputs, "api_visibility": "private"}
         clear.click(reset, cancels=events, **reset_io)  # a new chat also ends an answer still streaming

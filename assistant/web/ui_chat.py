@@ -14,6 +14,7 @@ It comes back from the browser, so it is checked (:func:`checked_session`) befor
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -58,18 +59,7 @@ def checked_session(value: Any) -> dict[str, Any]:
         return new_session()
     checked = {"history": history[-MAX_SESSION_MESSAGES:], "chat": chat[-MAX_SESSION_MESSAGES:],
                "answers": answers if len(chat) <= MAX_SESSION_MESSAGES else {}, "turn": turn}
-    if isinstance(value.get("asking"), str):
-        checked["asking"] = value["asking"]
     return checked
-
-
-def _content(message: Any) -> str | None:
-    """The HTML of a chatbot message as gradio hands it back (a string, or a list of text parts)."""
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        content = "".join(p for p in parts if isinstance(p, str)) if parts else None
-    return content if isinstance(content, str) else None
 
 
 class WebChat:
@@ -80,9 +70,29 @@ class WebChat:
         self.assistant = assistant
         self.feedback = feedback
         self.limits = limits or Limits(max_history_turns=max_history_turns)
+        self._stops: set[str] = set()
+        self._lock = threading.Lock()
 
-    def respond(self, question: str, lang: str, session: Any) -> Iterator[Update]:
-        """Stream the answer to ``question``; yields (chat, question box, session, status)."""
+    def request_stop(self, key: str | None) -> None:
+        """Ask the answer streaming for visitor ``key`` to stop at its next piece (see :meth:`respond`)."""
+        if key:
+            with self._lock:
+                self._stops.add(key)
+
+    def _should_stop(self, key: str | None) -> bool:
+        with self._lock:
+            if key in self._stops:
+                self._stops.discard(key)
+                return True
+            return False
+
+    def respond(self, question: str, lang: str, session: Any, key: str | None = None) -> Iterator[Update]:
+        """Stream the answer to ``question``; yields (chat, question box, session, status).
+
+        ``key`` names the visitor for :meth:`request_stop`: the stream itself ends with the part shown so far,
+        marked as stopped (kept in the chat, not in the history), so no late update can overwrite the stop.
+        """
+        self._should_stop(key)  # a stop asked before this answer began is not for it
         session = checked_session(session)
         question = (question or "").strip()
         if not question:
@@ -91,13 +101,22 @@ class WebChat:
         history = self.limits.recent([Message(role=m["role"], content=m["content"]) for m in session["history"]])
         chat = [*session["chat"], {"role": "user", "content": render_question(question)},
                 {"role": "assistant", "content": _CURSOR}]
-        asking = {**session, "asking": question}  # what a stop keeps (see stopped); the browser never stores it
-        yield list(chat), "", asking, ""
+        yield list(chat), "", session, ""
 
         text, final, painted = "", None, time.monotonic()
         try:
             question, history = self.limits.check(question, history)
-            for item in self.assistant.stream(question, history, lang=None if lang in ("", "auto") else lang):
+            stream = self.assistant.stream(question, history, lang=None if lang in ("", "auto") else lang)
+            for item in stream:
+                if self._should_stop(key):
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+                    chat[-1] = {"role": "assistant", "content": render_text(text) + _STOPPED}
+                    # regenerate can ask it again; rate finds no answer in it
+                    answers = {**session["answers"], str(len(chat) - 1): {"question": question, "stopped": True}}
+                    yield chat, "", {**session, "chat": chat, "answers": answers}, ""
+                    return
                 if isinstance(item, Answer):
                     final = item
                 elif isinstance(item, Delta):
@@ -105,7 +124,7 @@ class WebChat:
                     if time.monotonic() - painted >= STREAM_REPAINT_S:
                         chat[-1] = {"role": "assistant", "content": render_text(text) + _CURSOR}
                         painted = time.monotonic()
-                        yield list(chat), "", asking, ""
+                        yield list(chat), "", session, ""
             if final is None:
                 raise AssistantError("the assistant ended its answer without a result — please ask again")
         except Exception as exc:
@@ -155,7 +174,7 @@ class WebChat:
         answers = {**session["answers"], str(index): {**record, "rated": rating, "feedback_id": row_id}}
         return f"{thumb} 已记录，谢谢！ Thanks — feedback #{row_id} saved.", "", {**session, "answers": answers}
 
-    def regenerate(self, index: Any, lang: str, session: Any) -> Iterator[Update]:
+    def regenerate(self, index: Any, lang: str, session: Any, key: str | None = None) -> Iterator[Update]:
         """Answer the question at chat ``index`` (the one before a retried answer) again, dropping what followed."""
         session = checked_session(session)
         if isinstance(index, list | tuple):
@@ -178,21 +197,7 @@ class WebChat:
             "answers": {k: v for k, v in session["answers"].items() if k.isdigit() and int(k) < index},
             "turn": session["turn"],
         }
-        yield from self.respond(question, lang, trimmed)
-
-    def stopped(self, shown: Any, session: Any) -> dict[str, Any]:
-        """The session after the reader stopped an answer: the part shown stays, marked, but is not history."""
-        session = checked_session(session)
-        chat, answers = list(session["chat"]), dict(session["answers"])
-        if isinstance(shown, list) and len(shown) == len(chat) + 2:
-            question, partial = (_content(m) for m in shown[-2:])
-            if question is not None and partial is not None and _CURSOR in partial:
-                chat += [{"role": "user", "content": question},
-                         {"role": "assistant", "content": partial.replace(_CURSOR, "") + _STOPPED}]
-                if isinstance(session.get("asking"), str):  # regenerate can ask it again; rate finds no answer
-                    answers[str(len(chat) - 1)] = {"question": session["asking"], "stopped": True}
-        session.pop("asking", None)
-        return {**session, "chat": chat, "answers": answers}
+        yield from self.respond(question, lang, trimmed, key)
 
     def reset(self) -> Update:
         """Start a new conversation."""

@@ -210,18 +210,18 @@ def test_a_stopped_answer_stays_marked_and_can_be_asked_again(tmp_path: Path) ->
     assistant = _RecordingAssistant()
     store = FeedbackStore(tmp_path / "fb.sqlite3")
     chat = WebChat(assistant, store)
-    _, _, session, _ = _last(chat.respond("问题一", "auto", new_session()))
-    partial = chat.respond("问题二", "auto", session)
-    shown, _, asking, _ = next(partial)  # the reader stops after the first repaint
-    partial.close()
-    session = chat.stopped([*shown[:-1], {"role": "assistant", "content": [{"text": shown[-1]["content"],
-                                                                             "type": "text"}]}], asking)
-    assert len(session["chat"]) == 4 and "stopped" in session["chat"][3]["content"]
-    assert "hp-cursor" not in session["chat"][3]["content"] and "asking" not in session
-    assert len(session["history"]) == 2  # a stopped answer is not history
+    _, _, session, _ = _last(chat.respond("问题一", "auto", new_session(), "visitor"))
+    chat.request_stop("someone else")  # another visitor's stop is not this one's
+    chat.request_stop("visitor")  # a stop asked before an answer begins is not for it
+    partial = chat.respond("问题二", "auto", session, "visitor")
+    next(partial)  # the question and the cursor are shown
+    chat.request_stop("visitor")  # the reader stops while it streams
+    shown, _, session, _ = _last(partial)
+    assert len(shown) == 4 and "stopped" in shown[3]["content"] and "hp-cursor" not in shown[3]["content"]
+    assert session["chat"] == shown and len(session["history"]) == 2  # a stopped answer is not history
     status, _, _ = chat.rate(3, True, "", session)
     assert "Rate an answer" in status and store.count() == 0
-    chat_value, _, session, _ = _last(chat.regenerate(3, "auto", session))
+    chat_value, _, session, _ = _last(chat.regenerate(3, "auto", session, "visitor"))
     assert [c[0] for c in assistant.calls][-1] == "问题二" and len(assistant.calls[-1][1]) == 2
     assert len(chat_value) == 4 and "3.89" in chat_value[3]["content"] and len(session["history"]) == 4
 
