@@ -86,23 +86,44 @@ def index_command(sources: Path | None, index_dir: Path | None, force: bool, pro
         sys.exit(3)
 
 
+def _check_filter(ctx: click.Context, param: click.Parameter, given: tuple[str, ...]) -> tuple[str, ...]:
+    """Check --status/--scope values against :mod:`assistant.knowledge.lifecycle` before anything loads."""
+    from assistant.knowledge.lifecycle import wanted_scopes, wanted_statuses
+
+    try:
+        (wanted_statuses if param.name == "statuses" else wanted_scopes)(given)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return given
+
+
+status_option = click.option(
+    "--status", "statuses", multiple=True, callback=_check_filter,
+    help="Only policies with this lifecycle status today: in_force (also keeps expiring), expiring, expired, "
+         "superseded, upcoming, draft, undated; repeatable.")
+scope_option = click.option("--scope", "scopes", multiple=True, callback=_check_filter,
+                            help="Only documents for this park: 深圳园区, 香港园区 or both (a park keeps 'both' "
+                                 "too); repeatable.")
+
+
 @cli.command("search")
 @click.argument("question")
 @click.option("-k", "--top-k", "k", type=click.IntRange(1, 50), default=5, show_default=True,
               help="Number of passages.")
 @click.option("--source", "sources", multiple=True, help="Only this document (file name); repeatable.")
 @click.option("--kind", "kinds", multiple=True, help="Only documents of this kind (front matter); repeatable.")
-@click.option("--status", "statuses", multiple=True, help="Only documents with this status; repeatable.")
+@status_option
+@scope_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @friendly_errors
 def search_command(question: str, k: int, sources: tuple[str, ...], kinds: tuple[str, ...],
-                   statuses: tuple[str, ...], as_json: bool) -> None:
+                   statuses: tuple[str, ...], scopes: tuple[str, ...], as_json: bool) -> None:
     """Print the passages that best match QUESTION, with document, section path, score and quote."""
-    from assistant.answering.retrieval import Filters
+    from assistant.data import Filters
     from assistant.wiring import build_retriever
 
     retriever = build_retriever(_settings())
-    result = retriever.search(question, k, Filters(sources, kinds, statuses))
+    result = retriever.search(question, k, Filters(sources, kinds, statuses, scopes))
     if as_json:
         rows = [{"rank": r, "id": p.id, "source": p.chunk.source, "title": p.chunk.title,
                  "section": p.chunk.section_path, "score": round(p.score, 5), "dense_rank": p.dense_rank,
@@ -278,10 +299,13 @@ def _thresholds(lower_is_better: bool) -> Callable[[click.Context, click.Paramet
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @click.option("--split", "splits", multiple=True, help="Only questions of this split (tune, check); repeatable.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (after --split).")
+@status_option
+@scope_option
 @friendly_errors
 def eval_command(questions: str, out_dir: str | None, mode: str | None, previous: str | None,
                  minimums: dict[str, float], maximums: dict[str, float], concurrency: int, k: int, judge: bool,
-                 resume: bool, progress: bool, splits: tuple[str, ...], limit: int | None) -> None:
+                 resume: bool, progress: bool, splits: tuple[str, ...], limit: int | None,
+                 statuses: tuple[str, ...], scopes: tuple[str, ...]) -> None:
     """Ask every question in QUESTIONS (.jsonl or .csv), score the answers and write a report.
 
     \b
@@ -294,6 +318,7 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
 
     from assistant.answering.prompts import Prompts
     from assistant.config import Settings
+    from assistant.data import Filters
     from assistant.evaluation.evaluate import check_thresholds, load_results, run_eval
     from assistant.evaluation.judge import Judge
     from assistant.evaluation.questions import load_questions
@@ -320,7 +345,8 @@ def eval_command(questions: str, out_dir: str | None, mode: str | None, previous
     summary = run_eval(assistant, qs, out, concurrency=concurrency, k=k, resume=resume, progress=progress,
                        judge=judge_model, meta={"questions_file": str(questions), "mode": settings.answer_mode},
                        price_prompt_per_m=settings.price_prompt_per_m,
-                       price_completion_per_m=settings.price_completion_per_m)
+                       price_completion_per_m=settings.price_completion_per_m,
+                       filters=Filters(statuses=statuses, scopes=scopes))
     records = load_results(out)
     paths = write_report(out, summary, records, previous=previous)
     click.echo(format_table(summary))

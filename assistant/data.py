@@ -23,6 +23,9 @@ Status = Literal["met", "unmet", "unknown", "missing"]
 DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note",
                  "effective_from", "expires", "superseded_by", "scope")
 
+#: Lifecycle fields a citation shows (besides its derived ``status``).
+LIFECYCLE_CITATION_KEYS = ("effective_from", "expires", "superseded_by", "scope")
+
 
 @dataclass(frozen=True)
 class Document:
@@ -123,12 +126,32 @@ class Citation:
 def citation_to_dict(c: Citation) -> dict[str, Any]:
     """A citation as plain JSON: the one serialised shape (API, web chat feedback, evaluation results).
 
-    ``id`` is the chunk id (``GET /api/v1/sources/{id}`` returns the passage); the passage text and ``meta``
-    stay out, so stored rows stay small.
+    ``id`` is the chunk id (``GET /api/v1/sources/{id}`` returns the passage); the passage text and the rest of
+    ``meta`` stay out, so stored rows stay small. ``status`` is the cited policy's lifecycle status on the day of
+    the answer (``in_force``, ``expiring``, ``expired``, ``superseded``, …; see
+    ``assistant.knowledge.lifecycle``), with the dates and scope it was derived from.
     """
     return {"n": c.n, "id": c.chunk_id, "source": c.source, "title": c.title, "doc_no": c.doc_no, "date": c.date,
             "issuer": c.issuer, "url": c.url, "section": c.section, "quote": c.quote, "start": c.start,
-            "end": c.end, "verified": c.verified}
+            "end": c.end, "verified": c.verified, "status": c.meta.get("lifecycle"),
+            **{k: c.meta.get(k) for k in LIFECYCLE_CITATION_KEYS}}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some documents (``source``), kinds, lifecycle statuses or scopes; empty = all.
+
+    ``statuses`` are lifecycle statuses on the day of the search (``in_force`` also keeps ``expiring``), see
+    :mod:`assistant.knowledge.lifecycle`; ``scopes`` are 深圳园区 / 香港园区 / both (a park also keeps ``both``).
+    """
+
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.kinds or self.statuses or self.scopes)
 
 
 @dataclass(frozen=True)
@@ -239,12 +262,13 @@ class AssistantLike(Protocol):
     """What every caller (API, web chat, evaluator, CLI) needs of
     :class:`assistant.answering.assistant.Assistant`; :class:`assistant.testing.FakeAssistant` implements it too."""
 
-    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
-        """The whole answer at once."""
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+               filters: Filters | None = None) -> Answer:
+        """The whole answer at once, from the passages ``filters`` allows."""
         ...
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[StreamEvent]:
+               lang: str | None = None, filters: Filters | None = None) -> Iterator[StreamEvent]:
         """The retrieved :class:`Sources`, text deltas, then the final :class:`Answer`."""
         ...
 

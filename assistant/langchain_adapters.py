@@ -18,8 +18,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
-from assistant.answering.retrieval import Filters
-from assistant.data import Passage
+from assistant.data import Filters, Passage
 from assistant.knowledge.embedding import Embedder, embed_batched
 
 

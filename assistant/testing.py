@@ -14,7 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from assistant.data import Answer, Chunk, Citation, Delta, EmbedKind, Message, Passage, Sources, StreamEvent, Usage
+from assistant.data import (
+    Answer,
+    Chunk,
+    Citation,
+    Delta,
+    EmbedKind,
+    Filters,
+    Message,
+    Passage,
+    Sources,
+    StreamEvent,
+    Usage,
+)
 from assistant.errors import LLMError
 
 
@@ -141,6 +153,7 @@ class FakeAssistant:
     def __init__(self, *, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
         self.questions: list[str] = []
+        self.filters: list[Filters | None] = []  # the filters each question was asked with
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         self.questions.append(question)
@@ -154,13 +167,16 @@ class FakeAssistant:
         return Answer(question=question, text=f"摘录：{c.text}[1]", citations=(citation,),
                       passages=(Passage(chunk=c, score=1.0),), mode="extractive")
 
-    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+               filters: Filters | None = None) -> Answer:
+        self.filters.append(filters)
         if self.delay_s:
             time.sleep(self.delay_s)
         return self._answer(question, history)
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[StreamEvent]:
+               lang: str | None = None, filters: Filters | None = None) -> Iterator[StreamEvent]:
+        self.filters.append(filters)
         answer = self._answer(question, history)
         yield Sources(answer.citations)
         for i in range(0, len(answer.text), 3):

@@ -76,6 +76,30 @@ def test_search_text_and_json(indexed: Settings) -> None:
     assert only["passages"] and {p["source"] for p in only["passages"]} == {"policy-excerpt.md"}
 
 
+def test_search_filters_on_lifecycle_status_and_scope(indexed: Settings) -> None:
+    # The tiny sources carry no dates or scope: every passage is "undated" and none has a scope.
+    undated = json.loads(run("search", "合作区总面积", "--status", "undated", "--json").output)
+    assert undated["passages"]
+    assert json.loads(run("search", "合作区总面积", "--status", "expired", "--json").output)["passages"] == []
+    assert json.loads(run("search", "合作区总面积", "--scope", "香港园区", "--json").output)["passages"] == []
+    for option, value in (("--status", "valid"), ("--scope", "hk")):
+        bad = CliRunner().invoke(cli, ["search", "面积", option, value])
+        assert bad.exit_code == 2 and f"unknown {option[2:]} {value!r}" in bad.stderr
+
+
+def test_eval_applies_status_filters(indexed: Settings, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "a", "question": "合作区总面积有多大？", "lang": "zh-Hans",
+                                     "answerable": True, "facts": [["3.89"]], "split": "check"},
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    for status, coverage in (("undated", 1.0), ("expired", 0.0)):
+        out = tmp_path / status
+        ok = run("eval", str(questions), "--out", str(out), "--mode", "extractive", "--no-progress",
+                 "--status", status)
+        assert ok.exit_code == 0, ok.output
+        assert json.loads((out / "summary.json").read_text())["overall"]["fact_coverage"] == coverage
+
+
 def test_ask_prints_the_answer_and_its_sources(indexed: Settings) -> None:
     result = run("ask", "合作区总面积有多大？", "--mode", "extractive")
     assert result.exit_code == 0, result.output

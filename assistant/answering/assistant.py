@@ -28,6 +28,7 @@ from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, UnverifiedAnswer
 from assistant.answering.guard import is_injection, resolve_followup
+from assistant.answering.lifecycle import mark_lifecycle
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial, QueryParser, expand_query
@@ -180,6 +181,7 @@ class Assistant:
 
 
 def _timed(answer: Answer, timings: dict[str, float], t0: float, confidence: float | None = None) -> Answer:
+    answer = mark_lifecycle(answer)  # every final answer passes here: cited expired/superseded policies are named
     total = (time.perf_counter() - t0) * 1000
     return dataclasses.replace(answer, timings_ms={**timings, "total": total}, confidence=confidence)
 

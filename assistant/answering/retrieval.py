@@ -2,57 +2,43 @@
 
 English questions meet Chinese sources through a bilingual glossary of park and policy terms
 (``index/glossary.tsv``): matched English phrases add their Chinese terms to the query, for both
-retrievers. Traditional questions are folded to Simplified first. Filters (document, kind, status) apply
-to both sides. :class:`assistant.langchain_adapters.ParkRetriever` exposes the same search as a LangChain
+retrievers. Traditional questions are folded to Simplified first. Filters (document, kind, lifecycle status,
+scope; :class:`assistant.data.Filters`) are one boolean mask over the chunks, applied to both sides: BM25
+scores are masked; the dense side brute-forces a small masked subset and otherwise asks chroma for enough
+unfiltered neighbours to keep ``candidates`` of them (chroma's own ``where`` costs ~200 ms at 100k chunks).
+:class:`assistant.langchain_adapters.ParkRetriever` exposes the same search as a LangChain
 ``BaseRetriever`` (a module of its own: langchain's retriever stack costs half a second to import).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from assistant.answering.query import Glossary, Query, expand_query, is_mostly_latin
-from assistant.data import Chunk, Passage
+from assistant.data import Filters, Passage
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.indexing import LoadedIndex
 from assistant.knowledge.lexical import tokenize
+from assistant.knowledge.lifecycle import wanted_scopes, wanted_statuses
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Restrict a search to some documents (``source``), kinds or statuses. Empty means no restriction."""
-
-    sources: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses = [{key: {"$in": list(values)}} for key, values in
-                   (("source", self.sources), ("kind", self.kinds), ("status", self.statuses)) if values]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def accepts(self, chunk: Chunk) -> bool:
-        return ((not self.sources or chunk.source in self.sources)
-                and (not self.kinds or str(chunk.meta.get("kind", "")) in self.kinds)
-                and (not self.statuses or str(chunk.meta.get("status", "")) in self.statuses))
-
-    def mask(self, fields: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Boolean mask over the chunks of an index, from its per-chunk field arrays (vectorised)."""
-        keep = np.ones(len(fields["source"]), dtype=bool)
-        for key, values in (("source", self.sources), ("kind", self.kinds), ("status", self.statuses)):
-            if values:
-                keep &= np.isin(fields[key], list(values))
-        return keep
-
-    def __bool__(self) -> bool:
-        return bool(self.sources or self.kinds or self.statuses)
+def filter_mask(filters: Filters, index: LoadedIndex, today: dt.date | None = None) -> np.ndarray:
+    """Boolean mask over the chunks of ``index`` that ``filters`` keeps (vectorised over per-chunk arrays);
+    lifecycle statuses are those on ``today``. ValueError names an unknown status or scope."""
+    keep = np.ones(len(index.chunks), dtype=bool)
+    for key, values in (("source", filters.sources), ("kind", filters.kinds)):
+        if values:
+            keep &= np.isin(index.fields[key], list(values))
+    if filters.statuses:
+        keep &= np.isin(index.statuses(today), list(wanted_statuses(filters.statuses)))
+    if filters.scopes:
+        keep &= np.isin(index.fields["scope"], list(wanted_scopes(filters.scopes)))
+    return keep
 
 
 @dataclass(frozen=True)
@@ -94,13 +80,16 @@ class HybridRetriever:
     """Dense + BM25 search over a :class:`LoadedIndex`."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, glossary: Glossary | None = None, *,
-                 candidates: int = 30, alpha: float = 0.3, max_per_source: int | None = 3) -> None:
+                 candidates: int = 30, alpha: float = 0.3, max_per_source: int | None = 3,
+                 brute_force_max: int = 20_000) -> None:
         self.index = index
         self.embedder = embedder
         self.glossary = glossary or Glossary()
         self.candidates = candidates
         self.alpha = alpha  # weight of the dense score against BM25
         self.max_per_source = max_per_source
+        # A filter that keeps at most this many chunks is searched exactly, over their vectors (cached).
+        self.brute_force_max = brute_force_max
 
     def query_text(self, question: str) -> tuple[str, list[str]]:
         """The question folded to Simplified, with glossary terms appended for English phrases."""
@@ -129,17 +118,16 @@ class HybridRetriever:
             vectors.append(self.embedder.embed([" ".join(expansion)], "query")[0])
         t1 = time.perf_counter()
         timings["embed_query"] = (t1 - t0) * 1000
-        where = filters.chroma_where()
+        mask = filter_mask(filters, self.index) if filters else None
         dense: dict[str, float] = {}
         dense_rank: dict[str, int] = {}
         for vector in vectors:
-            for rank, (chunk_id, sim) in enumerate(self.index.store.query(vector, self.candidates, where), 1):
+            for rank, (chunk_id, sim) in enumerate(self._dense(vector, mask), 1):
                 if chunk_id in self.index.by_id:
                     dense[chunk_id] = max(sim, dense.get(chunk_id, -1.0))
                     dense_rank[chunk_id] = min(rank, dense_rank.get(chunk_id, rank))
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
-        mask = filters.mask(self.index.fields) if filters else None
         bm25 = self.index.bm25.scores(tokenize(text))
         if mask is not None:
             bm25 = np.where(mask, bm25, 0.0)
@@ -163,6 +151,27 @@ class HybridRetriever:
         timings["fuse"] = (time.perf_counter() - t3) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(tuple(passages), text, tuple(expansion), timings, tuple(vectors))
+
+
+    def _dense(self, vector: np.ndarray, mask: np.ndarray | None) -> list[tuple[str, float]]:
+        """The ``candidates`` nearest chunks that ``mask`` keeps, best first, as ``(id, cosine)``."""
+        if mask is None:
+            return self.index.store.query(vector, self.candidates)
+        kept = int(mask.sum())
+        if kept == 0:
+            return []
+        if kept <= self.brute_force_max:  # exact: score the kept chunks' vectors (cached after the first time)
+            ids = [self.index.chunks[i].id for i in np.flatnonzero(mask)]
+            matrix = self.index.vector_matrix(ids)
+            sims = matrix @ np.asarray(vector, dtype=np.float32)
+            top = np.argsort(-sims, kind="stable")[: self.candidates]
+            return [(ids[i], float(sims[i])) for i in top]
+        # Many kept: over-fetch unfiltered neighbours in proportion to how few the filter keeps, then mask.
+        total = len(self.index.chunks)
+        n = min(total, int(self.candidates * total / kept * 2) + self.candidates)
+        hits = [(i, s) for i, s in self.index.store.query(vector, n)
+                if i in self.index.by_id and mask[self.index.by_id[i]]]
+        return hits[: self.candidates]
 
 
 def _top_indices(scores: np.ndarray, k: int) -> list[int]:

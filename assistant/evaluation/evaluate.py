@@ -53,7 +53,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assistant.data import Answer, AssistantLike, checklist_to_dict, citation_to_dict
+from assistant.data import Answer, AssistantLike, Filters, checklist_to_dict, citation_to_dict
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation.eligibility import score_checklist
 from assistant.evaluation.judge import Judge
@@ -225,8 +225,11 @@ def check_thresholds(overall: Mapping[str, Any], minimums: Mapping[str, float],
 def run_eval(assistant: AssistantLike, questions: Sequence[Question] | str | Path, out_dir: str | Path, *,
              concurrency: int = 2, k: int = 5, resume: bool = True, progress: bool = True,
              judge: Judge | None = None, meta: Mapping[str, Any] | None = None,
-             price_prompt_per_m: float = 0.15, price_completion_per_m: float = 0.60) -> dict[str, Any]:
+             price_prompt_per_m: float = 0.15, price_completion_per_m: float = 0.60,
+             filters: Filters | None = None) -> dict[str, Any]:
     """Ask every question (at most ``concurrency`` at a time), score, append to ``out_dir/results.jsonl``.
+
+    ``filters`` restricts every answer to some documents, statuses or scopes (part of the run's fingerprint).
 
     Each record is written as soon as its question finishes, so an interrupted run resumes: with
     ``resume`` and the same ``out_dir``, questions already answered without error are skipped. A changed
@@ -243,7 +246,10 @@ def run_eval(assistant: AssistantLike, questions: Sequence[Question] | str | Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mode = meta.get("mode") or getattr(assistant, "mode", None) or "unknown"
-    blob = json.dumps([[asdict(q) for q in qs], mode, k, judge is not None], ensure_ascii=False, sort_keys=True)
+    parts: list[Any] = [[asdict(q) for q in qs], mode, k, judge is not None]
+    if filters:
+        parts.append(asdict(filters))  # only when set: runs without filters resume as before
+    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True)
     fingerprint = hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
     results_path, run_path = out / "results.jsonl", out / "run.json"
     done = _resumable(run_path, results_path, fingerprint, {q.id for q in qs}) if resume else {}
@@ -276,7 +282,7 @@ def run_eval(assistant: AssistantLike, questions: Sequence[Question] | str | Pat
                     bar.update()
                 return stop
 
-            futures = {pool.submit(_ask, assistant, q, k, judge, index[q.id]): index[q.id] for q in todo}
+            futures = {pool.submit(_ask, assistant, q, k, judge, index[q.id], filters): index[q.id] for q in todo}
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -330,11 +336,13 @@ def _resumable(run_path: Path, results_path: Path, fingerprint: str, ids: set[st
     return {r["id"]: r for r in load_results(results_path.parent) if r["id"] in ids and not r.get("error")}
 
 
-def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, index: int) -> dict[str, Any]:
+def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, index: int,
+         filters: Filters | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     error = None
     try:
-        answer = assistant.answer(q.question, q.history, lang=q.lang)
+        answer = (assistant.answer(q.question, q.history, lang=q.lang, filters=filters) if filters
+                  else assistant.answer(q.question, q.history, lang=q.lang))
     except Exception as exc:  # any failure of one question is recorded and the run goes on
         log.debug("question %s failed", q.id, exc_info=True)
         error = f"{type(exc).__name__}: {exc}"

@@ -19,6 +19,7 @@ files with the same content as an earlier one are skipped and named, so one sent
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from assistant.knowledge.chunking import chunk_documents
 from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
 from assistant.knowledge.ingest import SkippedFile, load_sources
 from assistant.knowledge.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
+from assistant.knowledge.lifecycle import status_of
 from assistant.knowledge.sentences import SentenceVectors
 from assistant.knowledge.store import ChromaStore, collection_names, drop_collection
 from assistant.lang import to_simplified
@@ -84,8 +86,38 @@ class LoadedIndex:
         self.fields: dict[str, np.ndarray] = {
             "source": np.array([c.source for c in self.chunks], dtype=object),
             "kind": np.array([str(c.meta.get("kind", "")) for c in self.chunks], dtype=object),
-            "status": np.array([str(c.meta.get("status", "")) for c in self.chunks], dtype=object),
+            "scope": np.array([str(c.meta.get("scope", "")) for c in self.chunks], dtype=object),
         }
+        self._status_day: tuple[dt.date, np.ndarray] | None = None
+        self._matrices: dict[int, np.ndarray] = {}
+
+    def statuses(self, today: dt.date | None = None) -> np.ndarray:
+        """Each chunk's lifecycle status on ``today`` (:func:`assistant.knowledge.lifecycle.status_of`), as an
+        array; computed once a day (chunks of one section share their metadata, so once per section)."""
+        today = today or dt.date.today()
+        if self._status_day is None or self._status_day[0] != today:
+            memo: dict[tuple[str, ...], str] = {}
+            out = []
+            for c in self.chunks:
+                key = tuple(str(c.meta.get(k, "")) for k in ("status", "superseded_by", "effective_from", "expires"))
+                if key not in memo:
+                    memo[key] = status_of(c.meta, today)
+                out.append(memo[key])
+            self._status_day = (today, np.array(out, dtype=object))
+        return self._status_day[1]
+
+    def vector_matrix(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of ``ids`` as one matrix (rows in order); the last few sets asked for are cached,
+        since a filter asks for the same set on every query."""
+        key = hash(tuple(ids))
+        if key not in self._matrices:
+            found = self.store.vectors(ids) if ids else {}
+            dim = len(next(iter(found.values()))) if found else 1
+            zero = np.zeros(dim, dtype=np.float32)
+            if len(self._matrices) >= 8:
+                self._matrices.pop(next(iter(self._matrices)))
+            self._matrices[key] = np.vstack([found.get(i, zero) for i in ids]) if ids else np.zeros((0, dim))
+        return self._matrices[key]
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         i = self.by_id.get(chunk_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.data import Answer, AssistantLike, Chunk, Message, StreamEvent
+from assistant.data import Answer, AssistantLike, Chunk, Filters, Message, StreamEvent
 from assistant.knowledge.builds import hold_build, release
 from assistant.knowledge.indexing import MANIFEST, drop_unused_builds, read_manifest, store_dir
 
@@ -184,20 +184,21 @@ class LiveAssistant:
         return self._current.build
 
     # -- AssistantLike ----------------------------------------------------------------------------------
-    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+               filters: Filters | None = None) -> Answer:
         gen = self._acquire()
         try:
-            return gen.assistant.answer(question, history, lang=lang)
+            return gen.assistant.answer(question, history, lang=lang, **({"filters": filters} if filters else {}))
         finally:
             self._release(gen)
 
     def stream(self, question: str, history: Sequence[Message] = (), *,
-               lang: str | None = None) -> Iterator[StreamEvent]:
+               lang: str | None = None, filters: Filters | None = None) -> Iterator[StreamEvent]:
         # Acquired at the first next() (the routes run the stream to its first item at once), so a stream that
         # is never started holds nothing; released when it ends, fails or is closed (a client went away).
         gen = self._acquire()
         try:
-            yield from gen.assistant.stream(question, history, lang=lang)
+            yield from gen.assistant.stream(question, history, lang=lang, **({"filters": filters} if filters else {}))
         finally:
             self._release(gen)
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from assistant.config import Settings
-from assistant.data import Answer, AssistantLike, Message, Sources
+from assistant.data import Answer, AssistantLike, Filters, Message, Sources
 from assistant.errors import AssistantError
 from assistant.limits import Turn
 from assistant.web.errors import ApiError
@@ -95,7 +95,7 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
     def ask(body: AskRequest) -> AskResponse:
         """Answer a question; the text carries [n] markers that index ``citations``."""
         question, history = deps.checked(body.question, body.history)
-        return AskResponse.of(deps.assistant.answer(question, history, lang=body.lang))
+        return AskResponse.of(deps.assistant.answer(question, history, lang=body.lang, **_filters(body)))
 
     @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
@@ -107,7 +107,7 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Answer as server-sent events (see the 200 response for the event types)."""
         question, history = deps.checked(body.question, body.history)
-        items = await start_stream(deps.assistant.stream(question, history, lang=body.lang))
+        items = await start_stream(deps.assistant.stream(question, history, lang=body.lang, **_filters(body)))
 
         def on_answer(a: Answer, sent: str) -> Iterator[str]:
             if rest := unsent_rest(a, sent):
@@ -147,6 +147,13 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
         row = deps.feedback.record(body.question, body.answer, body.citations, 1 if body.rating == "up" else -1,
                                    reason=body.reason, lang=body.lang, mode=body.mode, meta=meta)
         return FeedbackResponse(id=row)
+
+
+def _filters(body: AskRequest) -> dict[str, Filters]:
+    """``filters=`` for the assistant, only when the request restricts the sources (assistants that take no
+    filters keep working for every unfiltered request)."""
+    filters = body.filters.to_filters() if body.filters else None
+    return {"filters": filters} if filters else {}
 
 
 def add_not_found_routes(app: FastAPI) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from assistant.data import Answer, Citation, citation_to_dict
+from assistant.data import Answer, Citation, Filters, citation_to_dict
+from assistant.knowledge.lifecycle import wanted_scopes, wanted_statuses
 from assistant.lang import Lang
 from assistant.limits import Limits
 from assistant.messages import text as message
@@ -28,10 +29,39 @@ class ChatTurn(BaseModel):
     content: str
 
 
+class FiltersIn(BaseModel):
+    """Answer only from some of the sources. Each list empty = no restriction."""
+
+    statuses: list[str] = Field(default_factory=list, max_length=10, description=(
+        "Lifecycle statuses today: in_force (also keeps expiring), expiring, expired, superseded, upcoming, draft, "
+        "undated."))
+    scopes: list[str] = Field(default_factory=list, max_length=3,
+                              description="深圳园区, 香港园区 or both (a park also keeps 'both').")
+    sources: list[str] = Field(default_factory=list, max_length=50, description="Document file names.")
+    kinds: list[str] = Field(default_factory=list, max_length=10, description="Document kinds (front matter).")
+
+    @field_validator("statuses")
+    @classmethod
+    def _known_statuses(cls, v: list[str]) -> list[str]:
+        wanted_statuses(v)  # ValueError naming the known ones → 422
+        return v
+
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, v: list[str]) -> list[str]:
+        wanted_scopes(v)
+        return v
+
+    def to_filters(self) -> Filters:
+        return Filters(sources=tuple(self.sources), kinds=tuple(self.kinds), statuses=tuple(self.statuses),
+                       scopes=tuple(self.scopes))
+
+
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, description="The question, in Simplified/Traditional Chinese or English.")
     history: list[ChatTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
     lang: Lang | None = Field(None, description="Answer language; detected from the question when absent.")
+    filters: FiltersIn | None = Field(None, description="Answer only from sources with this status, scope, …")
 
 
 class CitationOut(BaseModel):
@@ -50,6 +80,12 @@ class CitationOut(BaseModel):
     verified: bool = Field(description="True when the quote was found verbatim in the source.")
     label: str = Field("", description="A readable name for the passage: the policy and where in it "
                        "(e.g. 'P09 财税〔2024〕2号 · 二、税收'), as the web chat and the widget show it.")
+    status: str | None = Field(None, description="The cited policy's lifecycle status today: in_force, expiring "
+                               "(within 90 days), expired, superseded, upcoming, draft or undated.")
+    effective_from: str | None = None
+    expires: str | None = None
+    superseded_by: str | None = None
+    scope: str | None = Field(None, description="深圳园区, 香港园区 or both.")
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:

@@ -4,15 +4,16 @@ filters on both retrievers, the LangChain adapters, timings and the English glos
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pytest
 from langchain_core.documents import Document as LCDocument
 
-from assistant.answering.retrieval import Filters, Glossary, HybridRetriever, SearchResult
+from assistant.answering.retrieval import Glossary, HybridRetriever, SearchResult, filter_mask
 from assistant.config import Settings
-from assistant.data import Chunk
+from assistant.data import Filters
 from assistant.knowledge.ingest import load_document
 from assistant.langchain_adapters import LangChainEmbeddings, ParkRetriever
 from assistant.testing import FakeEmbedder
@@ -52,8 +53,8 @@ def embedder() -> FakeEmbedder:
 @pytest.fixture
 def settings(tiny_settings: Settings, embedder: FakeEmbedder) -> Settings:
     src = tiny_settings.sources
-    _add_front_matter(src / "plan-excerpt.md", kind="plan", status="current")
-    _add_front_matter(src / "policy-excerpt.md", kind="policy", status="current")
+    _add_front_matter(src / "plan-excerpt.md", kind="plan", effective_from="2023-08-29", scope="深圳园区")
+    _add_front_matter(src / "policy-excerpt.md", kind="policy", effective_from="2024-01-01", scope="both")
     (src / "old-notice.md").write_text(OLD_NOTICE, encoding="utf-8")
     report = build_indexer(tiny_settings, embedder=embedder).build()
     assert report.documents == 3 and not report.skipped
@@ -91,35 +92,62 @@ def test_source_filter_restricts_both_retrievers(retriever: HybridRetriever) -> 
     assert sources_of(only_plan) == {"plan-excerpt.md"}
 
 
-def test_dense_side_honours_the_where_filter(retriever: HybridRetriever, embedder: FakeEmbedder) -> None:
+@pytest.mark.parametrize("filters", [Filters(sources=("policy-excerpt.md",)), Filters(statuses=("expired",)),
+                                     Filters(scopes=("香港园区",))])
+def test_dense_side_honours_the_filter(retriever: HybridRetriever, embedder: FakeEmbedder, filters: Filters) -> None:
     vector = embedder.embed([AREA_ZH], "query")[0]
-    where = Filters(sources=("policy-excerpt.md",)).chroma_where()
-    hits = retriever.index.store.query(vector, 50, where)
-    assert hits and {retriever.index.chunk(i).source for i, _ in hits} == {"policy-excerpt.md"}  # type: ignore[union-attr]
+    mask = filter_mask(filters, retriever.index)
+    for brute_force_max in (0, 10_000):  # over-fetch-and-mask, and exact scoring of the kept chunks
+        retriever.brute_force_max = brute_force_max
+        hits = retriever._dense(vector, mask)
+        assert hits and all(mask[retriever.index.by_id[i]] for i, _ in hits)
+        sims = [s for _, s in hits]
+        assert sims == sorted(sims, reverse=True)
+
+
+def test_exact_and_over_fetched_dense_agree(retriever: HybridRetriever, embedder: FakeEmbedder) -> None:
+    vector = embedder.embed([AREA_ZH], "query")[0]
+    mask = filter_mask(Filters(kinds=("policy", "plan")), retriever.index)
+    exact = retriever._dense(vector, mask)
+    retriever.brute_force_max = 0
+    fetched = retriever._dense(vector, mask)
+    assert [i for i, _ in exact[:5]] == [i for i, _ in fetched[:5]]
+    assert [s for _, s in exact[:5]] == pytest.approx([s for _, s in fetched[:5]], abs=1e-4)
 
 
 @pytest.mark.parametrize(("filters", "expected"), [
     (Filters(kinds=("notice",)), {"old-notice.md"}),
     (Filters(statuses=("expired",)), {"old-notice.md"}),
-    (Filters(statuses=("current",)), {"plan-excerpt.md", "policy-excerpt.md"}),
+    (Filters(statuses=("in_force",)), {"plan-excerpt.md", "policy-excerpt.md"}),
+    (Filters(statuses=("现行有效",)), {"plan-excerpt.md", "policy-excerpt.md"}),
     (Filters(kinds=("policy", "plan")), {"plan-excerpt.md", "policy-excerpt.md"}),
-    (Filters(kinds=("policy",), statuses=("current",)), {"policy-excerpt.md"}),
-    (Filters(kinds=("notice",), statuses=("current",)), set()),
+    (Filters(kinds=("policy",), statuses=("in_force",)), {"policy-excerpt.md"}),
+    (Filters(kinds=("notice",), statuses=("in_force",)), set()),
+    (Filters(scopes=("深圳园区",)), {"plan-excerpt.md", "policy-excerpt.md"}),  # a park keeps "both" too
+    (Filters(scopes=("香港园区",)), {"policy-excerpt.md"}),
+    (Filters(scopes=("both",), statuses=("expired",)), set()),
 ])
-def test_kind_and_status_filters(retriever: HybridRetriever, filters: Filters, expected: set[str]) -> None:
+def test_kind_status_and_scope_filters(retriever: HybridRetriever, filters: Filters, expected: set[str]) -> None:
     result = retriever.search("合作区面积 河套发展署 咨询", k=20, filters=filters)
     assert sources_of(result) == expected
-    assert all(filters.accepts(p.chunk) for p in result.passages)
+    mask = filter_mask(filters, retriever.index)
+    assert all(mask[retriever.index.by_id[p.id]] for p in result.passages)
 
 
-def test_filters_translate_to_chroma_and_to_chunks() -> None:
-    assert Filters().chroma_where() is None and not Filters()
-    assert Filters(sources=("a.md",)).chroma_where() == {"source": {"$in": ["a.md"]}}
-    assert Filters(kinds=("plan",), statuses=("current",)).chroma_where() == {
-        "$and": [{"kind": {"$in": ["plan"]}}, {"status": {"$in": ["current"]}}]}
-    chunk = Chunk(id="x", source="a.md", text="t", start=0, end=1, meta={"kind": "plan"})
-    assert Filters(sources=("a.md",), kinds=("plan",)).accepts(chunk)
-    assert not Filters(statuses=("current",)).accepts(chunk)  # no status: not "current"
+def test_status_is_derived_against_the_day_of_the_search(retriever: HybridRetriever) -> None:
+    policy = Filters(sources=("policy-excerpt.md",), statuses=("in_force",))
+    assert filter_mask(policy, retriever.index, dt.date(2026, 1, 1)).any()
+    assert not filter_mask(policy, retriever.index, dt.date(2023, 6, 1)).any()  # not yet in force then
+    upcoming = Filters(sources=("policy-excerpt.md",), statuses=("upcoming",))
+    assert filter_mask(upcoming, retriever.index, dt.date(2023, 6, 1)).any()
+
+
+def test_unknown_status_or_scope_is_a_clear_error(retriever: HybridRetriever) -> None:
+    with pytest.raises(ValueError, match="unknown status 'current'; known: in_force"):
+        retriever.search(AREA_ZH, filters=Filters(statuses=("current",)))
+    with pytest.raises(ValueError, match="unknown scope '北京'"):
+        retriever.search(AREA_ZH, filters=Filters(scopes=("北京",)))
+    assert not Filters() and Filters(scopes=("both",))
 
 
 # ----------------------------------------------------------------------------------------------- LangChain

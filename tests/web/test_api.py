@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from support import serve_app
 
 from assistant.config import Settings
-from assistant.data import Answer, Delta, Message
+from assistant.data import Answer, Delta, Filters, Message
 from assistant.errors import IndexNotBuiltError, LLMError
 from assistant.limits import Limits
 from assistant.testing import FAKE_CHUNK, FakeAssistant
@@ -101,7 +101,7 @@ def test_ask_returns_text_with_markers_and_citations(client: TestClient) -> None
     assert c["n"] == 1 and c["id"] == FAKE_CHUNK.id and c["quote"] == FAKE_CHUNK.text
     assert c["doc_no"] == "国发〔2023〕12号" and c["section"] == "规划要点摘编 › 〇、文件概况" and c["verified"] is True
     assert set(c) == {"n", "id", "source", "title", "doc_no", "date", "issuer", "url", "section", "quote", "start",
-                      "end", "verified", "label"}
+                      "end", "verified", "label", "status", "effective_from", "expires", "superseded_by", "scope"}
     assert c["label"] == "国发〔2023〕12号 · 规划要点摘编 › 〇、文件概况"  # the readable name clients show
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
 
@@ -119,6 +119,24 @@ def test_ask_passes_history_and_lang() -> None:
     assert r.status_code == 200
     assert fake.histories[-1] == [Message("user", "面积？"), Message("assistant", "约3.89平方公里[1]")]
     assert fake.langs[-1] == "zh-Hant"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ask", "/api/v1/ask/stream"])
+def test_ask_passes_status_and_scope_filters(path: str) -> None:
+    fake = FakeAssistant()
+    client = TestClient(create_app(fake, make_settings(), None))
+    filters = {"statuses": ["in_force"], "scopes": ["深圳园区"]}
+    r = client.post(path, json={"question": "个税优惠？", "filters": filters})
+    assert r.status_code == 200
+    assert fake.filters[-1] == Filters(statuses=("in_force",), scopes=("深圳园区",))
+    assert client.post(path, json={"question": "个税优惠？"}).status_code == 200 and fake.filters[-1] is None
+
+
+@pytest.mark.parametrize(("filters", "word"), [({"statuses": ["valid"]}, "unknown status 'valid'"),
+                                               ({"scopes": ["hk"]}, "unknown scope 'hk'")])
+def test_unknown_filter_value_is_a_clear_422(client: TestClient, filters: dict[str, Any], word: str) -> None:
+    r = client.post("/api/v1/ask", json={"question": "问", "filters": filters})
+    assert r.status_code == 422 and word in r.text
 
 
 @pytest.mark.parametrize(("payload", "status", "code"), [
