@@ -21,7 +21,7 @@ Status = Literal["met", "unmet", "unknown", "missing"]
 
 #: Metadata keys of a document that travel into every chunk and citation.
 DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note",
-                 "effective_from", "expires", "superseded_by", "scope")
+                 "effective_from", "expires", "superseded_by", "scope", "collection")
 
 #: Lifecycle fields a citation shows (besides its derived ``status``).
 LIFECYCLE_CITATION_KEYS = ("effective_from", "expires", "superseded_by", "scope")
@@ -76,6 +76,12 @@ class Chunk:
     @property
     def title(self) -> str:
         return str(self.meta.get("title") or self.source)
+
+    @property
+    def group(self) -> str:
+        """The publication a chunk belongs to: its ``collection`` (documents split out of one list, e.g. each
+        policy of a policy list) or else its own document. Diversity and "each other source" count by it."""
+        return str(self.meta.get("collection") or self.source)
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
     # Each other source's best sentence too, if it is close enough: sources restate and check each other.
     firsts: dict[str, int] = {}
     for u in ranked:
-        source = passages[u.passage_index].chunk.source
+        source = passages[u.passage_index].chunk.group
         if source not in firsts and u.score >= best * other_source_relative:
             firsts[source] = u.passage_index
             good.setdefault(u.passage_index, []).append(u)

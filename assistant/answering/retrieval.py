@@ -54,7 +54,8 @@ class SearchResult:
 
 def diversify(ranked: Sequence[tuple[str, float]], source_of: Callable[[str], str], k: int,
               max_per_source: int | None) -> list[tuple[str, float]]:
-    """The first ``k`` of ``ranked``, taking at most ``max_per_source`` from one document while others remain.
+    """The first ``k`` of ``ranked``, taking at most ``max_per_source`` from one source while others remain
+    (a source is a document, or the collection it was split out of: :attr:`assistant.data.Chunk.group`).
 
     The plan digest, the policy list and the commentary often restate the same fact; showing the best
     passage of each keeps every source that speaks to a question in view (and their disagreements).
@@ -144,7 +145,7 @@ class HybridRetriever:
         lex = {i: float(bm25[self.index.by_id[i]]) for i in ids}
         fused = mix_scores(ids, dense, lex, self.alpha)
         best = diversify(sorted(fused.items(), key=lambda kv: -kv[1]),
-                         lambda i: self.index.chunks[self.index.by_id[i]].source, k, self.max_per_source)
+                         lambda i: self.index.chunks[self.index.by_id[i]].group, k, self.max_per_source)
         passages = [Passage(chunk=self.index.chunks[self.index.by_id[i]], score=score,
                             dense_score=dense.get(i), dense_rank=dense_rank.get(i),
                             lexical_score=lex.get(i), lexical_rank=lexical_rank.get(i)) for i, score in best]

@@ -155,14 +155,23 @@ def _read_chunks(path: Path) -> list[Chunk]:
 
 
 def chunk_index_text(chunk: Chunk) -> str:
-    """The text a chunk is embedded and BM25-indexed as (Simplified, with its title and section path)."""
-    return to_simplified(passage_text(chunk.title, chunk.section, chunk.text))
+    """The text a chunk is embedded and BM25-indexed as (Simplified, with its title and section path).
+
+    A document split out of a collection (one policy of a policy list) is indexed under the collection's title
+    with its own headings as the path, as it was inside the list: splitting a file does not change retrieval.
+    """
+    return to_simplified(passage_text(*_head_parts(chunk), chunk.text))
 
 
 def chunk_head(chunk: Chunk) -> str:
     """The title-and-path part of :func:`chunk_index_text` (the text follows it after a newline)."""
-    full = passage_text(chunk.title, chunk.section, chunk.text)
+    full = passage_text(*_head_parts(chunk), chunk.text)
     return full[: len(full) - len(chunk.text)]
+
+
+def _head_parts(chunk: Chunk) -> tuple[str, tuple[str, ...]]:
+    collection = chunk.meta.get("collection")
+    return (str(collection), chunk.section) if collection else (chunk.title, chunk.section)
 
 
 def _store_metadata(chunk: Chunk) -> dict[str, str]:
@@ -221,6 +230,7 @@ class Indexer:
         same_embedder = old is not None and old.get("embedder") == self.embedder.name
         if (not force and old is not None and old_store is not None and same_embedder
                 and old.get("chunk_ids") == ids and old.get("park_terms") == self._terms_digest()
+                and old.get("sources") == _source_digests(docs)  # front matter edits change no chunk id
                 and old.get("format") == INDEX_FORMAT):
             self._cleanup(root, keep=old["build_id"])  # leftovers of an interrupted build (e.g. --force)
             return BuildReport(old["build_id"], len(chunks), 0, len(chunks), len(docs), tuple(skipped),
@@ -272,7 +282,7 @@ class Indexer:
             "chunk_count": len(chunks),
             "chunk_ids": ids,
             "park_terms": self._terms_digest(),
-            "sources": {d.source: d.meta.get("sha1", d.sha1) for d in docs},
+            "sources": _source_digests(docs),
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
             "chunk_max_tokens": self.max_tokens,
             "format": INDEX_FORMAT,
@@ -290,6 +300,10 @@ class Indexer:
     def _cleanup(self, root: Path, keep: str | None) -> None:
         """Remove builds (folders and collections) other than ``keep`` and those a server still reads."""
         _drop_builds(self.index_dir, self.client, self.prefix, {keep} if keep else set())
+
+
+def _source_digests(docs: list[Document]) -> dict[str, str]:
+    return {d.source: d.meta.get("sha1", d.sha1) for d in docs}
 
 
 def drop_duplicates(docs: list[Document]) -> tuple[list[Document], list[SkippedFile]]:

@@ -160,6 +160,16 @@ def test_changed_file_reembeds_only_changed_chunks(tiny_settings: Settings, fake
     assert build_folders(tiny_settings) == [report.build_id]
 
 
+def test_front_matter_edit_rebuilds_with_the_new_metadata(tiny_settings: Settings, fake: FakeEmbedder,
+                                                          built: BuildReport) -> None:
+    policy = tiny_settings.sources / "policy-excerpt.md"
+    edit(policy, "note: ", "expires: 2025-12-31\nnote: ")  # no chunk's text or id changes
+    report = build(tiny_settings, fake)
+    assert not report.unchanged and report.embedded == 0  # a new build, every vector reused
+    assert {c.meta.get("expires") for c in load(tiny_settings).chunks if c.source == "policy-excerpt.md"} == {
+        "2025-12-31"}
+
+
 def test_removed_file_drops_its_chunks(tiny_settings: Settings, fake: FakeEmbedder, built: BuildReport) -> None:
     policy_chunks = sum(c.source == "policy-excerpt.md" for c in load(tiny_settings).chunks)
     assert policy_chunks > 0
