@@ -8,15 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from assistant.data import Chunk
 from assistant.knowledge.indexing import chunk_index_text
 from assistant.knowledge.ingest import load_document, load_sources
 from assistant.knowledge.lifecycle import SCOPES
 
-SOURCES = Path(__file__).resolve().parent.parent / "index" / "sources"
+SOURCES = REPO / "index" / "sources"
 POLICIES = sorted((SOURCES / "policies").glob("p*.md"))
-ORIGINAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "hetao-policy-list.md"
+ORIGINAL = REPO.parent / "shared" / "corpus" / "hetao-policy-list.md"
 LIST_TITLE = "河套深港科技创新合作区（深圳园区）落户相关政策清单"
 
 

@@ -4,13 +4,12 @@ policy (in the asker's language), and the lifecycle fields on citations — over
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
+from support import make_tiny_settings
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.lifecycle import mark_lifecycle
-from assistant.config import Settings
 from assistant.data import Answer, Chunk, Citation, Filters, Passage, citation_to_dict
 from assistant.knowledge.lifecycle import STATUSES, status_of, wanted_scopes, wanted_statuses
 from assistant.testing import FakeEmbedder
@@ -92,18 +91,10 @@ EXPIRED_META = "<!-- meta\nexpires: 2025-12-31\nscope: 深圳园区\n-->\n"
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    import shutil
-
-    from conftest import ROOT, TINY_SOURCES
-
-    index_dir: Path = tmp_path_factory.mktemp("lifecycle") / "index"
-    shutil.copytree(TINY_SOURCES, index_dir / "sources")
-    for name in ("glossary.tsv", "park_terms.txt"):
-        shutil.copy2(ROOT / "index" / name, index_dir / name)
-    policy = index_dir / "sources" / "policy-excerpt.md"
+    settings = make_tiny_settings(tmp_path_factory.mktemp("lifecycle"))
+    policy = settings.sources / "policy-excerpt.md"
     heading = "### P06 《财政部 税务总局关于河套深港科技创新合作区深圳园区个人所得税优惠政策的通知》\n"
     policy.write_text(policy.read_text(encoding="utf-8").replace(heading, heading + EXPIRED_META), encoding="utf-8")
-    settings = Settings(index_dir=index_dir, tiktoken_cache_dir=ROOT / ".tiktoken")
     build_indexer(settings, FakeEmbedder()).build()
     return build_assistant(settings, embedder=FakeEmbedder())
 
