@@ -9,19 +9,19 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.web import server
-from assistant.wiring import live_assistant
+from assistant.wiring import admin_tools, live_assistant
 
 __all__ = ["build_app", "main"]
 
 
 def build_app(settings: Settings) -> Any:
     """The whole ASGI app over the index's live build (what ``main`` serves), for tests and other servers."""
-    return server.build_app(settings, live_assistant(settings))
+    return server.build_app(settings, live_assistant(settings), admin_tools(settings))
 
 
 def main() -> None:
     settings = Settings.from_env()
-    server.serve(settings, live_assistant(settings))
+    server.serve(settings, live_assistant(settings), admin_tools(settings))
 
 
 if __name__ == "__main__":

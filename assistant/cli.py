@@ -198,12 +198,39 @@ def ask_command(question: str, mode: str | None, lang: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port [default: 7860, or PARK_PORT].")
 @friendly_errors
 def serve_command(host: str | None, port: int | None) -> None:
-    """Serve the web chat (/), the API (/api/v1, /v1/chat/completions) and the widget (/widget.js)."""
+    """Serve the web chat (/), the API (/api/v1, /v1/chat/completions), the widget (/widget.js) and, with
+    PARK_ADMIN_TOKEN set, the editors' admin API (/api/v1/admin) and page (/admin)."""
     from assistant.web.server import serve
-    from assistant.wiring import live_assistant
+    from assistant.wiring import admin_tools, live_assistant
 
     settings = _settings(host=host, port=port)
-    serve(settings, live_assistant(settings))
+    serve(settings, live_assistant(settings), admin_tools(settings))
+
+
+@cli.group("gaps")
+def gaps_group() -> None:
+    """Content gaps: questions the sources could not answer (declined) or answered with low confidence."""
+
+
+@gaps_group.command("export")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The .jsonl file to write (the dev set's format: label facts/evidence, then run `eval` on it).")
+@click.option("--all", "every", is_flag=True, help="Every stored question, not only the gaps (one line each).")
+@friendly_errors
+def gaps_export_command(out_path: str, every: bool) -> None:
+    """Write the stored questions as an eval file for editors to label: by default one line per content gap
+    (similar questions grouped; the variants, count, languages and last seen kept as extra fields)."""
+    from pathlib import Path
+
+    from assistant.web.questions import QuestionLog, gaps_as_eval_rows
+    from assistant.wiring import build_embedder
+
+    settings = _settings()
+    log = QuestionLog(settings.feedback_db)
+    embedder = build_embedder(settings)
+    rows = gaps_as_eval_rows(log, lambda texts: embedder.embed(texts, "query"), every=every)
+    Path(out_path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    click.echo(f"{len(rows)} question(s) written to {out_path}")
 
 
 @cli.command("llm")

@@ -92,6 +92,8 @@ class Settings:
     max_question_chars: int = 1000
     max_history_turns: int = 10
     feedback_db: Path = PROJECT_ROOT / "var" / "feedback.sqlite3"
+    admin_token: str | None = field(default=None, repr=False)  # the admin API and /admin are off without it
+    max_upload_mb: float = 20.0
 
     # Evaluation cost estimate (USD per 1M tokens)
     price_prompt_per_m: float = 0.15
@@ -116,6 +118,8 @@ class Settings:
             raise ConfigError(f"reload_interval_s must be 0 (off) or positive, got {self.reload_interval_s}")
         if self.llm_queue < 0 or self.llm_max_wait_s < 0 or self.breaker_cooldown_s < 0:
             raise ConfigError("PARK_LLM_QUEUE, PARK_LLM_MAX_WAIT and PARK_BREAKER_COOLDOWN must not be negative")
+        if self.max_upload_mb <= 0:
+            raise ConfigError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
         if self.llm_timeout_s <= 0:
             raise ConfigError(f"llm_timeout_s must be positive, got {self.llm_timeout_s}")
 
@@ -127,7 +131,8 @@ class Settings:
     def limits(self) -> Limits:
         """The one limits policy every entry point applies."""
         return Limits(max_question_chars=self.max_question_chars, max_history_turns=self.max_history_turns,
-                      rate_per_minute=self.rate_limit_per_minute)
+                      rate_per_minute=self.rate_limit_per_minute,
+                      max_upload_bytes=int(self.max_upload_mb * 1024 * 1024))
 
     @property
     def served_hosts(self) -> tuple[str, ...]:
@@ -227,6 +232,8 @@ _ENV_NAMES: dict[str, str] = {
     "reload_interval_s": "PARK_RELOAD_INTERVAL",
     "rate_limit_per_minute": "PARK_RATE_LIMIT",
     "feedback_db": "PARK_FEEDBACK_DB",
+    "admin_token": "PARK_ADMIN_TOKEN",
+    "max_upload_mb": "PARK_MAX_UPLOAD_MB",
     "price_prompt_per_m": "PARK_PRICE_PROMPT_PER_M",
     "price_completion_per_m": "PARK_PRICE_COMPLETION_PER_M",
 }
@@ -235,7 +242,7 @@ _INTS = {"chroma_port", "embed_threads", "chunk_max_tokens", "top_k", "llm_max_t
          "port", "rate_limit_per_minute", "llm_threads", "local_max_tokens", "llm_slots", "llm_queue",
          "breaker_failures"}
 _FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_completion_per_m", "request_budget_s",
-           "llm_max_wait_s", "breaker_cooldown_s"}
+           "llm_max_wait_s", "breaker_cooldown_s", "max_upload_mb"}
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai")}
 

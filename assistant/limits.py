@@ -59,6 +59,7 @@ class Limits:
     max_history_turns: int = 10  # a turn is a question and its answer
     max_message_chars: int = 4000  # one earlier message of the history
     max_body_bytes: int = 256 * 1024  # far above any valid request (question + history + feedback)
+    max_upload_bytes: int = 20 * 1024 * 1024  # a document uploaded through the admin API
     rate_per_minute: int = 30  # requests that run the assistant, per client
 
     @property

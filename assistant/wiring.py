@@ -25,6 +25,8 @@ from assistant.knowledge.embedding import E5Embedder, Embedder, OpenAIEmbedder
 from assistant.knowledge.indexing import Indexer, load_index, store_dir
 from assistant.knowledge.store import open_client
 from assistant.text.tokens import count_tokens, encoding
+from assistant.web.admin import AdminTools
+from assistant.web.jobs import IndexJobs
 from assistant.web.reload import IndexBuilds, LiveAssistant
 
 if TYPE_CHECKING:
@@ -157,3 +159,13 @@ def live_assistant(settings: Settings) -> LiveAssistant:
                          interval_s=settings.reload_interval_s)
     live.warm_up()
     return live
+
+
+def admin_tools(settings: Settings) -> AdminTools:
+    """What the admin API needs: a queue of incremental index builds of ``settings``' sources, and query
+    embeddings for grouping questions (the embedder is built on first use)."""
+    from functools import cache
+
+    embedder = cache(lambda: build_embedder(settings))
+    return AdminTools(jobs=IndexJobs(lambda progress: build_indexer(settings).build(progress=progress)),
+                      embed=lambda texts: embedder().embed(texts, "query"))

@@ -20,7 +20,7 @@ from assistant.cli import cli
 from assistant.config import Settings
 from assistant.testing import FakeEmbedder
 
-COMMANDS = {"index", "search", "ask", "eval", "serve"}
+COMMANDS = {"index", "search", "ask", "eval", "serve", "gaps"}
 
 
 def run(*args: str) -> Result:
@@ -130,11 +130,32 @@ def test_eval_writes_a_report_and_gates(indexed: Settings, tmp_path: Path) -> No
     assert failed.exit_code == 2 and "gate failed" in failed.output + failed.stderr
 
 
+def test_gaps_export_writes_an_eval_file_to_label(env: Settings, tmp_path: Path) -> None:
+    from assistant.evaluation.questions import load_questions
+    from assistant.web.questions import QuestionLog
+
+    log = QuestionLog(env.feedback_db)
+    for question, answerable, confidence in (("河套的GDP是多少？", False, 0.1), ("河套的GDP是多少？", False, 0.2),
+                                             ("合作区面积多大？", True, 0.9), ("口岸有几个？", True, 0.3)):
+        log.record(question, lang="zh-Hans", answerable=answerable, confidence=confidence, mode="extractive",
+                   build="b1")
+    out = tmp_path / "gaps.jsonl"
+    result = run("gaps", "export", "--out", str(out))
+    assert result.exit_code == 0 and "2 question(s)" in result.output, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["question"], r["count"]) for r in rows] == [("河套的GDP是多少？", 2), ("口岸有几个？", 1)]
+    assert [q.question for q in load_questions(out)] == ["河套的GDP是多少？", "口岸有几个？"]  # a valid eval file
+    assert run("gaps", "export", "--all", "--out", str(out)).exit_code == 0
+    assert len(load_questions(out)) == 4
+
+
 def test_serve_passes_host_and_port(env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr("assistant.wiring.live_assistant", lambda settings: "the live assistant")
+    monkeypatch.setattr("assistant.wiring.admin_tools", lambda settings: None)
     monkeypatch.setattr("assistant.web.server.serve",
-                        lambda settings, assistant: seen.update(host=settings.host, port=settings.port, to=assistant))
+                        lambda settings, assistant, admin=None: seen.update(host=settings.host, port=settings.port,
+                                                                            to=assistant))
     result = run("serve", "--host", "127.0.0.2", "--port", "8123")
     assert result.exit_code == 0 and seen == {"host": "127.0.0.2", "port": 8123, "to": "the live assistant"}
     bad = CliRunner().invoke(cli, ["serve", "--port", "eighty"])

@@ -359,6 +359,15 @@ def drop_unused_builds(index_dir: Path, client: Any, collection: str) -> bool:
     return True
 
 
+def live_chunks(index_dir: Path) -> tuple[dict[str, Any], list[Chunk]] | None:
+    """The live build's manifest and chunks (no vectors, no chroma), or None when nothing is built."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return None
+    path = store_dir(index_dir) / "builds" / manifest["build_id"] / "chunks.jsonl"
+    return (manifest, _read_chunks(path)) if path.exists() else None
+
+
 def load_index(index_dir: Path, client: Any) -> LoadedIndex:
     """Open the live build. Raises IndexNotBuiltError with the command to run when there is none."""
     manifest = read_manifest(index_dir)

@@ -24,10 +24,16 @@ LIMITED_POSTS = ("/api/v1/ask", "/api/v1/feedback", "/v1/chat/completions",
                  # the web chat's events (gradio): answering, rating and the example buttons all start here
                  "/gradio_api/queue/join", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/call/")
 LIMITED_GETS = ("/api/v1/sources/",)
+#: The admin API: every request counts (a token guess too), except polling a job's status.
+ADMIN_PREFIX, UNLIMITED_ADMIN = "/api/v1/admin/", "/api/v1/admin/jobs/"
+#: The one request whose body may be a document rather than a question.
+UPLOAD_PATH = "/api/v1/admin/documents"
 
 
 def is_rate_limited(method: str, path: str) -> bool:
     """True for the requests :data:`LIMITED_POSTS` / :data:`LIMITED_GETS` name."""
+    if path.startswith(ADMIN_PREFIX) or path == UPLOAD_PATH:
+        return not path.startswith(UNLIMITED_ADMIN)
     if method == "POST":
         return path.startswith(LIMITED_POSTS)
     return method == "GET" and path.startswith(LIMITED_GETS)

@@ -25,7 +25,7 @@ from starlette.types import Message as AsgiMessage
 
 from assistant.limits import Limits
 from assistant.web.errors import error_response
-from assistant.web.limits import ClientResolver, SlidingWindowLimiter, is_rate_limited
+from assistant.web.limits import UPLOAD_PATH, ClientResolver, SlidingWindowLimiter, is_rate_limited
 
 #: Routes a foreign Origin may not call: the API, the OpenAI-compatible API and the web chat's backend.
 GUARDED_PREFIXES = ("/api/", "/v1/", "/gradio_api/")
@@ -116,11 +116,18 @@ class EdgeMiddleware:
             declared = int(headers.get("content-length") or 0)
         except ValueError:
             return error_response(400, "bad_content_length", "The Content-Length header is not a number.")
-        if declared > self.limits.max_body_bytes:
-            return self._too_large()
+        if declared > self._body_limit(scope):
+            return self._too_large(scope)
         return None
 
-    def _too_large(self) -> ASGIApp:
+    def _body_limit(self, scope: Scope) -> int:
+        upload = scope["method"] == "POST" and scope["path"] == UPLOAD_PATH
+        return self.limits.max_upload_bytes + 64 * 1024 if upload else self.limits.max_body_bytes  # + multipart
+
+    def _too_large(self, scope: Scope) -> ASGIApp:
+        if scope["path"] == UPLOAD_PATH:
+            return error_response(413, "file_too_large", f"The upload is larger than {self.limits.max_upload_bytes} "
+                                  "bytes (PARK_MAX_UPLOAD_MB).")
         return error_response(413, "body_too_large", f"The request body is larger than {self.limits.max_body_bytes} "
                               "bytes — send a shorter question and fewer history turns.")
 
@@ -128,6 +135,7 @@ class EdgeMiddleware:
         """Run the app with a ``receive`` that counts body bytes; past the limit the app's own answer is dropped
         and a 413 sent instead (a chunked body has no Content-Length to check up front)."""
         received, over, started = 0, False, False
+        limit = self._body_limit(scope)
 
         async def counting_receive() -> AsgiMessage:
             nonlocal received, over
@@ -136,7 +144,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limits.max_body_bytes:
+                if received > limit:
                     over = True
                     raise _BodyTooLarge
             return message
@@ -156,7 +164,7 @@ class EdgeMiddleware:
             if not over:
                 raise
         if over and not started:
-            await self._too_large()(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
 
     def _with_headers(self, send: Send, path: str) -> Send:
         async def send_with_headers(message: AsgiMessage) -> None:

@@ -37,6 +37,13 @@ from assistant.web.streaming import SSE_HEADERS, sse, start_stream, stream_items
 from assistant.web.widget import widget_response
 
 
+class QuestionSink(Protocol):
+    """What the ask routes need of :class:`assistant.web.questions.QuestionLog`."""
+
+    def record(self, question: str, *, lang: str | None, answerable: bool, confidence: float | None,
+               mode: str | None, build: str | None, channel: str = "api") -> int: ...
+
+
 class FeedbackSink(Protocol):
     """What the feedback endpoint needs of :class:`assistant.web.feedback.FeedbackStore`."""
 
@@ -52,6 +59,22 @@ class Deps:
     assistant: AssistantLike
     settings: Settings
     feedback: FeedbackSink | None
+    questions: QuestionSink | None = None
+
+    def build(self) -> str | None:
+        """The id of the index build now serving (stored with questions and feedback)."""
+        try:
+            build = self.assistant.info().get("build")
+        except AssistantError:
+            return None
+        return str(build) if build else None
+
+    def log(self, answer: Answer, channel: str) -> None:
+        """Keep the question and how it was answered, for the editors' content gaps."""
+        if self.questions is not None:
+            self.questions.record(answer.question, lang=answer.lang, answerable=answer.answerable,
+                                  confidence=answer.confidence, mode=answer.mode, build=self.build(),
+                                  channel=channel)
 
     def checked(self, question: str, history: Sequence[Turn]) -> tuple[str, list[Message]]:
         """The question and history within the limits (else LimitError → 413, InputError → 422)."""
@@ -95,7 +118,9 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
     def ask(body: AskRequest) -> AskResponse:
         """Answer a question; the text carries [n] markers that index ``citations``."""
         question, history = deps.checked(body.question, body.history)
-        return AskResponse.of(deps.assistant.answer(question, history, lang=body.lang, **_filters(body)))
+        answer = deps.assistant.answer(question, history, lang=body.lang, **_filters(body))
+        deps.log(answer, "api")
+        return AskResponse.of(answer)
 
     @app.post("/api/v1/ask/stream", tags=["api"], response_class=StreamingResponse,
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
@@ -110,6 +135,7 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
         items = await start_stream(deps.assistant.stream(question, history, lang=body.lang, **_filters(body)))
 
         def on_answer(a: Answer, sent: str) -> Iterator[str]:
+            deps.log(a, "api-stream")
             if rest := unsent_rest(a, sent):
                 yield sse("delta", {"text": rest})
             yield sse("citations", {"citations": [CitationOut.of(c).model_dump() for c in a.citations]})
@@ -143,7 +169,8 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
         """Record a thumbs up/down on an answer (no IP address or other personal data is stored)."""
         if deps.feedback is None:
             raise ApiError(503, "feedback_disabled", "Feedback is not enabled on this server.")
-        meta = {"channel": "api", "origin": request.headers.get("origin")}
+        meta = {"channel": "api", "origin": request.headers.get("origin"), "build": deps.build(),
+                "confidence": body.confidence}
         row = deps.feedback.record(body.question, body.answer, body.citations, 1 if body.rating == "up" else -1,
                                    reason=body.reason, lang=body.lang, mode=body.mode, meta=meta)
         return FeedbackResponse(id=row)

@@ -189,6 +189,7 @@ class FeedbackRequest(BaseModel):
     reason: str | None = Field(None, max_length=1000)
     lang: Lang | None = None
     mode: str | None = Field(None, max_length=20, description="The answer's mode, from the `done` event.")
+    confidence: float | None = Field(None, ge=0, le=1, description="The answer's confidence, from the `done` event.")
 
 
 class FeedbackResponse(BaseModel):

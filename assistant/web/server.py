@@ -11,6 +11,7 @@ import signal
 from typing import Any
 
 from assistant.config import Settings
+from assistant.web.admin import AdminTools
 from assistant.web.reload import LiveAssistant
 
 log = logging.getLogger(__name__)
@@ -20,26 +21,28 @@ log = logging.getLogger(__name__)
 UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
-def build_app(settings: Settings, assistant: Any) -> Any:
+def build_app(settings: Settings, assistant: Any, admin: AdminTools | None = None) -> Any:
     """FastAPI app with the API, the widget and the web chat, serving ``assistant``.
 
     ``assistant`` is any :class:`~assistant.data.AssistantLike`; a :class:`LiveAssistant` (see
     ``assistant.wiring.live_assistant``) also moves to each new index build. The web chat sends no analytics
-    (``analytics_enabled=False`` on its Blocks), so nothing here needs the network.
+    (``analytics_enabled=False`` on its Blocks), so nothing here needs the network. ``admin`` (see
+    ``assistant.wiring.admin_tools``) adds the editors' API and page, which stay 404 without PARK_ADMIN_TOKEN.
     """
     import gradio
 
     from assistant.web.api import create_app
     from assistant.web.feedback import FeedbackStore
+    from assistant.web.questions import QuestionLog
     from assistant.web.ui import build_ui, launch_options
 
     feedback = FeedbackStore(settings.feedback_db)
-    app = create_app(assistant, settings, feedback)
+    app = create_app(assistant, settings, feedback, QuestionLog(settings.feedback_db), admin)
     app.state.live = assistant if isinstance(assistant, LiveAssistant) else None
     return gradio.mount_gradio_app(app, build_ui(assistant, feedback, settings), path="/", **launch_options())
 
 
-def serve(settings: Settings, assistant: Any) -> None:
+def serve(settings: Settings, assistant: Any, admin: AdminTools | None = None) -> None:
     """Serve ``assistant`` on ``settings.host:settings.port`` (127.0.0.1:7860 by default).
 
     With a :class:`LiveAssistant`, ``kill -HUP <pid>`` makes the server look for a new index build at once
@@ -50,7 +53,7 @@ def serve(settings: Settings, assistant: Any) -> None:
     if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
         log.warning("serving on all interfaces, but only Host: localhost / 127.0.0.1 is answered — set "
                     "PARK_ALLOWED_HOSTS to the name(s) clients use")
-    app = build_app(settings, assistant)
+    app = build_app(settings, assistant, admin)
     live = app.state.live
     if live is not None:
         live.start()
