@@ -61,6 +61,7 @@ _DIGITS = re.compile(r"\d+")
 _CN = "一二三四五六七八九十"
 _KINDS = ("plan", "policy", "article", "notice")
 _STATUSES = ("现行有效", "已失效", "征求意见稿")
+_SCOPES = ("深圳园区", "香港园区", "both")
 _ISSUERS = ("深圳市人民政府", "深圳市科技创新局", "福田区人民政府", "深圳海关", "国家税务总局深圳市税务局")
 
 
@@ -135,6 +136,7 @@ def generate(n: int, m: Material, base_vectors: np.ndarray, seed: int = 7) -> tu
             "date": f"{year}-{int(rng.integers(1, 13)):02d}",
             "kind": _KINDS[int(rng.integers(len(_KINDS)))],
             "status": _STATUSES[int(rng.integers(3))],
+            "scope": _SCOPES[doc % len(_SCOPES)],  # not drawn from rng: the rest of the corpus stays as it was
         }
         offset = 0
         section_no = 0

@@ -70,10 +70,30 @@ def _authorised(settings: Settings) -> Callable[[Request], None]:
     return check
 
 
+STATIC = Path(__file__).parent / "static"
+#: The page runs only its own script; it is never framed.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+                "blob: data:; frame-ancestors 'none'", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+
+
 def add_admin_routes(app: FastAPI, deps: AdminDeps) -> None:
-    """Register the admin routes (each checks the token first)."""
+    """Register the admin page and API routes (the API checks the token first; both are 404 without one)."""
     settings = deps.settings
     auth = [Depends(_authorised(settings))]
+
+    def page(name: str, media_type: str) -> Response:
+        if not settings.admin_token:
+            raise ApiError(404, "not_found", "Not found.")
+        return Response((STATIC / name).read_bytes(), media_type=media_type, headers=PAGE_HEADERS)
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page() -> Response:
+        """The editors' page: documents with lifecycle badges, upload, delete, gaps and feedback."""
+        return page("admin.html", "text/html; charset=utf-8")
+
+    @app.get("/admin.js", include_in_schema=False)
+    def admin_js() -> Response:
+        return page("admin.js", "text/javascript; charset=utf-8")
 
     @app.get("/api/v1/admin/documents", tags=["admin"], dependencies=auth)
     def list_documents() -> dict[str, Any]:

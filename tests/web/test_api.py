@@ -244,7 +244,7 @@ def test_feedback_is_stored_in_the_real_store(client: TestClient, store: Feedbac
     (row,) = store.recent()
     assert row["id"] == r.json()["id"] and row["rating"] == -1 and row["reason"] == "引用不对"
     assert row["citations"][0]["quote"] == FAKE_CHUNK.text and row["mode"] == "extractive"
-    assert row["meta"] == {"channel": "api", "origin": PARK}
+    assert row["meta"] == {"channel": "api", "origin": PARK, "build": None, "confidence": None}  # the fake has no build
     bad = client.post("/api/v1/feedback", json={"question": "q", "answer": "a", "rating": "meh"})
     assert bad.status_code == 422 and "rating" in bad.json()["error"]["message"]
 
