@@ -218,8 +218,7 @@ def gaps_group() -> None:
 @click.option("--all", "every", is_flag=True, help="Every stored question, not only the gaps (one line each).")
 @friendly_errors
 def gaps_export_command(out_path: str, every: bool) -> None:
-    """Write the stored questions as an eval file for editors to label: by default one line per content gap
-    (similar questions grouped; the variants, count, languages and last seen kept as extra fields)."""
+    """Write the stored questions as an eval file for editors to label (one line per gap; --all: per question)."""
     from pathlib import Path
 
     from assistant.web.questions import QuestionLog, gaps_as_eval_rows
