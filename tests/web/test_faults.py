@@ -79,9 +79,11 @@ def _raw_chunked_post(base: str, path: str, total: int, chunk: int = 64 * 1024) 
 
 @pytest.mark.parametrize("path", ["/api/v1/ask", "/v1/chat/completions", "/api/v1/feedback"])
 def test_chunked_body_over_the_limit_is_413_while_streaming(live: str, path: str) -> None:
-    status, sent = _raw_chunked_post(live, path, total=20 * 1024 * 1024)
+    status, sent = _raw_chunked_post(live, path, total=64 * 1024 * 1024)
     assert status == 413
-    assert sent < 4 * 1024 * 1024  # refused long before the 20 MB were sent, never buffered whole
+    # Refused long before the 64 MB were sent, never buffered whole. What the client counts as sent includes
+    # what the loopback socket buffers absorbed before the refusal was read (a few MB, more under load).
+    assert sent < 16 * 1024 * 1024
 
 
 def test_small_chunked_body_still_works(live: str) -> None:
