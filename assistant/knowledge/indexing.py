@@ -373,6 +373,9 @@ def load_index(index_dir: Path, client: Any) -> LoadedIndex:
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexNotBuiltError(f"no index at {store_dir(index_dir)} — run `park-assistant index` first")
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexNotBuiltError(f"the index at {store_dir(index_dir)} was built by an older version "
+                                 f"(format {manifest.get('format')}, now {INDEX_FORMAT}) — run `park-assistant index`")
     build_dir = store_dir(index_dir) / "builds" / manifest["build_id"]
     if not all((build_dir / name).exists() for name in ("chunks.jsonl", "bm25.npz", "text_df.json")):
         raise IndexNotBuiltError(f"index build {build_dir} is incomplete — run `park-assistant index --force`")

@@ -431,3 +431,11 @@ def test_cli_search_with_the_real_embedder(e5_index: tuple[Settings, E5Embedder,
     assert "3.89平方公里" in rows[0]["text"] and rows[0]["dense_rank"] is not None
     assert seconds < 20, f"search with the real model took {seconds:.1f} s"
     assert os.environ.get("PARK_EMBEDDER") is None  # the real default embedder, not a patched one
+
+
+def test_an_index_of_an_older_format_is_refused_with_the_command(built: BuildReport, tiny_settings: Settings) -> None:
+    path = store_dir(tiny_settings.index_dir) / "current.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**manifest, "format": 2}), encoding="utf-8")
+    with pytest.raises(IndexNotBuiltError, match=r"older version.*park-assistant index"):
+        load(tiny_settings)
