@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answering.answer_type import holds
-from assistant.answering.citations import make_citation
+from assistant.answering.citations import figures, make_citation
 from assistant.answering.lead import english_lead
 from assistant.answering.query import DIGITS, Query
 from assistant.data import Answer, Chunk, Passage, Usage
@@ -164,14 +164,17 @@ def sentence_start(text: str, offset: int) -> int:
 
 def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str, float], *,
                   paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
-                  other_source_relative: float = 0.75, meaning: Meaning | None = None,
+                  other_source_relative: float = 0.75, corroboration_relative: float = 0.55,
+                  meaning: Meaning | None = None,
                   weight: float = 0.0, kinds: Collection[str] = (), kind_bonus: float = 0.0
                   ) -> tuple[list[Quote], float]:
     """The spans to quote, best first, and the evidence score: the best unit's term coverage, capped by how
     well the non-figure terms are covered (0 when nothing matches). Units rank by terms and ``meaning``.
 
     Units within ``relative`` of the best one are quoted, and each other source's best unit within
-    ``other_source_relative``: each source's best passage first, one span per passage covering its units.
+    ``other_source_relative`` — or within ``corroboration_relative`` when it states the best unit's own
+    figure (an area, an amount, a document number: the same fact restated, which an asker can check
+    against both): each source's best passage first, one span per passage covering its units.
     A sentence that introduces a list (ends with ：) brings the list; for a list question a list-shaped
     passage is quoted whole, a sentence from full stop to full stop (its ；-separated items included), and
     a numbered item whose section heading names what is asked brings its sibling items.
@@ -193,6 +196,13 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
     for u in ranked:
         source = passages[u.passage_index].chunk.group
         if source not in firsts and u.score >= best * other_source_relative:
+            firsts[source] = u.passage_index
+            good.setdefault(u.passage_index, []).append(u)
+    # Another source stating the best sentence's own figure (3.89, 〔2023〕12号) restates the same fact.
+    claimed = _key_figures(ranked[0].text)
+    for u in ranked if claimed else ():
+        source = passages[u.passage_index].chunk.group
+        if source not in firsts and u.score >= best * corroboration_relative and claimed & _key_figures(u.text):
             firsts[source] = u.passage_index
             good.setdefault(u.passage_index, []).append(u)
     order = list(dict.fromkeys([*firsts.values(), *good]))
@@ -217,6 +227,15 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
         continues = wants_list and end == c.end and not _FULL_STOP.search(c.text[-2:])
         quotes.append(Quote(i, start, end, whole_list, continues))
     return quotes, evidence
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _key_figures(text: str) -> set[str]:
+    """The figures of ``text`` that identify a fact: amounts, areas, counts, document numbers — not a bare
+    year or a one-digit count, which many unrelated sentences share."""
+    return {f for f in figures(text) if len(f) > 1 and not _YEAR.fullmatch(f)}
 
 
 def notes_for(texts: Sequence[str]) -> tuple[bool, bool]:

@@ -199,6 +199,26 @@ def test_select_quotes_includes_another_sources_best_sentence() -> None:
     assert [q.passage_index for q in quotes] == [0]
 
 
+def test_select_quotes_includes_another_source_stating_the_same_figure() -> None:
+    terms = {"面积": 4.0, "合作区": 1.0, "总共": 2.0}
+    best = _chunk("合作区总共面积约3.89平方公里。", ("规划要点", "一、背景"), source="plan.md")
+    # Holds only 合作区 (score 1/7 ≈ 0.14 of the best's), far below the other-source bar, but states 3.89.
+    restates = _chunk("合作区约3.89平方公里的园区横跨深圳河两岸。", ("评论", "一、概况"), source="article.md")
+    same_year = _chunk("合作区2023年起步。", ("评论", "二、进展"), source="news.md")
+    loose = {"合作区": 1.0}
+    quotes, _ = select_quotes("合作区总共多大", _passages(best, restates), terms, corroboration_relative=0.1)
+    assert [q.passage_index for q in quotes] == [0, 1]
+    # Without the shared figure, or below the bar, it stays out.
+    quotes, _ = select_quotes("合作区总共多大", _passages(best, same_year), terms, corroboration_relative=0.1)
+    assert [q.passage_index for q in quotes] == [0]
+    quotes, _ = select_quotes("合作区总共多大", _passages(best, restates), terms, corroboration_relative=0.9)
+    assert [q.passage_index for q in quotes] == [0]
+    # A bare year is no shared fact: "2023年" in both is not enough.
+    dated = _chunk("合作区总共面积2023年公布。", ("规划要点", "一、背景"), source="plan.md")
+    quotes, _ = select_quotes("合作区总共多大", _passages(dated, same_year), loose | terms, corroboration_relative=0.1)
+    assert [q.passage_index for q in quotes] == [0]
+
+
 def test_select_quotes_respects_max_quotes() -> None:
     chunks = [_chunk(f"合作区面积约3.89平方公里，来源{i}。", ("标题", "一、概况"), source=f"s{i}.md") for i in range(6)]
     terms = {"合作区": 1.0, "面积": 1.0}
