@@ -27,7 +27,7 @@ from assistant.answering.eligibility.cues import Cues
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, UnverifiedAnswer
-from assistant.answering.guard import is_injection, resolve_followup
+from assistant.answering.guard import is_injection, resolve_followup, without_instructions
 from assistant.answering.lifecycle import mark_lifecycle
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
@@ -121,6 +121,11 @@ class Assistant:
             yield Sources()
             yield from _emit(_timed(answer, {}, t0))
             return
+        asked = without_instructions(question)
+        if asked != question:  # answered without what the question told the assistant to say or leave out
+            for event in self._stream(asked, history, lang=language, filters=filters):
+                yield _ignoring(event, language) if isinstance(event, Answer) else event
+            return
         query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history, deadline))
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
@@ -184,6 +189,12 @@ def _timed(answer: Answer, timings: dict[str, float], t0: float, confidence: flo
     answer = mark_lifecycle(answer)  # every final answer passes here: cited expired/superseded policies are named
     total = (time.perf_counter() - t0) * 1000
     return dataclasses.replace(answer, timings_ms={**timings, "total": total}, confidence=confidence)
+
+
+def _ignoring(answer: Answer, lang: Lang) -> Answer:
+    notice = message("note.instructions", lang)
+    return dataclasses.replace(answer, notice=f"{answer.notice} {notice}" if answer.notice else notice,
+                               meta={**answer.meta, "instructions_ignored": True})
 
 
 def _emit(answer: Answer) -> Iterator[Delta | Answer]:
