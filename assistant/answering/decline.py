@@ -7,6 +7,7 @@ make clickable); and the park's official channel, one sentence quoted (and cited
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -42,8 +43,14 @@ class Decliner:
         citations: tuple[Citation, ...] = ()
         if channel is not None:
             sentence, passage = channel
-            citations = (make_citation(1, passage, _span_of(passage, sentence)),)
-            channel_text = f"{strip_item_marker(one_line(sentence))}[1]"
+            citation = make_citation(1, passage, _span_of(passage, sentence))
+            shown = strip_item_marker(one_line(sentence))
+            if lang == "zh-Hant":  # shown in Traditional characters; the citation keeps the exact source text
+                shown = to_traditional(shown)
+                shown_quote = to_traditional(citation.quote)
+                citation = dataclasses.replace(citation, meta={**citation.meta, "shown": shown_quote})
+            citations = (citation,)
+            channel_text = f"{shown}[1]"
         else:
             channel_text = message("decline.channel", lang)
         text = self.prompts.render(f"decline.{lang}", lead=message(f"decline.{reason}", lang),

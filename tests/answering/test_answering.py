@@ -21,10 +21,12 @@ from support import REPO, TINY_SOURCES, make_tiny_settings
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.citations import figures, parse_markers
+from assistant.answering.extractive import one_line
 from assistant.answering.llm import OpenAIChatModel
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Delta, Message, Sources, Usage
 from assistant.errors import InputError
+from assistant.knowledge.chunking import strip_item_marker
 from assistant.knowledge.ingest import load_document
 from assistant.lang import to_traditional
 from assistant.testing import FakeChatModel, FakeEmbedder
@@ -298,6 +300,18 @@ def test_unanswerable_questions_are_declined_from_evidence(extractive: Assistant
     channel = _channel_citation(answer)
     assert "[1]" in answer.text
     _assert_invents_no_figures(answer, channel)
+
+
+@pytest.mark.slow
+def test_traditional_decline_shows_the_official_channel_in_traditional(extractive: Assistant) -> None:
+    answer = extractive.answer("幫我寫一首關於春天嘅詩。")
+    assert answer.mode == "decline" and answer.lang == "zh-Hant"
+    channel_line = answer.text.splitlines()[2]
+    assert channel_line.startswith("官方渠道：") and "htcz.sz.gov.cn" in channel_line
+    channel = _channel_citation(answer)
+    # Shown in Traditional characters; the citation keeps the exact Simplified source text.
+    assert to_traditional(strip_item_marker(one_line(channel.quote))) + "[1]" in channel_line
+    assert channel.meta["shown"] == to_traditional(channel.quote) != channel.quote
 
 
 @pytest.mark.slow
