@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answering.answerability import ARTIFACT, fit_model
+from assistant.answering.budget import Deadline
 from assistant.answering.evidence import FEATURES
-from assistant.answering.guard import is_injection
+from assistant.answering.guard import is_injection, without_instructions
 from assistant.config import Settings
 from assistant.evaluation.questions import load_questions
 from assistant.wiring import build_assistant
@@ -41,8 +42,9 @@ def main() -> None:
     questions = [q for q in load_questions(args.questions) if q.split == args.split and not is_injection(q.question)]
     rows, labels = [], []
     for q in questions:
-        query = assistant.parser.parse(q.question, lang=q.lang,  # type: ignore[arg-type]
-                                       standalone=assistant._standalone(q.question, q.history))
+        asked = without_instructions(q.question)  # as answering does: what the question embeds for us is dropped
+        query = assistant.parser.parse(asked, lang=q.lang,  # type: ignore[arg-type]
+                                       standalone=assistant._standalone(asked, q.history, Deadline()))
         result = assistant.retriever.search(query, assistant.top_k)
         evidence = assistant.judge.assess(query, list(result.passages), result.vectors)
         rows.append([evidence.features[f] for f in FEATURES])

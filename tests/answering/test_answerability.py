@@ -61,3 +61,39 @@ def test_the_shipped_artifact_is_fitted_on_tune_with_the_features_the_judge_comp
     # Only for the embedder whose cosines it was fitted on; another embedder falls back to coverage.
     assert answerability_model(model.meta["embedder"]) == model
     assert answerability_model("fake") is None
+
+
+@pytest.mark.slow
+def test_the_refit_script_fits_the_artifact_from_a_questions_file(tmp_path: Path) -> None:
+    """scripts/fit_answerability.py end to end over a built index: it must keep working as answering changes
+    (it computes the features exactly as answering does); the check split is refused."""
+    import os
+    import subprocess
+    import sys
+
+    from support import REPO, make_tiny_settings
+
+    from assistant.wiring import build_indexer
+
+    settings = make_tiny_settings(tmp_path)
+    build_indexer(settings).build()
+    rows = [("河套合作区总面积有多大？", True), ("深圳园区实行什么管理模式？", True), ("深圳园区有多大？", True),
+            ("How large is the zone in total?", True), ("合作区面积是多少平方公里？", True),
+            ("帮我写一首关于春天的诗。", False), ("河套合作区2024年的GDP是多少？", False),
+            ("What is the capital of France?", False), ("明天深圳会下雨吗？", False), ("推荐一家火锅店。", False)]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "answerable": a, "split": "tune",
+                                             "lang": "en" if q.isascii() else "zh-Hans"}, ensure_ascii=False) + "\n"
+                                 for i, (q, a) in enumerate(rows)), encoding="utf-8")
+    env = {**os.environ, "PARK_INDEX_DIR": str(settings.index_dir), "PARK_LOCAL_MODEL": "off",
+           "PARK_MODE": "extractive"}
+    script = str(REPO / "scripts" / "fit_answerability.py")
+    out = tmp_path / "model.json"
+    done = subprocess.run([sys.executable, script, str(questions), "--out", str(out)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    model = AnswerabilityModel.load(out)
+    assert model.features == FEATURES and model.meta["n"] == len(rows) and model.meta["split"] == "tune"
+    refused = subprocess.run([sys.executable, script, str(questions), "--split", "check", "--out", str(out)],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "fit on tune" in refused.stderr
