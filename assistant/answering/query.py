@@ -229,6 +229,16 @@ DIGITS = re.compile(r"^\d")
 _ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
 
 
+_SPLIT_VERB = re.compile(r"^([\u4e00-\u9fff])(?:过|了|完|好|个)([\u4e00-\u9fff]{1,2})$")
+
+
+def _joined_verb(token: str, known: Callable[[str], bool]) -> str:
+    """A separable verb said with an aspect word inside (备过案, 交了税, 办完证) as the corpus writes it
+    (备案, 交税, 办证), when the corpus knows that form and not the spoken one; else ``token``."""
+    m = _SPLIT_VERB.match(token)
+    return m.group(1) + m.group(2) if m and known(m.group(1) + m.group(2)) else token
+
+
 def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
                    drop_unknown_latin: bool = False, keep: Collection[str] = (),
                    drop: Collection[str] = ()) -> dict[str, float]:
@@ -252,6 +262,8 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
             t = t[m.end():]
             if len(t) < 2:
                 continue
+        if not known(t):
+            t = _joined_verb(t, known)
         if t not in cleaned and t not in drop:
             cleaned.append(t)
     terms: dict[str, float] = {}
@@ -274,4 +286,3 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
             weight *= 1.5
         terms[t] = weight
     return terms
-
