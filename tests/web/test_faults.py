@@ -57,9 +57,10 @@ def _raw_chunked_post(base: str, path: str, total: int, chunk: int = 64 * 1024) 
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n".encode())
         piece = b"[" + b"1," * (chunk // 2 - 1) + b"1"
+        poller = select.poll()  # not select.select: a long suite's descriptors can pass FD_SETSIZE (1024)
+        poller.register(sock, select.POLLIN)
         while sent < total:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:
+            if poller.poll(0):
                 break  # answered early: the body was refused while streaming
             try:
                 sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
