@@ -35,6 +35,7 @@ from assistant.answering.query import Colloquial, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.data import Answer, Chunk, Delta, Message, Sources, StreamEvent
 from assistant.errors import InputError, LLMError
+from assistant.knowledge.embedding import CachedEmbedder
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import LANGS, Lang, detect_lang
 from assistant.messages import text as message
@@ -60,7 +61,9 @@ class Assistant:
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
         embedder, glossary = retriever.embedder, retriever.glossary
-        self.eligibility = EligibilityChecker(self.reader, embedder, eligibility) if eligibility is not None else None
+        # Conditions recur across questions about a policy: their vectors are kept (the user's words are new).
+        self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility)
+                            if eligibility is not None else None)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"),
                                               expand=lambda text: expand_query(text, glossary)[1])

