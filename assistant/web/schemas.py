@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.data import Answer, Citation, Filters, citation_to_dict
+from assistant.answering.eligibility.render import with_fact
+from assistant.data import Answer, ChecklistItem, Citation, Filters, citation_to_dict
 from assistant.knowledge.lifecycle import wanted_scopes, wanted_statuses
 from assistant.lang import Lang
 from assistant.limits import Limits
@@ -135,6 +136,16 @@ class ChecklistItemOut(BaseModel):
     user_words: str | None = Field(description="The user's words that decided the status.")
     citation: CitationOut | None
     status_label: str = Field(description="The status in the answer's language.")
+    ask_yes: str | None = Field(default=None, description="For an `unknown` condition: the question asked again "
+                                "with this condition stated as met (what a client sends when the user ticks 是).")
+    ask_no: str | None = Field(default=None, description="For an `unknown` condition: the question asked again "
+                               "with this condition stated as not met (ticked 否).")
+
+
+def _asks(a: Answer, item: ChecklistItem) -> dict[str, str]:
+    if item.status != "unknown":
+        return {}
+    return {"ask_yes": with_fact(a.question, item, True, a.lang), "ask_no": with_fact(a.question, item, False, a.lang)}
 
 
 class ChecklistOut(BaseModel):
@@ -159,7 +170,8 @@ class ChecklistOut(BaseModel):
                    items=[ChecklistItemOut(condition=i.condition, status=i.status, kind=i.kind,
                                            user_words=i.user_words,
                                            citation=CitationOut.of(i.citation) if i.citation else None,
-                                           status_label=message(f"eligibility.status.{i.status}", a.lang))
+                                           status_label=message(f"eligibility.status.{i.status}", a.lang),
+                                           **_asks(a, i))
                           for i in a.checklist],
                    office=CitationOut.of(office) if isinstance(office, Citation) else None,
                    note=a.meta.get("prevail"),

@@ -22,11 +22,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from assistant.answering.eligibility.render import render_checklist as checklist_markdown
 from assistant.data import Answer, Citation
 from assistant.errors import AssistantError
 from assistant.knowledge.chunking import is_item, strip_item_marker
 from assistant.text.markers import TRAILING_MARKERS, marker_numbers, rewrite_markers
 from assistant.web.labels import citation_label, shorten
+from assistant.web.ui_checklist import render_checklist
 
 #: Longest metadata value (issuer, date) and quote snippet before they are cut.
 META_CHARS = 60
@@ -212,9 +214,13 @@ def render_citation(c: Citation, turn: int = 0) -> str:
 
 
 def render_answer(answer: Answer, turn: int = 0) -> str:
-    """A finished answer as one chat message: text, footnotes, its mode and notice, and a copy button."""
+    """A finished answer as one chat message: text, an eligibility question's checklist, footnotes, its mode and
+    notice, and a copy button."""
     cited = {n for n in marker_numbers(answer.text)}
-    out = [f'<div class="hp-answer" id="hp-ans-{turn}">', render_text(answer.text, turn, answer.citations)]
+    out = [f'<div class="hp-answer" id="hp-ans-{turn}">']
+    if answer.verdict is None or answer.text.strip() != checklist_markdown(answer).strip():
+        out.append(render_text(answer.text, turn, answer.citations))  # else the text is the checklist below
+    out.append(render_checklist(answer, turn))
     notes = [c for c in sorted(answer.citations, key=lambda c: c.n) if c.n in cited or not cited]
     if notes:
         out.append(f'<div class="hp-cites"><div class="hp-cites-h">引用 Sources</div>'

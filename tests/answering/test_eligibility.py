@@ -22,7 +22,7 @@ from assistant.answering.assistant import Assistant
 from assistant.answering.eligibility.checklist import decide, user_clauses
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.detect import detect
-from assistant.answering.eligibility.render import render_checklist
+from assistant.answering.eligibility.render import render_checklist, with_fact
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.testing import FakeEmbedder
@@ -133,11 +133,12 @@ def test_a_measure_in_one_sentence_is_checked_clause_by_clause(assistant: Assist
     item = next(i for i in answer.checklist if "人才签注" in i.condition)
     assert item.status == "unknown"  # employed: said; filed by the park's office (备案): not said
     assert answer.verdict == "need_more_info"
-    ticked = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？。"
-                              "我已满足“内地人才如果受雇于合作区的科技企业、先由园区管理部门备案、即可申请人才签注”")
+    # 是/否 ticked: the question again with that fact (the one composition every client uses)
+    ticked = assistant.answer(with_fact(answer.question, item, True, answer.lang))
+    assert ticked.question == ("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？"
+                               "我已满足“内地人才如果受雇于合作区的科技企业、先由园区管理部门备案、即可申请人才签注”")
     assert ticked.verdict == "likely"
-    refused = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？。"
-                               "我未满足“内地人才如果受雇于合作区的科技企业、先由园区管理部门备案、即可申请人才签注”")
+    refused = assistant.answer(with_fact(answer.question, item, False, answer.lang))
     assert refused.verdict == "unlikely"
 
 
@@ -163,6 +164,12 @@ def test_api_ask_and_stream_carry_the_checklist(assistant: Assistant, settings: 
     assert names.index("checklist") < names.index("done")
     checklist = json.loads(events[names.index("checklist")][1].removeprefix("data: "))
     assert checklist["verdict"] == "unlikely" and checklist["items"][-1]["status"] == "missing"
+    # an unknown condition carries the question asked again with it met / not met; a decided one does not
+    items = {i["status"]: i for i in body["checklist"]["items"]}
+    unknown = next(i for i in assistant.answer(QUESTION).checklist if i.status == "unknown")
+    assert items["unknown"]["ask_yes"] == with_fact(QUESTION, unknown, True, "zh-Hans")
+    assert items["unknown"]["ask_no"] == with_fact(QUESTION, unknown, False, "zh-Hans")
+    assert items["met"]["ask_yes"] is None and items["unmet"]["ask_no"] is None
     plain = client.post("/api/v1/ask", json={"question": "P07 的执行单位是哪个？"}).json()
     assert plain["checklist"] is None
 

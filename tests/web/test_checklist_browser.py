@@ -1,6 +1,6 @@
-"""The eligibility checklist in the embeddable widget, in real Chromium, against the real assistant (a real
-index over tests/data/eligibility, the fake embedder) on a real uvicorn: ticking an ``unknown`` condition asks
-again with that fact and shows the updated verdict.
+"""The eligibility checklist in the embeddable widget and in the gradio web chat, in real Chromium, against the
+real assistant (a real index over tests/data/eligibility, the fake embedder) on a real server: ticking an
+``unknown`` condition asks again with that fact and shows the updated verdict.
 
 Run: .venv/bin/pytest tests/web/test_checklist_browser.py
 """
@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHROMIUM, REPO, chromium, free_port, make_tiny_settings, serve_app
+from support import CHROMIUM, REPO, chromium, free_port, gradio_env, launch_blocks, make_tiny_settings, serve_app
 
+from assistant.answering.assistant import Assistant
 from assistant.config import Settings
 from assistant.messages import text as message
 from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
+from assistant.web.feedback import FeedbackStore
 from assistant.wiring import build_assistant, build_indexer
 
 pytestmark = [pytest.mark.slow,
@@ -40,13 +42,22 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_tiny_settings(tmp_path_factory.mktemp("checklist"))
     shutil.rmtree(settings.index_dir / "sources")
     (settings.index_dir / "sources").mkdir()
     shutil.copy2(REPO / "tests" / "data" / "eligibility" / "policies.md", settings.index_dir / "sources")
     build_indexer(settings, FakeEmbedder()).build()
-    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings) -> Assistant:
+    return build_assistant(settings, embedder=FakeEmbedder())
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, assistant: Assistant) -> Iterator[str]:
     root: Path = tmp_path_factory.mktemp("site")
     port = free_port()
     park = http.server.ThreadingHTTPServer(("127.0.0.1", port),
@@ -82,4 +93,46 @@ def test_ticking_an_unknown_condition_asks_again_and_updates_the_verdict(site: s
         second = page.locator(f"{W} .msg.bot .checklist").nth(1)
         assert message(f"eligibility.verdict.{verdict}", "zh-Hans") in second.locator(".verdict").inner_text()
         asked = page.locator(f"{W} .msg.user").last.inner_text()
+        assert asked.startswith(QUESTION) and ("我已满足" if button == "是" else "我未满足") in asked
+
+
+@pytest.fixture(scope="module")
+def webchat(settings: Settings, assistant: Assistant) -> Iterator[str]:
+    with gradio_env():
+        from assistant.web.ui import build_ui
+
+        store = FeedbackStore(settings.feedback_db)
+        with launch_blocks(build_ui(assistant, store, settings)) as url:
+            yield url
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("button", "verdict"), [("是", "likely"), ("否", "unlikely")])
+def test_web_chat_checklist_ticks_an_unknown_condition_and_updates_the_verdict(webchat: str, button: str,
+                                                                                verdict: str) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(webchat, wait_until="load")
+        box = page.locator("#hp-question textarea")
+        box.fill(QUESTION)
+        box.press("Enter")
+        first = page.locator("#hp-check-1")
+        first.wait_for(timeout=30_000)
+        expect(first.locator(".hp-verdict")).to_have_text(message("eligibility.verdict.need_more_info", "zh-Hans"))
+        expect(first).to_contain_text(message("eligibility.title", "zh-Hans"))
+        expect(first.locator(".hp-office")).to_contain_text("国家移民管理局")  # the office, quoted
+        unknown = first.locator("li.hp-ci-unknown")
+        expect(unknown).to_have_count(1)
+        expect(unknown.locator(".hp-ci-st")).to_have_text(message("eligibility.status.unknown", "zh-Hans"))
+        expect(unknown.locator(".hp-ci-q")).to_contain_text("先由园区管理部门备案")  # the condition, quoted
+        expect(unknown.locator(".hp-ci-src")).to_contain_text("P12")  # and where it comes from
+        unknown.get_by_role("button", name=button, exact=True).click()
+        second = page.locator("#hp-check-2")
+        second.wait_for(timeout=30_000)
+        expect(second.locator(".hp-verdict")).to_have_text(message(f"eligibility.verdict.{verdict}", "zh-Hans"))
+        expect(second.locator("li.hp-ci-unknown")).to_have_count(0)
+        expect(second.locator("li.hp-ci-met" if button == "是" else "li.hp-ci-unmet")).to_have_count(1)
+        asked = page.locator("#hp-chat .hp-q").last.inner_text()
         assert asked.startswith(QUESTION) and ("我已满足" if button == "是" else "我未满足") in asked

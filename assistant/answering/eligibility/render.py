@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from assistant.data import Answer, Citation
+import re
+
+from assistant.data import Answer, ChecklistItem, Citation
 from assistant.messages import text as message
 
+#: Punctuation inside a condition that would split it into several of the user's clauses when asked again.
+_INNER_PUNCT = re.compile(r"[，,。；;：:\s]+")
 _BOX = {"met": "[x]", "unmet": "[ ]", "unknown": "[ ]", "missing": "[ ]"}
 
 
@@ -33,3 +37,20 @@ def render_checklist(answer: Answer) -> str:
         lines.append(f"{message('eligibility.office', lang)} “{office.quote}”{_where(office)}")
     lines.append(message("eligibility.prevail", lang))
     return "\n".join(lines)
+
+
+def with_fact(question: str, item: ChecklistItem, met: bool, lang: str) -> str:
+    """``question`` asked again with ``item``'s condition stated as met (the user ticked 是) or not (否).
+
+    The one composition of a re-asked question, for every client (the API's ``ask_yes`` / ``ask_no``, the
+    web chat's 是/否 buttons). The condition is quoted as one clause of the user's (its inner punctuation
+    becomes 、), so its status is decided from it as a whole.
+
+    >>> with_fact("我能申请吗？", ChecklistItem("具有香港居民身份。", "unknown", None), True, "zh-Hans")
+    '我能申请吗？我已满足“具有香港居民身份”'
+    """
+    fact = message("eligibility.fact.yes" if met else "eligibility.fact.no", lang)
+    condition = _INNER_PUNCT.sub("、", item.condition).strip("、")
+    question = question.strip()
+    end = "" if question.endswith(("。", "？", "?", "！", "!", ".")) else "。"
+    return f"{question}{end}{fact}“{condition}”"

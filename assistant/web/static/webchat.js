@@ -21,14 +21,23 @@
   function answerText(turn) {
     var answer = document.getElementById("hp-ans-" + turn);
     if (!answer) return "";
-    var text = answer.querySelector(".hp-text");
-    var out = text ? text.innerText.trim() : "";
+    var out = Array.prototype.map.call(answer.querySelectorAll(".hp-text, .hp-checklist"), function (part) {
+      return part.innerText.trim();
+    }).join("\n\n");
     var notes = Array.prototype.map.call(answer.querySelectorAll("details.hp-cite"), function (d) {
       var n = d.querySelector(".hp-cite-n"), label = d.querySelector(".hp-cite-label");
       var quote = d.querySelector(".hp-quote");
       return (n ? n.innerText : "") + " " + (label ? label.innerText : "") + (quote ? "\n    " + quote.innerText : "");
     });
     return notes.length ? out + "\n\n" + notes.join("\n") : out;
+  }
+
+  function askAgain(question) {
+    var box = document.querySelector("#hp-question textarea"), send = document.getElementById("hp-send");
+    if (!box || !send || !question) return;
+    box.value = question;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(function () { send.click(); }, 50);
   }
 
   function copy(text) {
@@ -57,11 +66,15 @@
     if (suggestion) { // a follow-up question: ask it as if typed
       e.preventDefault();
       e.stopPropagation();
-      var box = document.querySelector("#hp-question textarea"), send = document.getElementById("hp-send");
-      if (!box || !send) return;
-      box.value = suggestion.textContent;
-      box.dispatchEvent(new Event("input", { bubbles: true }));
-      setTimeout(function () { send.click(); }, 50);
+      askAgain(suggestion.textContent);
+      return;
+    }
+    var fact = target.closest("button.hp-fact");
+    if (fact) { // 是/否 on a condition not yet said: the question again with that fact, composed by the server
+      e.preventDefault();
+      e.stopPropagation();
+      var asked = fact.querySelector(".hp-ask-q");
+      askAgain(asked ? asked.textContent : "");
       return;
     }
     var button = target.closest("button.hp-copy");

@@ -362,7 +362,7 @@
       byN[c.n] = { c: c, li: li, head: head, quote: null };
     });
     if (shown.length) { notes.setAttribute("aria-label", T("sources")); bubble.appendChild(notes); }
-    if (it.checklist) bubble.appendChild(renderChecklist(it.checklist, it.q));
+    if (it.checklist) bubble.appendChild(renderChecklist(it.checklist));
     if (it.notice) bubble.appendChild(el("div", "note", it.notice));
     if (it.stopped) bubble.appendChild(el("div", "note", T("stopped")));
     if (it.suggestions && it.suggestions.length) { // follow-ups the sources answer: one click asks them
@@ -379,8 +379,9 @@
   }
 
   // An eligibility answer's checklist: each quoted condition with its status; an unknown one gets 是/否
-  // buttons, and a click asks the question again with that fact (and the ones ticked before) added.
-  function renderChecklist(data, question) {
+  // buttons, and a click asks the question again with that fact (and the ones ticked before) added: the
+  // server composes that question (ask_yes / ask_no), as it does for the web chat.
+  function renderChecklist(data) {
     var box = el("div", "checklist"), L = data.labels || {}, list = el("ul");
     box.appendChild(el("h3", null, L.title || ""));
     (data.items || []).forEach(function (item) {
@@ -388,12 +389,10 @@
       li.appendChild(el("span", "st", item.status_label + " "));
       li.appendChild(document.createTextNode(item.kind === "missing" ? item.condition : "“" + item.condition + "”"));
       if (item.status === "unknown") {
-        [[L.yes, L.fact_yes], [L.no, L.fact_no]].forEach(function (spec) {
+        [[L.yes, item.ask_yes], [L.no, item.ask_no]].forEach(function (spec) {
+          if (!spec[1]) return;
           var b = button(null, spec[0]);
-          b.addEventListener("click", function () {
-            var fact = spec[1] + "“" + item.condition.replace(/[，,。；;：:\s]+/g, "、").replace(/、$/, "") + "”";
-            ask(question + "。" + fact);
-          });
+          b.addEventListener("click", function () { ask(String(spec[1])); });
           li.appendChild(b);
         });
       }
