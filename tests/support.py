@@ -2,9 +2,9 @@
 gradio on a free port, and headless Debian Chromium with the flags that keep it offline.
 
 ``tests/`` is not a package: import with ``from support import free_port`` (pytest puts ``tests/`` on
-``sys.path``; ``llm_server.py``, run as a script, finds this file beside it). uvicorn, gradio, playwright and
-pytest are imported inside the helpers that need them, so importing this module is cheap (the llama child
-process imports it) and works where playwright is not installed (the browser tests skip there).
+``sys.path``). uvicorn, gradio, playwright and
+pytest are imported inside the helpers that need them, so importing this module is cheap and works where
+playwright is not installed (the browser tests skip there).
 
 >>> server, thread, base = serve_app(create_app(FakeAssistant(), Settings(), None))   # doctest: +SKIP
 >>> with chromium() as browser:                                                       # doctest: +SKIP
