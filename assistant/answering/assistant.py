@@ -33,9 +33,11 @@ from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever
+from assistant.answering.typos import Homophones
 from assistant.data import Answer, Chunk, Delta, Message, Sources, StreamEvent
 from assistant.errors import InputError, LLMError
 from assistant.knowledge.embedding import CachedEmbedder
+from assistant.knowledge.lexical import is_dictionary_word
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import LANGS, Lang, detect_lang
 from assistant.messages import text as message
@@ -56,7 +58,8 @@ class Assistant:
         self.max_question_chars = max_question_chars
         self.request_budget_s = request_budget_s
         self.reader = IndexReader(retriever.index)
-        self.parser = QueryParser(retriever.glossary, self.reader, colloquial)
+        self.parser = QueryParser(retriever.glossary, self.reader, colloquial,
+                                  Homophones(self.reader.vocabulary, is_dictionary_word).correct)
         self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)

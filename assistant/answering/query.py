@@ -198,16 +198,30 @@ class Query:
 class QueryParser:
     """Builds :class:`Query` objects: glossary expansion and term weights from the corpus statistics."""
 
-    def __init__(self, glossary: Glossary, stats: TermStats, colloquial: Colloquial | None = None) -> None:
+    def __init__(self, glossary: Glossary, stats: TermStats, colloquial: Colloquial | None = None,
+                 correct: Callable[[str], str | None] | None = None) -> None:
         self.glossary = glossary
         self.stats = stats
         self.colloquial = colloquial or Colloquial()
+        self.correct = correct  # an unknown word → the corpus word it was meant to be (typos.Homophones)
+
+    def _corrected(self, text: str) -> str:
+        """``text`` with each word the corpus does not know that ``correct`` resolves (a typo: 申亲) replaced by
+        the word meant (申请), so that search, glossary and term weights all see the corpus' word."""
+        if self.correct is None:
+            return text
+        for token in dict.fromkeys(tokenize(text)):
+            if not self.stats.known(token):
+                meant = self.correct(token)
+                if meant:
+                    text = text.replace(token, meant)
+        return text
 
     def parse(self, question: str, *, lang: Lang | None = None, standalone: str | None = None) -> Query:
         """The :class:`Query` for ``question``; ``standalone`` is its self-contained form, when different."""
         language: Lang = lang if lang is not None else detect_lang(question)
         standalone = standalone or question
-        simplified = self.colloquial.rewrite(to_simplified(standalone))
+        simplified = self._corrected(self.colloquial.rewrite(to_simplified(standalone)))
         expansion, groups = self.glossary.expand_groups(simplified)
         text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
@@ -250,7 +264,8 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
     - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
       when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
-    - A word the corpus never uses counts double: it is what the question is about, and no source has it.
+    - A word the corpus never uses counts double: it is what the question is about, and no source has it —
+      unless it is a spoken form of a corpus word (备过案 → 备案).
     - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
       the question); figures weigh more (2035, 3.89: they pin the answer).
     """

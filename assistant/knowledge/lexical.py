@@ -62,6 +62,12 @@ def load_user_dict(path: Path | None) -> None:
         _LOADED_DICTS.add(key)
 
 
+def is_dictionary_word(word: str) -> bool:
+    """Is ``word`` in jieba's general dictionary (or the park terms it was taught)?"""
+    jieba.initialize()
+    return bool(jieba.dt.FREQ.get(word))
+
+
 def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Search-mode tokens of ``text`` after Traditional→Simplified folding and lower-casing."""
     text = to_simplified(text).lower()

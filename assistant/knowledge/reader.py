@@ -48,6 +48,10 @@ class IndexReader:
         """Does any chunk's text use ``term``?"""
         return term in self.index.text_df
 
+    def vocabulary(self) -> list[str]:
+        """Every word the chunks' text uses."""
+        return list(self.index.text_df.df)
+
     def lexical_top(self, tokens: Sequence[str], k: int) -> list[tuple[Chunk, float]]:
         """The ``k`` best chunks for ``tokens`` by BM25."""
         return [(self.index.chunks[n], score) for n, score in self.index.bm25.top(list(tokens), k)]

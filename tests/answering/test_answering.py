@@ -191,6 +191,16 @@ def test_the_model_never_sees_instructions_written_into_a_question(fake_settings
 
 
 @pytest.mark.slow
+def test_a_homophone_typo_is_answered_as_the_word_meant(extractive: Assistant) -> None:
+    typed = extractive.answer("合作区的面基是多少？")  # 面基 for 面积, as a pinyin keyboard slips
+    meant = extractive.answer("合作区的面积是多少？")
+    assert typed.answerable and "3.89" in typed.text
+    assert [c.quote for c in typed.citations] == [c.quote for c in meant.citations]
+    terms = extractive.parser.parse("合作区的面基是多少？").terms
+    assert any("面积" in t.split("|") for t in terms) and "面基" not in terms
+
+
+@pytest.mark.slow
 def test_off_topic_english_question_is_declined_with_english_suggestions(extractive: Assistant) -> None:
     answer = extractive.answer("What is the capital of France?")
     assert answer.mode == "decline" and not answer.answerable and answer.lang == "en"
