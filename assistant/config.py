@@ -65,6 +65,9 @@ class Settings:
     llm_timeout_s: float = 30.0
     llm_max_tokens: int = 700
     context_tokens: int = 2500
+    # What the model is shown: "evidence" (the selected sentences under their headings) or "passages" (whole
+    # chunks, the top four)
+    llm_context: str = "evidence"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
     # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
@@ -212,6 +215,7 @@ _ENV_NAMES: dict[str, str] = {
     "llm_timeout_s": "PARK_LLM_TIMEOUT",
     "llm_max_tokens": "PARK_LLM_MAX_TOKENS",
     "context_tokens": "PARK_CONTEXT_TOKENS",
+    "llm_context": "PARK_LLM_CONTEXT",
     "mode": "PARK_MODE",
     "local_model": "PARK_LOCAL_MODEL",
     "local_chat_template": "PARK_LOCAL_CHAT_TEMPLATE",
@@ -244,7 +248,8 @@ _INTS = {"chroma_port", "embed_threads", "chunk_max_tokens", "top_k", "llm_max_t
 _FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_completion_per_m", "request_budget_s",
            "llm_max_wait_s", "breaker_cooldown_s", "max_upload_mb"}
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
-_CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai")}
+_CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai"),
+            "llm_context": ("evidence", "passages")}
 
 
 def _parse(name: str, env_name: str, raw: str) -> Any:

@@ -204,6 +204,8 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Seconds the call waited for a model slot (see :class:`~assistant.answering.budget.ModelGate`).
+    queue_s: float = 0.0
 
     @property
     def total_tokens(self) -> int:

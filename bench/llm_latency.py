@@ -5,7 +5,8 @@ Starts ``python app.py`` (the local model as its child process) on a free loopba
 
 1. sequential: N dev questions (answerable, single-turn, the given split) one after another: the time to the
    ``sources`` event, to the first ``delta`` (first token shown) and to ``done``; p50/p95 of each;
-2. concurrent: 10 users ask at the same moment: each one's time to ``done``, how many answers came from the
+2. concurrent: 10 users ask at the same moment: each one's time to ``done``, how long each waited in the
+   queue for the model slot (``timings_ms.queue_wait`` of the ``done`` event), how many answers came from the
    model, how many were quoted because the model was busy (queue) or failing, and errors (non-200 or an
    ``error`` event).
 
@@ -51,7 +52,7 @@ def ask(base: str, question: str, timeout_s: float = 600) -> dict[str, Any]:
     """One streamed question: event times (seconds from the request), mode, notice, error."""
     t0 = time.monotonic()
     out: dict[str, Any] = {"question": question, "sources_s": None, "first_delta_s": None, "done_s": None,
-                           "mode": None, "notice": None, "error": None}
+                           "queue_s": None, "mode": None, "notice": None, "error": None}
     try:
         with httpx.stream("POST", f"{base}/api/v1/ask/stream", json={"question": question}, timeout=timeout_s) as r:
             if r.status_code != 200:
@@ -73,6 +74,7 @@ def ask(base: str, question: str, timeout_s: float = 600) -> dict[str, Any]:
                         out["error"] = data.get("code")
                     else:
                         out["mode"], out["notice"] = data.get("mode"), data.get("notice")
+                        out["queue_s"] = round((data.get("timings_ms") or {}).get("queue_wait", 0.0) / 1000, 2)
     except httpx.HTTPError as exc:
         out["error"] = type(exc).__name__
     return out
@@ -137,7 +139,7 @@ def main() -> None:
     def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {key: {"p50": _pct([r[key] for r in rows if r[key] is not None], 0.5),
                       "p95": _pct([r[key] for r in rows if r[key] is not None], 0.95)}
-                for key in ("sources_s", "first_delta_s", "done_s")}
+                for key in ("sources_s", "first_delta_s", "done_s", "queue_s")}
 
     busy_words = ("较多", "較多", "Many people")
     result = {

@@ -59,7 +59,10 @@ def main() -> None:
     cv = model.meta["cv"]
     print(f"fitted on {len(y)} {args.split} questions ({int(y.sum())} answerable): C={cv['c']}, "
           f"threshold {model.threshold:.2f}; cross-validated balanced accuracy {cv['balanced_accuracy']:.3f}, "
-          f"decline accuracy {cv['decline_accuracy']:.3f}, false declines {cv['false_decline_rate']:.3f} → {args.out}")
+          f"decline accuracy {cv['decline_accuracy']:.3f}, false declines {cv['false_decline_rate']:.3f}; "
+          f"off-topic threshold (llm mode) {model.off_topic_threshold:.2f}: decline accuracy "
+          f"{cv['off_topic']['decline_accuracy']:.3f}, false declines {cv['off_topic']['false_decline_rate']:.3f} "
+          f"→ {args.out}")
 
 
 if __name__ == "__main__":

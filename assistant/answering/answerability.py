@@ -33,6 +33,10 @@ class AnswerabilityModel:
     intercept: float
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The lenient threshold for when a chat model answers: below it the question is clearly off-topic and
+    #: declined before the model sees it; above it the model itself may decline (``NO_ANSWER``). None: the
+    #: artifact predates it, and ``threshold`` is used.
+    off_topic_threshold: float | None = None
 
     def probability(self, values: Mapping[str, float]) -> float:
         """The calibrated probability that the sources answer, from the named feature values."""
@@ -43,7 +47,7 @@ class AnswerabilityModel:
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "features": list(self.features), "mean": list(self.mean),
                 "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
-                "threshold": self.threshold, "meta": self.meta}
+                "threshold": self.threshold, "off_topic_threshold": self.off_topic_threshold, "meta": self.meta}
 
     def save(self, path: Path = ARTIFACT) -> None:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -55,7 +59,12 @@ class AnswerabilityModel:
             raise ValueError(f"{path}: answerability model format {data.get('format')!r}, expected {FORMAT} — "
                              "refit it with scripts/fit_answerability.py")
         return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]), dict(data.get("meta", {})))
+                   float(data["intercept"]), float(data["threshold"]), dict(data.get("meta", {})),
+                   _optional_float(data.get("off_topic_threshold")))
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -> tuple[np.ndarray, float]:
@@ -97,11 +106,18 @@ def cross_validated(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5, repe
     return out / repeats
 
 
+#: The lenient (LLM-mode) threshold keeps the cross-validated false-decline rate at or below this: with a chat
+#: model that can decline by itself, only questions the evidence clearly does not touch are declined up front.
+OFF_TOPIC_MAX_FALSE_DECLINES = 0.02
+
+
 def fit_model(x: np.ndarray, y: np.ndarray, features: Sequence[str], *,
               cs: Sequence[float] = (0.1, 0.3, 1.0, 3.0, 10.0), meta: Mapping[str, Any] | None = None
               ) -> AnswerabilityModel:
-    """Choose C by cross-validated log-loss, the threshold by cross-validated balanced accuracy (smoothed), and fit
-    the final model on all of ``x``. ``meta`` is stored with it, plus the cross-validation figures."""
+    """Choose C by cross-validated log-loss, the threshold by cross-validated balanced accuracy (smoothed), the
+    off-topic threshold as the highest whose cross-validated false-decline rate is at most
+    :data:`OFF_TOPIC_MAX_FALSE_DECLINES`, and fit the final model on all of ``x``. ``meta`` is stored with it,
+    plus the cross-validation figures."""
     losses = {}
     for c in cs:
         p = np.clip(cross_validated(x, y, c), 1e-6, 1 - 1e-6)
@@ -117,12 +133,17 @@ def fit_model(x: np.ndarray, y: np.ndarray, features: Sequence[str], *,
     # (±0.05), not one lucky point.
     smooth = {float(t): float(np.mean([balanced(u) for u in grid if abs(u - t) <= 0.05])) for t in grid}
     threshold = max(smooth, key=lambda t: (round(smooth[t], 6), -abs(t - 0.5)))
+    lenient = [float(t) for t in np.round(np.arange(0.01, threshold + 0.001, 0.01), 2)
+               if np.mean(p[y == 1] < t) <= OFF_TOPIC_MAX_FALSE_DECLINES]
+    off_topic = max(lenient, default=0.0)
     mean, scale = _standardise(x)
     coef, intercept = fit_logistic((x - mean) / scale, y, best_c)
     cv = {"c": best_c, "log_loss": {str(c): round(v, 4) for c, v in losses.items()},
           "balanced_accuracy": round(balanced(threshold), 4),
           "decline_accuracy": round(float(np.mean(p[y == 0] < threshold)), 4),
-          "false_decline_rate": round(float(np.mean(p[y == 1] < threshold)), 4)}
+          "false_decline_rate": round(float(np.mean(p[y == 1] < threshold)), 4),
+          "off_topic": {"decline_accuracy": round(float(np.mean(p[y == 0] < off_topic)), 4),
+                        "false_decline_rate": round(float(np.mean(p[y == 1] < off_topic)), 4)}}
     return AnswerabilityModel(tuple(features), tuple(np.round(mean, 6).tolist()), tuple(np.round(scale, 6).tolist()),
                               tuple(np.round(coef, 6).tolist()), round(intercept, 6), threshold,
-                              {**(meta or {}), "n": len(y), "n_answerable": int(y.sum()), "cv": cv})
+                              {**(meta or {}), "n": len(y), "n_answerable": int(y.sum()), "cv": cv}, off_topic)

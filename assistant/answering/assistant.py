@@ -50,8 +50,8 @@ class Assistant:
 
     def __init__(self, *, retriever: HybridRetriever, chat_model: ChatModel | None, prompts: Prompts,
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
-                 max_tokens: int = 700, max_question_chars: int = 2000, colloquial: Colloquial | None = None,
-                 answerability: AnswerabilityModel | None = None,
+                 llm_context: str = "evidence", max_tokens: int = 700, max_question_chars: int = 2000,
+                 colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None) -> None:
         self.retriever = retriever
         self.top_k = top_k
@@ -68,7 +68,8 @@ class Assistant:
         self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility)
                             if eligibility is not None else None)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
-                                              max_tokens=max_tokens, embed=lambda texts: embedder.embed(texts, "query"),
+                                              max_tokens=max_tokens, context=llm_context,
+                                              embed=lambda texts: embedder.embed(texts, "query"),
                                               expand=lambda text: expand_query(text, glossary)[1])
                            if chat_model is not None else None)
 
@@ -135,7 +136,7 @@ class Assistant:
         query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history, deadline))
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
-        evidence = self.judge.assess(query, passages, result.vectors)
+        evidence = self.judge.assess(query, passages, result.vectors, lenient=self.generative is not None)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
@@ -163,7 +164,11 @@ class Assistant:
                 # Users are told that the model failed, not where it runs: the cause (with the endpoint's
                 # address) goes to the log and to answer.meta, for whoever runs the server.
                 log.warning("answering without the chat model (%s): %s", kind, exc)
-                answer = self.extractive.answer(query, passages, evidence.quotes, message("note." + kind, language))
+                if evidence.strict:
+                    answer = self.extractive.answer(query, passages, evidence.quotes, message("note." + kind, language))
+                else:  # only the model could have told whether these passages answer: quotes would guess
+                    answer = self.decliner.decline(question, language, passages, reason="no-evidence",
+                                                   coverage=evidence.coverage)
                 answer = dataclasses.replace(answer, meta={**answer.meta, "fallback_reason": str(exc)})
                 if isinstance(exc, UnverifiedAnswer):  # the model's call was made: its tokens were spent
                     answer = dataclasses.replace(answer, usage=exc.usage)
@@ -194,6 +199,8 @@ class Assistant:
 def _timed(answer: Answer, timings: dict[str, float], t0: float, confidence: float | None = None) -> Answer:
     answer = mark_lifecycle(answer)  # every final answer passes here: cited expired/superseded policies are named
     total = (time.perf_counter() - t0) * 1000
+    if answer.usage.queue_s:  # the wait for a model slot, within the total
+        timings = {**timings, "queue_wait": answer.usage.queue_s * 1000}
     return dataclasses.replace(answer, timings_ms={**timings, "total": total}, confidence=confidence)
 
 

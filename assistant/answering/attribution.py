@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answering.citations import figures
+from assistant.answering.citations import figures, without_figures
 from assistant.lang import to_simplified
 from assistant.text.markers import MARKER, marker_numbers, strip_markers
 
@@ -43,6 +43,9 @@ _MARKERS_AFTER = r"(?:[ \t]*\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])*"
 # A sentence: to its full stop, the markers right after it and the line break that may follow; or to a line
 # break (markers at the start of the next line belong to the next sentence).
 _SENTENCE = re.compile(r"[^\n]*?(?:(?:[。！？!?]|\.(?=\s))" + _MARKERS_AFTER + r"[ \t]*\n?|\n)")
+# A full stop that ends no sentence: after a list item's ordinal alone ("1. ", "b) " has none) or an abbreviation.
+_NOT_AN_END = re.compile(r"^\s*(?:[-*•]\s*)?\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})\.[ \t]*$"
+                         r"|(?:^|[\s(（])(?:No|Nos|Art|Sec|Para|e\.g|i\.e|vs|cf|approx|Mr|Ms|Dr)\.[ \t]*$")
 _LEADING_MARKERS = re.compile(r"^\s*(?:\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\]\s*)+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z][a-z\-]{2,}|\d+(?:\.\d+)?", re.I)
@@ -58,13 +61,16 @@ class SentenceStream:
     def feed(self, text: str) -> list[str]:
         self._buffer += text
         out: list[str] = []
-        pos = 0
+        start = pos = 0
         for m in _SENTENCE.finditer(self._buffer):
             if m.end() >= len(self._buffer) or m.start() != pos:  # markers may still follow: wait for more
                 break
-            out.append(m.group(0))
             pos = m.end()
-        self._buffer = self._buffer[pos:]
+            if _NOT_AN_END.search(self._buffer[start:pos]):  # "1. " of a list item, "No. 1": not a sentence end
+                continue
+            out.append(self._buffer[start:pos])
+            start = pos
+        self._buffer = self._buffer[start:]
         return [s for s in out if s.strip()]
 
     def flush(self) -> list[str]:
@@ -111,6 +117,12 @@ def overlap(sentence: str, passage: str) -> float:
     return len(words & _words(p)) / len(words) if len(words) >= 2 else 0.0
 
 
+def _bare_figures(sentence: str) -> bool:
+    """Is the sentence nothing but figures, with at most a unit or a word around them ("约1,500人", "15%")?"""
+    rest = without_figures(strip_markers(sentence))
+    return len(_CJK.findall(rest)) <= 2 and len(re.findall(r"[A-Za-z]+", rest)) <= 1
+
+
 def split_markers(raw: str) -> tuple[str, list[int]]:
     """A sentence without its markers, and the numbers it was marked with (leading or trailing)."""
     return strip_markers(raw).strip(), marker_numbers(raw)
@@ -147,6 +159,8 @@ class Attributor:
         if not eligible:
             return Attribution(sentence, None, 0.0, f"figures not in any passage: {', '.join(sorted(figs))}")
         anchored = any(len(f.replace(".", "")) >= 2 for f in figs)
+        if anchored and _bare_figures(sentence):  # "1,500 人." — the figure copied exactly is all there is to check
+            return Attribution(sentence, next((i for i in eligible if i + 1 in hints), eligible[0]), 1.0)
         min_overlap = self.min_overlap * (ANCHORED_SHARE if anchored else 1.0)
         min_similarity = self.min_similarity - (ANCHORED_MARGIN if anchored else 0.0)
         lexical = {i: overlap(sentence, self._sources[i]) for i in eligible}
@@ -170,6 +184,15 @@ class Attributor:
             top = max(lexical.values())
             return Attribution(sentence, None, top, f"no passage supports it (overlap {top:.2f})")
         return Attribution(sentence, best, best_score)
+
+
+_ORDINAL = re.compile(r"^\s*(?:[-*•]\s*)?(?:\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)、]|[（(]\d{1,3}[）)]"
+                      r"|[一二三四五六七八九十]{1,3}、)\s*")
+
+
+def without_ordinal(text: str) -> str:
+    """A list item's text without its ordinal ("1. ", "(2)", "三、"): the ordinal is no figure to check."""
+    return _ORDINAL.sub("", text, count=1)
 
 
 def marker_free(text: str) -> str:

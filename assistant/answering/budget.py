@@ -15,6 +15,7 @@ the quoted one, with a notice.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -180,12 +181,12 @@ class GuardedChatModel:
     def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
                timeout_s: float | None = None) -> Iterator[str | Usage]:
         deadline = Deadline(timeout_s if timeout_s is not None else math.inf)
-        with self.gate.slot(deadline):
+        with self.gate.slot(deadline) as waited:
             try:
                 for event in self.inner.stream(messages, max_tokens=max_tokens, timeout_s=_finite(deadline)):
                     if deadline.expired:
                         raise BudgetExceeded("the chat model did not finish within the request's time budget")
-                    yield event
+                    yield dataclasses.replace(event, queue_s=round(waited, 3)) if isinstance(event, Usage) else event
             except LLMError:
                 self.gate.breaker.failure()
                 raise

@@ -71,6 +71,11 @@ def figures(text: str) -> set[str]:
     return {f.replace(",", "").replace("[", "〔").replace("]", "〕") for f in _FIGURE.findall(to_simplified(text))}
 
 
+def without_figures(text: str) -> str:
+    """``text`` with its figures blanked out (what is said around them)."""
+    return _FIGURE.sub(" ", text)
+
+
 @dataclass(frozen=True)
 class ClaimCheck:
     """The verdict on one sentence of an answer."""

@@ -29,6 +29,8 @@ from assistant.knowledge.reader import IndexReader
 #: Without a fitted model: below this share of the question's (IDF-weighted) terms found in the best
 #: sentence, the sources are taken not to answer.
 ANSWERABLE_MIN_COVERAGE = 0.5
+#: The same, when a chat model answers (and can decline by itself): only clearly off-topic questions are declined.
+OFF_TOPIC_MIN_COVERAGE = 0.25
 #: How much a sentence's meaning counts against its term coverage when choosing what to quote.
 MEANING_WEIGHT = 0.3
 #: How much stating the kind of answer asked for (a date, an amount) lifts a sentence.
@@ -45,6 +47,10 @@ class Evidence:
     answerable: bool
     confidence: float | None = None
     features: dict[str, float] = field(default_factory=dict)
+    #: Answerable by the strict verdict too (the extractive one); differs from ``answerable`` only when the
+    #: assessment was lenient. A quoted fallback for a question that only the lenient verdict let through
+    #: declines instead.
+    strict: bool = True
 
 
 class EvidenceJudge:
@@ -85,7 +91,11 @@ class EvidenceJudge:
                 # The question asks for a date, an amount, a contact … that the best quotes do not state.
                 "kind_missing": float(any(not holds(quoted, k) for k in answer_type.asked(query.standalone)))}
 
-    def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = ()) -> Evidence:
+    def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = (), *,
+               lenient: bool = False) -> Evidence:
+        """The evidence for ``query``. ``lenient`` (a chat model answers, and says ``NO_ANSWER`` when the
+        passages do not answer): only a clearly off-topic question is judged unanswerable — the model's
+        off-topic threshold (:attr:`AnswerabilityModel.off_topic_threshold`) instead of its threshold."""
         sims = self.similarities(passages, vectors)
         lo, hi = (min(sims.values()), max(sims.values())) if sims else (0.0, 0.0)
 
@@ -100,10 +110,16 @@ class EvidenceJudge:
         quoted = "\n".join(_quoted(passages[q.passage_index], q) for q in quotes[:2])
         values = self.features(query, passages, coverage, sims, quoted)
         if self.model is None:
-            return Evidence(tuple(quotes), coverage, bool(query.terms) and coverage >= self.min_coverage, None, values)
+            floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
+            return Evidence(tuple(quotes), coverage, bool(query.terms) and coverage >= floor, None, values,
+                            strict=bool(query.terms) and coverage >= self.min_coverage)
         confidence = self.model.probability(values)
-        answerable = bool(query.terms) and confidence >= self.model.threshold
-        return Evidence(tuple(quotes), coverage, answerable, confidence, values)
+        threshold = self.model.threshold
+        if lenient and self.model.off_topic_threshold is not None:
+            threshold = min(threshold, self.model.off_topic_threshold)
+        answerable = bool(query.terms) and confidence >= threshold
+        return Evidence(tuple(quotes), coverage, answerable, confidence, values,
+                        strict=bool(query.terms) and confidence >= self.model.threshold)
 
 
 def _quoted(passage: Passage, quote: Quote) -> str:

@@ -1,14 +1,16 @@
 """The generative answerer: the chat model writes the answer from numbered evidence; nothing unchecked is shown.
 
-The prompt holds the selected evidence sentences of each passage under its heading (fewer, more relevant
-tokens than whole chunks: better for small models), numbered ``[1]..[n]``, fenced so their text cannot close
-the block (:func:`~assistant.answering.output_checks.fence`). The model's reply is cut into sentences as it
-streams; each complete sentence is checked before it is shown:
+The prompt holds the selected evidence sentences of each passage under its heading (``context="evidence"``:
+fewer, more relevant tokens than whole chunks) or the top passages whole (``"passages"``), numbered
+``[1]..[n]``, fenced so their text cannot close the block (:func:`~assistant.answering.output_checks.fence`).
+The model's reply is cut into sentences as it streams (a list item's ordinal is no sentence end); each
+complete sentence is checked before it is shown:
 
 - ``NO_ANSWER`` first → :class:`ModelDeclined` (the orchestrator declines in the decline format);
 - the system prompt (its canary or a long stretch of it), or a URL, phone number or e-mail address that is
   not in the passages → the sentence is dropped;
-- questions (the model parroting), repeats, and Chinese sentences in an English answer are dropped;
+- questions (the model parroting), repeats, and Chinese in an English answer beyond names quoted from the
+  passages (a list of ports may name them in Chinese) are dropped;
 - every other sentence is attributed to the passage that supports it
   (:class:`~assistant.answering.attribution.Attributor`: its figures must be in it, its wording or meaning
   close), whatever markers the model wrote; unsupported ones are dropped with a notice.
@@ -26,12 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from assistant.answering.attribution import Attributor, Block, SentenceStream, marker_free
+from assistant.answering.attribution import Attributor, Block, SentenceStream, marker_free, without_ordinal
 from assistant.answering.budget import Deadline
 from assistant.answering.citations import make_citation
 from assistant.answering.extractive import units_of
 from assistant.answering.llm import ChatModel, collect
 from assistant.answering.output_checks import (
+    chinese_beyond_names,
     fence,
     foreign_contacts,
     gives_orders,
@@ -50,7 +53,8 @@ from assistant.text.markers import marker_numbers
 
 #: Evidence pieces (sentences, list items) given to the model at most.
 MAX_PIECES = 6
-_CJK = re.compile(r"[\u3400-\u9fff]")
+#: Whole passages given to the model in the "passages" context.
+MAX_PASSAGES = 4
 _END = re.compile(r"[。．.！!？?；;：:]$")
 
 Span = tuple[Passage, tuple[int, int]]
@@ -80,7 +84,7 @@ class GenerativeAnswerer:
     """
 
     def __init__(self, chat_model: ChatModel, prompts: Prompts, count_tokens: Callable[[str], int], *,
-                 context_tokens: int = 2500, max_tokens: int = 700,
+                 context_tokens: int = 2500, max_tokens: int = 700, context: str = "evidence",
                  embed: Callable[[list[str]], np.ndarray] | None = None,
                  expand: Callable[[str], Sequence[str]] | None = None) -> None:
         self.chat_model = chat_model
@@ -88,6 +92,7 @@ class GenerativeAnswerer:
         self.count_tokens = count_tokens
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
+        self.context_kind = context  # "evidence" (selected sentences) or "passages" (whole chunks)
         self.embed = embed
         self.expand = expand
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
@@ -112,9 +117,10 @@ class GenerativeAnswerer:
 
     def pieces(self, query: Query, passages: Sequence[Passage], spans: Sequence[Span]) -> list[Span]:
         """The evidence to show the model: the chosen quotes, then the next-best sentences, at most
-        :data:`MAX_PIECES`; whole passages when nothing was chosen."""
-        if not spans:
-            return [(p, (p.chunk.start, p.chunk.end)) for p in passages[:4]]
+        :data:`MAX_PIECES`; whole passages (:data:`MAX_PASSAGES`) when nothing was chosen or when the
+        context is "passages"."""
+        if not spans or self.context_kind == "passages":
+            return [(p, (p.chunk.start, p.chunk.end)) for p in passages[:MAX_PASSAGES]]
         out = list(spans[:MAX_PIECES])
         units = sorted(units_of(passages, query.terms), key=lambda u: -u.score)
         best = units[0].score if units else 0.0
@@ -182,7 +188,8 @@ class GenerativeAnswerer:
             if (shown := check.sentence(sentence, usage)) is not None:
                 yield Delta(shown)
         if usage is None or usage.total_tokens == 0:
-            usage = Usage(self.count_tokens(system + user), self.count_tokens("".join(raw)))
+            usage = Usage(self.count_tokens(system + user), self.count_tokens("".join(raw)),
+                          usage.queue_s if usage is not None else 0.0)
         if check.declined:
             raise ModelDeclined(usage)
         if not check.mapping:
@@ -237,11 +244,11 @@ class _Checker:
         if text.rstrip().endswith(("?", "？")) or key in self._seen:
             return self._drop(text, "question or repeat")
         self._seen.add(key)
-        if self.lang == "en" and len(_CJK.findall(text)) > 0.3 * len(text.replace(" ", "")):
+        if self.lang == "en" and chinese_beyond_names(text, self.passages_text):
             return self._drop(text, "not in English")
         if not_given(text) and not any(c.isdigit() for c in text):
             return self._emit(text, None, sep)
-        verdict = self.attributor.attribute(text, hints)
+        verdict = self.attributor.attribute(without_ordinal(text), hints)
         if verdict.block is None:
             self.unsupported.append(text)
             return self._drop(text, verdict.reason)

@@ -26,7 +26,8 @@ where it applies):
   (aggregated as the count ``forbidden_violations``).
 * ``faithfulness`` / ``answer_correctness`` — only when a :class:`~assistant.evaluation.judge.Judge`
   (an LLM) is passed in;
-  see there.
+  see there. ``judge_agreement`` / ``judge_correlation`` (over ``judge_n`` answers with both) say how well the
+  judge's correctness agrees with ``fact_coverage`` (:func:`~assistant.evaluation.judge.agreement`).
 
 Latency is the wall time of the ``answer()`` call; tokens come from ``Answer.usage``. A question whose
 assistant call raised is recorded with ``error`` and scored as an empty, non-declining answer, so it fails
@@ -56,7 +57,7 @@ from tqdm import tqdm
 from assistant.data import Answer, AssistantLike, Filters, checklist_to_dict, citation_to_dict
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation.eligibility import score_checklist
-from assistant.evaluation.judge import Judge
+from assistant.evaluation.judge import Judge, agreement
 from assistant.evaluation.questions import Question, load_questions
 from assistant.lang import LANGS, normalize_for_match
 from assistant.text.markers import strip_markers
@@ -149,6 +150,9 @@ def aggregate(records: Sequence[Mapping[str, Any]], *, price_prompt_per_m: float
             out["forbidden_violations"] = int(sum(values(name)))
         else:
             out[name] = mean(name)
+    out.update(agreement([(float(m["answer_correctness"]), float(m["fact_coverage"])) for r in records
+                          if (m := r.get("metrics", {})).get("answer_correctness") is not None
+                          and m.get("fact_coverage") is not None]))
     latencies = [float(r["latency_ms"]) for r in records if not r.get("error") and r.get("latency_ms") is not None]
     out["latency_p50_ms"], out["latency_p95_ms"] = _percentile(latencies, 50), _percentile(latencies, 95)
     out["prompt_tokens"] = sum(int(r.get("usage", {}).get("prompt_tokens", 0)) for r in records)

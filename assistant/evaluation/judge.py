@@ -122,3 +122,22 @@ def bigram_similarity(a: str, b: str) -> float:
     dot = sum(n * gb[g] for g, n in ga.items())
     norm = (sum(n * n for n in ga.values()) * sum(n * n for n in gb.values())) ** 0.5
     return round(dot / norm, 4) if norm else 0.0
+
+
+def agreement(pairs: Sequence[tuple[float, float]], cut: float = 0.5) -> dict[str, float | int | None]:
+    """How well the judge's ``answer_correctness`` agrees with the string-matched ``fact_coverage``, over
+    ``(correctness, coverage)`` pairs of the same answers: the share on which both say right (≥ ``cut``) or
+    both say wrong, and Pearson's r (None when either side does not vary).
+
+    >>> agreement([(0.9, 1.0), (0.2, 0.0), (0.7, 0.0)])
+    {'judge_n': 3, 'judge_agreement': 0.6667, 'judge_correlation': 0.7206}
+    """
+    if not pairs:
+        return {}
+    agree = sum((c >= cut) == (f >= cut) for c, f in pairs) / len(pairs)
+    xs, ys = [c for c, _ in pairs], [f for _, f in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in pairs)
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    r = round(sxy / (sxx * syy) ** 0.5, 4) if sxx > 0 and syy > 0 else None
+    return {"judge_n": len(pairs), "judge_agreement": round(agree, 4), "judge_correlation": r}

@@ -181,7 +181,14 @@ def format_table(summary: Mapping[str, Any], metrics: Sequence[str] = TABLE_METR
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in [header, *body]]
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+    table = [lines[0], "-" * len(lines[0]), *lines[1:]]
+    overall = summary["overall"]
+    if overall.get("judge_n"):
+        r = overall.get("judge_correlation")
+        table += ["", f"judge vs fact coverage: the judge's answer_correctness (≥ 0.5 = right) agrees with fact "
+                      f"coverage on {overall['judge_agreement']:.1%} of {overall['judge_n']} judged answers; "
+                      f"Pearson r {'—' if r is None else f'{r:.2f}'}"]
+    return "\n".join(table)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answering.answerability import ARTIFACT, AnswerabilityModel, cross_validated, fit_logistic, fit_model
+from assistant.answering.answerability import (
+    ARTIFACT,
+    OFF_TOPIC_MAX_FALSE_DECLINES,
+    AnswerabilityModel,
+    cross_validated,
+    fit_logistic,
+    fit_model,
+)
 from assistant.answering.evidence import FEATURES
 from assistant.wiring import answerability_model
 
@@ -44,6 +51,10 @@ def test_fit_model_chooses_c_and_threshold_and_round_trips(tmp_path: Path) -> No
     assert cv["c"] in (0.1, 0.3, 1.0, 3.0, 10.0) and 0.2 <= model.threshold <= 0.8
     assert cv["balanced_accuracy"] > 0.7 and model.meta["n"] == 200 and model.meta["split"] == "tune"
     assert model.probability({"a": 2.0, "b": -1.0}) > 0.9 > 0.1 > model.probability({"a": -2.0, "b": 1.0})
+    # The lenient threshold: below the strict one, few answerable questions under it (cross-validated).
+    assert model.off_topic_threshold is not None and 0 < model.off_topic_threshold < model.threshold
+    assert cv["off_topic"]["false_decline_rate"] <= OFF_TOPIC_MAX_FALSE_DECLINES < cv["false_decline_rate"]
+    assert cv["off_topic"]["decline_accuracy"] < cv["decline_accuracy"]
     model.save(tmp_path / "m.json")
     again = AnswerabilityModel.load(tmp_path / "m.json")
     assert again == model
@@ -57,6 +68,7 @@ def test_the_shipped_artifact_is_fitted_on_tune_with_the_features_the_judge_comp
     model = AnswerabilityModel.load(ARTIFACT)
     assert model.features == FEATURES and model.meta["split"] == "tune"
     assert model.meta["n"] > 100 and 0.2 <= model.threshold <= 0.8
+    assert model.off_topic_threshold is not None and model.off_topic_threshold < model.threshold
     assert "fit_answerability.py" in model.meta["refit"]
     # Only for the embedder whose cosines it was fitted on; another embedder falls back to coverage.
     assert answerability_model(model.meta["embedder"]) == model

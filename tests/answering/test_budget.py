@@ -122,3 +122,18 @@ def test_condensation_and_answer_share_one_time_budget(settings: Settings) -> No
     assert len(slow.timeouts) == 2 and slow.timeouts[0] is not None and slow.timeouts[0] <= 1.0
     assert slow.timeouts[1] is not None and slow.timeouts[1] < 0.2
     assert answer.mode == "extractive" and answer.notice == message("note.fallback", "zh-Hans")
+
+
+def test_the_wait_for_a_model_slot_is_reported_in_the_answers_usage_and_timings(settings: Settings) -> None:
+    gate = ModelGate(slots=1, max_waiting=2, max_wait_s=5.0)
+    slow = GuardedChatModel(SlowChatModel("合作区共约3.89平方公里[1]。", delay_s=0.8), gate)
+    assistant = build_assistant(settings, embedder=FakeEmbedder(), chat_model=slow)
+    answers = []
+    first = threading.Thread(target=lambda: answers.append(assistant.answer(AREA_Q)))
+    first.start()
+    time.sleep(0.3)  # the first holds the slot
+    second = assistant.answer(AREA_Q)
+    first.join()
+    assert second.mode == "llm" and 0.2 < second.usage.queue_s < 2.0
+    assert second.timings_ms["queue_wait"] == pytest.approx(second.usage.queue_s * 1000)
+    assert answers[0].usage.queue_s < 0.1 and "queue_wait" not in answers[0].timings_ms

@@ -7,14 +7,24 @@ injection against an obedient model that does whatever any text tells it.
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 from support import make_tiny_settings
 
+from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.assistant import Assistant
 from assistant.answering.attribution import SentenceStream
-from assistant.answering.output_checks import contacts, fence, foreign_contacts, is_no_answer, leaks_prompt
+from assistant.answering.evidence import FEATURES, EvidenceJudge
+from assistant.answering.output_checks import (
+    chinese_beyond_names,
+    contacts,
+    fence,
+    foreign_contacts,
+    is_no_answer,
+    leaks_prompt,
+)
 from assistant.config import Settings
 from assistant.data import Answer, Chunk, Delta, Passage, Sources
 from assistant.messages import text as message
@@ -177,3 +187,103 @@ def test_injection_inside_a_passage_is_inert(fake_settings: Settings) -> None:
     assert user.count("</passages>") == 1
     assert answer.text == "合作区共约3.89平方公里[1]。"
     assert all("PWNED" not in e.text and "evil" not in e.text for e in events if isinstance(e, Delta))
+
+
+# -- numbered lists and quoted names ---------------------------------------------------------------------------
+
+
+def test_a_list_items_ordinal_and_an_abbreviation_do_not_end_a_sentence() -> None:
+    s = SentenceStream()
+    text = "The crossings are:\n1. 福田口岸[1]\n2. 皇岗口岸[1]\nUse Channel No. 1 there. The total is 30. Done.\n"
+    out = [piece for i in range(0, len(text), 3) for piece in s.feed(text[i : i + 3])] + s.flush()
+    assert out == ["The crossings are:\n", "1. 福田口岸[1]\n", "2. 皇岗口岸[1]\n", "Use Channel No. 1 there. ",
+                   "The total is 30. ", "Done.\n"]
+
+
+def test_numbered_items_are_kept_whole_and_each_attributed(fake_settings: Settings) -> None:
+    reply = "1. 合作区共约3.89平方公里。\n2. 其中深圳园区3.02平方公里。\n"
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel([reply])), AREA_Q)
+    assert answer.mode == "llm", answer.meta
+    assert answer.text.splitlines() == ["1. 合作区共约3.89平方公里[1]。", "2. 其中深圳园区3.02平方公里[1]。"]
+
+
+def test_an_english_answer_may_list_chinese_names_quoted_from_the_passages(fake_settings: Settings) -> None:
+    reply = ("The zone has two land crossings:\n- 福田口岸\n- 皇岗口岸\n- 罗湖口岸\n"
+             "两园区隔深圳河相望，区内有两个口岸。\n")
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel([reply])), "Which land crossings does the zone have?")
+    assert answer.mode == "llm" and answer.lang == "en", answer.meta
+    assert "福田口岸" in answer.text and "皇岗口岸" in answer.text
+    assert "罗湖" not in answer.text  # a Chinese name the passages do not hold
+    assert "相望" not in answer.text  # a Chinese clause is not a name
+    assert any("not in English" in d for d in answer.meta["dropped"])
+
+
+def test_chinese_beyond_names() -> None:
+    source = "区内有福田口岸和皇岗口岸两个连通深港的陆路口岸。《河套深港科技创新合作区深圳园区发展规划》"
+    assert not chinese_beyond_names("2. 皇岗口岸", source)
+    assert not chinese_beyond_names("It is set by the 《河套深港科技创新合作区深圳园区发展规划》.", source)
+    assert not chinese_beyond_names("The Futian (福田) port is one of them.", source)  # a short gloss
+    assert chinese_beyond_names("- 罗湖口岸", source)
+    assert chinese_beyond_names("福田口岸，很近。", source)
+    assert chinese_beyond_names("区内有福田口岸和皇岗口岸两个连通深港的陆路口岸", source)  # a sentence, not a name
+
+
+# -- what the model is shown -----------------------------------------------------------------------------------
+
+
+def test_the_passages_context_shows_whole_chunks_and_the_evidence_context_selected_sentences(
+        fake_settings: Settings) -> None:
+    shown = {}
+    for kind in ("evidence", "passages"):
+        model = FakeChatModel(["合作区共约3.89平方公里。"])
+        assistant = build_assistant(fake_settings.with_(llm_context=kind), embedder=FakeEmbedder(), chat_model=model)
+        _, answer = _stream(assistant, AREA_Q)
+        assert answer.mode == "llm", answer.meta
+        shown[kind] = model.requests[-1][-1].content
+    assert "3.89" in shown["evidence"] and "3.89" in shown["passages"]
+    assert len(shown["passages"]) > len(shown["evidence"])
+    assert "福田保税区：1.35平方公里" in shown["passages"]  # the rest of the chunk that holds the area
+
+
+def test_a_bare_figure_is_attributed_to_the_passage_that_holds_it(fake_settings: Settings) -> None:
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel(["约3.89。"])), AREA_Q)
+    assert answer.mode == "llm" and answer.text == "约3.89[1]。", answer.meta
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel(["3.98"])), AREA_Q)
+    assert answer.mode == "extractive" and answer.notice == message("note.unverified", "zh-Hans")
+
+
+# -- the evidence gate in llm mode: only clearly off-topic questions are declined before the model -------------
+
+
+def _gated(settings: Settings, model: FakeChatModel | None, probability: float) -> Assistant:
+    """An assistant whose answerability model gives every question ``probability`` (strict threshold 0.6,
+    off-topic threshold 0.3)."""
+    assistant = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model)
+    logit = math.log(probability / (1 - probability))
+    constant = AnswerabilityModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES),
+                                  logit, threshold=0.6, off_topic_threshold=0.3)
+    assistant.judge = EvidenceJudge(assistant.reader, constant)
+    return assistant
+
+
+def test_a_question_the_evidence_leaves_in_doubt_goes_to_the_model_and_its_no_answer_declines(
+        fake_settings: Settings) -> None:
+    assert _gated(fake_settings, None, 0.45).answer(AREA_Q).mode == "decline"  # extractive: the strict verdict
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    assert _gated(fake_settings, model, 0.45).answer(AREA_Q).mode == "llm" and len(model.requests) == 1
+    model = FakeChatModel(["NO_ANSWER"])
+    answer = _gated(fake_settings, model, 0.45).answer(AREA_Q)
+    assert answer.mode == "decline" and answer.meta["declined_by"] == "model" and len(model.requests) == 1
+
+
+def test_a_clearly_off_topic_question_is_declined_before_the_model(fake_settings: Settings) -> None:
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    answer = _gated(fake_settings, model, 0.2).answer(AREA_Q)
+    assert answer.mode == "decline" and not model.requests
+
+
+def test_when_the_model_fails_a_doubtful_question_is_declined_and_a_clear_one_quoted(fake_settings: Settings) -> None:
+    doubtful = _gated(fake_settings, FakeChatModel(fail=True), 0.45).answer(AREA_Q)
+    assert doubtful.mode == "decline" and "fallback_reason" in doubtful.meta
+    clear = _gated(fake_settings, FakeChatModel(fail=True), 0.9).answer(AREA_Q)
+    assert clear.mode == "extractive" and clear.notice == message("note.fallback", "zh-Hans") and clear.citations

@@ -29,7 +29,7 @@ from assistant.evaluation.evaluate import (
     run_eval,
     score_answer,
 )
-from assistant.evaluation.judge import Judge
+from assistant.evaluation.judge import Judge, agreement
 from assistant.evaluation.report import compare_runs, format_table, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel
 
@@ -520,6 +520,16 @@ def test_judge_errors_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     summary = run_eval(FakeAssistant(), write_jsonl(tmp_path / "q2.jsonl", ROWS[:1]), tmp_path / "o2",
                        judge=good, concurrency=1, progress=False)
     assert summary["overall"]["faithfulness"] == 1.0 and summary["overall"]["answer_correctness"] > 0.75
+    # The judge agrees with fact coverage on this answer, and the printed table says so.
+    assert summary["overall"]["judge_n"] == 1 and summary["overall"]["judge_agreement"] == 1.0
+    assert "agrees with fact coverage on 100.0% of 1 judged answers" in format_table(summary)
+
+
+def test_judge_agreement_with_fact_coverage() -> None:
+    assert agreement([]) == {}
+    got = agreement([(0.9, 1.0), (0.8, 1.0), (0.1, 0.0), (0.6, 0.0)])
+    assert got["judge_n"] == 4 and got["judge_agreement"] == 0.75 and 0.5 < got["judge_correlation"] < 1
+    assert agreement([(0.9, 1.0), (0.2, 1.0)])["judge_correlation"] is None  # coverage does not vary
 
 
 def test_judge_templates_declare_their_variables() -> None:
