@@ -110,6 +110,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if not body.stream:
             a = await run_in_threadpool(deps.assistant.answer, question, history, lang=body.lang)
+            await run_in_threadpool(deps.log, a, "openai")
             return OACompletion(id=cid, created=created, model=MODEL_ID, usage=UsageOut.of(a),
                                 choices=[OAChoice(message={"role": "assistant", "content": _content(a)})],
                                 citations=[CitationOut.of(c) for c in a.citations], answerable=a.answerable,
@@ -124,6 +125,7 @@ def add_openai_routes(app: FastAPI, deps: Deps) -> None:
             return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
         def on_answer(a: Answer, sent: str) -> Iterator[str]:
+            deps.log(a, "openai-stream")
             if rest := unsent_rest(a, sent):
                 yield chunk({"content": rest})
             if a.verdict is not None and (checklist := render_checklist(a)) not in sent + rest:

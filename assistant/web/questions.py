@@ -7,6 +7,7 @@ confidence and the index build that answered. No IP address or other personal da
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections import Counter
@@ -14,11 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.data import Answer, AssistantLike
 from assistant.errors import AssistantError
+
+log = logging.getLogger(__name__)
 
 #: An answered question whose confidence is below this counts as a gap too.
 LOW_CONFIDENCE = 0.5
@@ -40,6 +44,35 @@ CREATE TABLE IF NOT EXISTS questions (
 CREATE INDEX IF NOT EXISTS questions_created_at ON questions (created_at);
 """
 _COLUMNS = ("id", "created_at", "question", "lang", "answerable", "confidence", "mode", "build", "channel")
+
+
+class QuestionSink(Protocol):
+    """What the answering channels need of :class:`QuestionLog`."""
+
+    def record(self, question: str, *, lang: str | None, answerable: bool, confidence: float | None,
+               mode: str | None, build: str | None, channel: str = "api") -> int: ...
+
+
+def serving_build(assistant: AssistantLike) -> str | None:
+    """The id of the index build ``assistant`` serves now (kept with questions and feedback), or None."""
+    try:
+        build = assistant.info().get("build")
+    except AssistantError:
+        return None
+    return str(build) if build else None
+
+
+def record_answer(sink: QuestionSink | None, assistant: AssistantLike, answer: Answer, channel: str) -> None:
+    """Keep ``answer``'s question, how it was answered and the build that answered it, for the editors' content
+    gaps: the one path every channel takes (``api``, ``api-stream``, ``openai``, ``webchat``). A log that cannot
+    be written is logged, never the asker's error: the answer was given."""
+    if sink is None:
+        return
+    try:
+        sink.record(answer.question, lang=answer.lang, answerable=answer.answerable, confidence=answer.confidence,
+                    mode=answer.mode, build=serving_build(assistant), channel=channel)
+    except AssistantError as exc:
+        log.warning("question not kept for the content gaps: %s", exc)
 
 
 class QuestionLog:

@@ -21,6 +21,7 @@ from assistant.data import Answer, AssistantLike, Filters, Message, Sources
 from assistant.errors import AssistantError
 from assistant.limits import Turn
 from assistant.web.errors import ApiError
+from assistant.web.questions import QuestionSink, record_answer, serving_build
 from assistant.web.schemas import (
     ERROR_RESPONSES,
     AskRequest,
@@ -35,13 +36,6 @@ from assistant.web.schemas import (
 )
 from assistant.web.streaming import SSE_HEADERS, sse, start_stream, stream_items, unsent_rest
 from assistant.web.widget import widget_response
-
-
-class QuestionSink(Protocol):
-    """What the ask routes need of :class:`assistant.web.questions.QuestionLog`."""
-
-    def record(self, question: str, *, lang: str | None, answerable: bool, confidence: float | None,
-               mode: str | None, build: str | None, channel: str = "api") -> int: ...
 
 
 class FeedbackSink(Protocol):
@@ -63,18 +57,11 @@ class Deps:
 
     def build(self) -> str | None:
         """The id of the index build now serving (stored with questions and feedback)."""
-        try:
-            build = self.assistant.info().get("build")
-        except AssistantError:
-            return None
-        return str(build) if build else None
+        return serving_build(self.assistant)
 
     def log(self, answer: Answer, channel: str) -> None:
         """Keep the question and how it was answered, for the editors' content gaps."""
-        if self.questions is not None:
-            self.questions.record(answer.question, lang=answer.lang, answerable=answer.answerable,
-                                  confidence=answer.confidence, mode=answer.mode, build=self.build(),
-                                  channel=channel)
+        record_answer(self.questions, self.assistant, answer, channel)
 
     def checked(self, question: str, history: Sequence[Turn]) -> tuple[str, list[Message]]:
         """The question and history within the limits (else LimitError → 413, InputError → 422)."""

@@ -36,10 +36,11 @@ def build_app(settings: Settings, assistant: Any, admin: AdminTools | None = Non
     from assistant.web.questions import QuestionLog
     from assistant.web.ui import build_ui, launch_options
 
-    feedback = FeedbackStore(settings.feedback_db)
-    app = create_app(assistant, settings, feedback, QuestionLog(settings.feedback_db), admin)
+    feedback, questions = FeedbackStore(settings.feedback_db), QuestionLog(settings.feedback_db)
+    app = create_app(assistant, settings, feedback, questions, admin)
     app.state.live = assistant if isinstance(assistant, LiveAssistant) else None
-    return gradio.mount_gradio_app(app, build_ui(assistant, feedback, settings), path="/", **launch_options())
+    return gradio.mount_gradio_app(app, build_ui(assistant, feedback, settings, questions), path="/",
+                                   **launch_options())
 
 
 def serve(settings: Settings, assistant: Any, admin: AdminTools | None = None) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.data import AssistantLike
 from assistant.errors import AssistantError
 from assistant.web.feedback import FeedbackStore
+from assistant.web.questions import QuestionSink
 from assistant.web.ui_chat import WebChat, checked_session, new_session
 from assistant.web.ui_render import render_answer, render_citation, render_error, render_text
 
@@ -116,12 +117,14 @@ def launch_options() -> dict[str, Any]:
     return {"theme": theme, "head": f"<style>{css}</style>", "js": js, "footer_links": []}
 
 
-def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settings) -> gr.Blocks:
-    """The web chat page over ``assistant``, storing ratings in ``feedback``. Launch it with
-    :func:`launch_options` (see the module docstring); the caller sets gradio's environment first."""
+def build_ui(assistant: AssistantLike, feedback: FeedbackStore, settings: Settings,
+             questions: QuestionSink | None = None) -> gr.Blocks:
+    """The web chat page over ``assistant``, storing ratings in ``feedback`` and the questions answered in
+    ``questions`` (the content gaps). Launch it with :func:`launch_options` (see the module docstring); the
+    caller sets gradio's environment first."""
     import gradio as gr
 
-    chat = WebChat(assistant, feedback, limits=settings.limits)
+    chat = WebChat(assistant, feedback, limits=settings.limits, questions=questions)
     try:
         info = assistant.info()
     except AssistantError as exc:

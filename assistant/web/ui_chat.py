@@ -23,6 +23,7 @@ from assistant.data import Answer, AssistantLike, Delta, Message, citation_to_di
 from assistant.errors import AssistantError
 from assistant.limits import Limits
 from assistant.web.feedback import FeedbackStore
+from assistant.web.questions import QuestionSink, record_answer, serving_build
 from assistant.web.ui_render import render_answer, render_error, render_question, render_text
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,14 @@ def checked_session(value: Any) -> dict[str, Any]:
 
 
 class WebChat:
-    """The page's handlers over a built assistant and a feedback store."""
+    """The page's handlers over a built assistant, a feedback store and the question log (the editors' content
+    gaps: each answered question is kept there as the API keeps it, channel ``webchat``)."""
 
     def __init__(self, assistant: AssistantLike, feedback: FeedbackStore, *, max_history_turns: int = 10,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, questions: QuestionSink | None = None) -> None:
         self.assistant = assistant
         self.feedback = feedback
+        self.questions = questions
         self.limits = limits or Limits(max_history_turns=max_history_turns)
         self._stops: set[str] = set()
         self._lock = threading.Lock()
@@ -135,10 +138,12 @@ class WebChat:
             yield chat, "", {**session, "chat": chat}, ""
             return
 
+        record_answer(self.questions, self.assistant, final, "webchat")
         turn = session["turn"] + 1
         chat[-1] = {"role": "assistant", "content": render_answer(final, turn)}
         record = {"question": question, "answer": final.text, "lang": final.lang, "mode": final.mode,
-                  "model": final.model, "notice": final.notice, "turn": turn,
+                  "model": final.model, "notice": final.notice, "turn": turn, "confidence": final.confidence,
+                  "build": serving_build(self.assistant),
                   "citations": [citation_to_dict(c) for c in final.citations]}
         session = {
             "history": [*session["history"], {"role": "user", "content": question},
@@ -166,7 +171,8 @@ class WebChat:
                 record["question"], str(record.get("answer", "")), list(record.get("citations") or []), rating,
                 reason=(reason or "").strip() or None, lang=record.get("lang"), mode=record.get("mode"),
                 meta={"source": "webchat", "model": record.get("model"), "notice": record.get("notice"),
-                      "turn": record.get("turn")},
+                      "turn": record.get("turn"), "build": record.get("build"),
+                      "confidence": record.get("confidence")},
             )
         except AssistantError as exc:
             return f"⚠ 反馈未保存 Feedback not saved: {exc}", reason, session

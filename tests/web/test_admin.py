@@ -133,6 +133,18 @@ def test_unknown_document_or_job_is_404(tmp_path: Path) -> None:
     assert client.get("/api/v1/admin/jobs/nope", headers=AUTH).json()["error"]["code"] == "unknown_job"
 
 
+def test_every_answering_channel_keeps_its_questions(tmp_path: Path) -> None:
+    client, _, questions = make_client(tmp_path)
+    assert client.post("/api/v1/ask", json={"question": "问一"}).status_code == 200
+    assert client.post("/api/v1/ask/stream", json={"question": "问二"}).status_code == 200
+    for n, stream in ((3, False), (4, True)):
+        r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": f"问{n}"}],
+                                                       "stream": stream})
+        assert r.status_code == 200
+    kept = [(r["question"], r["channel"]) for r in reversed(questions.rows())]
+    assert kept == [("问一", "api"), ("问二", "api-stream"), ("问3", "openai"), ("问4", "openai-stream")]
+
+
 def test_questions_are_logged_and_gaps_grouped_with_csv(tmp_path: Path) -> None:
     client, _, questions = make_client(tmp_path)
     for q in ("写一首诗", "写一首诗", "合作区面积多大？"):  # the fake declines questions with 诗

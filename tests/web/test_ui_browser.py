@@ -18,6 +18,7 @@ from assistant.config import Settings
 from assistant.data import Answer, Citation, Message, Passage
 from assistant.testing import FAKE_CHUNK, FAKE_SUGGESTIONS, FakeAssistant
 from assistant.web.feedback import FeedbackStore
+from assistant.web.questions import QuestionLog
 
 ARTIFACTS = REPO / "artifacts"
 
@@ -56,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Feed
         store = FeedbackStore(tmp / "feedback.sqlite3")
         assistant = TwoSourceAssistant(delay_s=1.0)  # slow enough that streaming shows partial text
         settings = Settings(index_dir=tmp / "index", feedback_db=store.path)
-        with launch_blocks(build_ui(assistant, store, settings)) as url:
+        with launch_blocks(build_ui(assistant, store, settings, QuestionLog(store.path))) as url:
             yield url, store, assistant
 
 
@@ -103,6 +104,9 @@ def test_webchat_in_chromium(served: tuple[str, FeedbackStore, TwoSourceAssistan
         box.fill("有哪些口岸？")
         box.press("Enter")
         expect(chat.locator("#hp-fn-2-2")).to_be_attached(timeout=30_000)
+        # both questions are kept for the editors' content gaps, as the API keeps its own
+        asked = [(r["question"], r["channel"]) for r in QuestionLog(store.path).rows()]
+        assert asked == [("有哪些口岸？", "webchat"), ("河套合作区总面积有多大？", "webchat")]
 
         # [2] of the first answer opens footnote 2 of the first answer (closed until then)
         note = chat.locator("#hp-fn-1-2")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+from support import gradio_env
+
+from assistant.config import Settings
 from assistant.data import Answer, Citation, Delta, Message
 from assistant.errors import LLMError
 from assistant.testing import FakeAssistant
 from assistant.web.feedback import FeedbackStore
+from assistant.web.questions import QuestionLog
 from assistant.web.ui_chat import WebChat, checked_session, new_session
 from assistant.web.ui_render import citation_label, render_answer, render_citation, render_error, render_text
 
@@ -244,3 +251,51 @@ def test_handler_shows_assistant_errors_as_a_message(tmp_path: Path) -> None:
     status, _, _ = chat.rate(1, True, "", session)
     assert "Rate an answer" in status
     assert chat.feedback.count() == 0
+
+
+class _BuildAssistant(FakeAssistant):
+    """The fake, serving build ``b-7`` and answering with confidence 0.8 (declines: none)."""
+
+    def _answer(self, question: str, history: Sequence[Message]) -> Answer:
+        a = super()._answer(question, history)
+        return a if not a.answerable else dataclasses.replace(a, confidence=0.8)
+
+    def info(self) -> dict[str, object]:
+        return {**super().info(), "build": "b-7"}
+
+
+def test_web_chat_keeps_each_question_for_the_content_gaps(tmp_path: Path) -> None:
+    questions = QuestionLog(tmp_path / "fb.sqlite3")
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    chat = WebChat(_BuildAssistant(), store, questions=questions)
+    _, _, session, _ = _last(chat.respond("写一首诗", "auto", new_session()))
+    _, _, session, _ = _last(chat.respond("合作区面积多大？", "auto", session))
+    rows = questions.rows()  # newest first
+    assert [(r["question"], r["answerable"], r["confidence"], r["build"], r["channel"]) for r in rows] == [
+        ("合作区面积多大？", True, 0.8, "b-7", "webchat"), ("写一首诗", False, None, "b-7", "webchat")]
+    assert [g["question"] for g in questions.gaps(lambda texts: np.ones((len(texts), 2)))] == ["写一首诗"]
+    chat.rate(3, True, "", session)  # a rating carries the build and confidence of the answer it rates
+    assert {k: store.recent(1)[0]["meta"][k] for k in ("build", "confidence")} == {"build": "b-7", "confidence": 0.8}
+
+
+def test_a_question_log_that_fails_does_not_fail_the_answer(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite3").mkdir()  # a folder where the database should be: every write fails
+    chat = WebChat(_BuildAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"),
+                   questions=QuestionLog(tmp_path / "dir.sqlite3"))
+    chat_value, _, session, _ = _last(chat.respond("合作区面积多大？", "auto", new_session()))
+    assert "3.89平方公里" in chat_value[-1]["content"] and len(session["history"]) == 2
+
+
+def test_the_served_web_chat_records_into_the_servers_question_log(tmp_path: Path) -> None:
+    """build_app hands the web chat the same question log as the API: asking through the page's own
+    ``respond`` handler (as gradio calls it) adds a ``webchat`` row that the admin gaps list reads."""
+    with gradio_env():
+        from assistant.web.server import build_app
+
+        settings = Settings(index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+        app = build_app(settings, _BuildAssistant())
+    blocks = next(r.app.blocks for r in app.routes if hasattr(getattr(r, "app", None), "blocks"))
+    respond = next(f.fn for f in blocks.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+    _last(respond("写一首诗", "auto", new_session(), SimpleNamespace(session_hash="visitor")))
+    (row,) = QuestionLog(settings.feedback_db).rows()
+    assert (row["question"], row["answerable"], row["build"], row["channel"]) == ("写一首诗", False, "b-7", "webchat")
