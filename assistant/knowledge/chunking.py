@@ -210,7 +210,10 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 220, mi
     """
     text = doc.text
     blocks: list[_Block] = []
-    for block in _blocks(text, doc.title):
+    # A document split out of a collection (one policy of a policy list) has its path under the collection's
+    # title, as it had inside the list: the same path, so the same index text, wherever an entry is kept.
+    root = str(doc.meta.get("collection") or doc.title)
+    for block in _blocks(text, root):
         if count(text[block.start : block.end]) > max_tokens:
             blocks.extend(_split_oversized(text, block, max_tokens, count))
         else:

@@ -13,6 +13,7 @@ from support import REPO
 
 from assistant.data import Chunk, Document
 from assistant.knowledge.chunking import chunk_document, chunk_documents, split_sentences
+from assistant.knowledge.indexing import chunk_index_text
 from assistant.knowledge.ingest import load_document
 from assistant.text.tokens import count_tokens, prepare_cache
 
@@ -317,3 +318,15 @@ def test_token_counter_drives_the_budget(tiktoken_ready: None) -> None:
     assert len(chunks) > 2
     assert all(count_tokens(c.text) <= 60 for c in chunks)
     assert re.fullmatch(r"[0-9a-f]{20}", chunks[0].id)
+
+
+def test_an_entry_split_out_of_a_list_keeps_the_path_and_index_text_it_had_inside_the_list() -> None:
+    entry = "### P06 《某通知》\n\n- 发文机关：财政部。\n- 文号与日期：财税〔2024〕5号，2024年1月19日。\n"
+    whole = Document("list.md", f"# 政策清单\n\n## 二、税收\n\n{entry}", {"title": "政策清单"})
+    alone = Document("policies/p06.md", f"## 二、税收\n\n{entry}",
+                     {"title": "P06 《某通知》", "collection": "政策清单", "doc_no": "财税〔2024〕5号"})
+    (inside,) = chunk_document(whole, len, max_tokens=200, min_tokens=1)
+    (split,) = chunk_document(alone, len, max_tokens=200, min_tokens=1)
+    assert split.section == inside.section == ("政策清单", "二、税收", "P06 《某通知》")
+    assert chunk_index_text(split) == chunk_index_text(inside)
+    assert split.meta["title"] == "P06 《某通知》" and split.meta["doc_no"] == "财税〔2024〕5号"  # its own metadata
