@@ -24,21 +24,13 @@ from assistant.data import Filters, Passage
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.indexing import LoadedIndex
 from assistant.knowledge.lexical import tokenize
-from assistant.knowledge.lifecycle import wanted_scopes, wanted_statuses
 
 
 def filter_mask(filters: Filters, index: LoadedIndex, today: dt.date | None = None) -> np.ndarray:
-    """Boolean mask over the chunks of ``index`` that ``filters`` keeps (vectorised over per-chunk arrays);
-    lifecycle statuses are those on ``today``. ValueError names an unknown status or scope."""
-    keep = np.ones(len(index.chunks), dtype=bool)
-    for key, values in (("source", filters.sources), ("kind", filters.kinds)):
-        if values:
-            keep &= np.isin(index.fields[key], list(values))
-    if filters.statuses:
-        keep &= np.isin(index.statuses(today), list(wanted_statuses(filters.statuses)))
-    if filters.scopes:
-        keep &= np.isin(index.fields["scope"], list(wanted_scopes(filters.scopes)))
-    return keep
+    """Boolean mask (read-only) over the chunks of ``index`` that ``filters`` keeps; lifecycle statuses are
+    those on ``today``. A look-up in the index's coded fields, cached per filter
+    (:class:`assistant.knowledge.fields.ChunkFields`). ValueError names an unknown status or scope."""
+    return index.fields.mask(filters, today)
 
 
 @dataclass(frozen=True)
@@ -153,7 +145,6 @@ class HybridRetriever:
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(tuple(passages), text, tuple(expansion), timings, tuple(vectors))
 
-
     def _dense(self, vector: np.ndarray, mask: np.ndarray | None) -> list[tuple[str, float]]:
         """The ``candidates`` nearest chunks that ``mask`` keeps, best first, as ``(id, cosine)``."""
         if mask is None:
@@ -162,17 +153,26 @@ class HybridRetriever:
         if kept == 0:
             return []
         if kept <= self.brute_force_max:  # exact: score the kept chunks' vectors (cached after the first time)
-            ids = [self.index.chunks[i].id for i in np.flatnonzero(mask)]
-            matrix = self.index.vector_matrix(ids)
-            sims = matrix @ np.asarray(vector, dtype=np.float32)
-            top = np.argsort(-sims, kind="stable")[: self.candidates]
-            return [(ids[i], float(sims[i])) for i in top]
+            rows = np.flatnonzero(mask)
+            sims = self.index.vector_rows(rows) @ np.asarray(vector, dtype=np.float32)
+            return [(self.index.chunks[rows[i]].id, float(sims[i])) for i in _best(sims, self.candidates)]
         # Many kept: over-fetch unfiltered neighbours in proportion to how few the filter keeps, then mask.
         total = len(self.index.chunks)
         n = min(total, int(self.candidates * total / kept * 2) + self.candidates)
         hits = [(i, s) for i, s in self.index.store.query(vector, n)
                 if i in self.index.by_id and mask[self.index.by_id[i]]]
         return hits[: self.candidates]
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest ``scores``, best first, ties in position order — what a stable
+    ``argsort(-scores)[:k]`` gives, without sorting all of them."""
+    if len(scores) > k > 0:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th highest
+        idx = np.flatnonzero(scores >= kth)
+    else:
+        idx = np.arange(len(scores))
+    return idx[np.argsort(-scores[idx], kind="stable")][:k]
 
 
 def _top_indices(scores: np.ndarray, k: int) -> list[int]:

@@ -38,9 +38,9 @@ from assistant.errors import IndexBusyError, IndexNotBuiltError
 from assistant.knowledge.builds import build_lock, doom, leased_builds
 from assistant.knowledge.chunking import chunk_documents
 from assistant.knowledge.embedding import Embedder, embed_batched, passage_text
+from assistant.knowledge.fields import ChunkFields
 from assistant.knowledge.ingest import SkippedFile, load_sources
 from assistant.knowledge.lexical import BM25Index, DocFrequencies, load_user_dict, tokenize
-from assistant.knowledge.lifecycle import status_of
 from assistant.knowledge.sentences import SentenceVectors
 from assistant.knowledge.store import ChromaStore, collection_names, drop_collection
 from assistant.lang import to_simplified
@@ -82,42 +82,33 @@ class LoadedIndex:
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
-        # Per-chunk metadata as arrays, so a filter is one vectorised comparison, not a loop over chunks.
-        self.fields: dict[str, np.ndarray] = {
-            "source": np.array([c.source for c in self.chunks], dtype=object),
-            "kind": np.array([str(c.meta.get("kind", "")) for c in self.chunks], dtype=object),
-            "scope": np.array([str(c.meta.get("scope", "")) for c in self.chunks], dtype=object),
-        }
-        self._status_day: tuple[dt.date, np.ndarray] | None = None
-        self._matrices: dict[int, np.ndarray] = {}
+        # Per-chunk metadata coded once, so a filter is a table look-up (assistant.knowledge.fields).
+        self.fields = ChunkFields(self.chunks)
+        self._matrices: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def statuses(self, today: dt.date | None = None) -> np.ndarray:
         """Each chunk's lifecycle status on ``today`` (:func:`assistant.knowledge.lifecycle.status_of`), as an
-        array; computed once a day (chunks of one section share their metadata, so once per section)."""
-        today = today or dt.date.today()
-        if self._status_day is None or self._status_day[0] != today:
-            memo: dict[tuple[str, ...], str] = {}
-            out = []
-            for c in self.chunks:
-                key = tuple(str(c.meta.get(k, "")) for k in ("status", "superseded_by", "effective_from", "expires"))
-                if key not in memo:
-                    memo[key] = status_of(c.meta, today)
-                out.append(memo[key])
-            self._status_day = (today, np.array(out, dtype=object))
-        return self._status_day[1]
+        array of strings; worked out once a day."""
+        return self.fields.statuses(today).decoded()
 
-    def vector_matrix(self, ids: list[str]) -> np.ndarray:
-        """The stored vectors of ``ids`` as one matrix (rows in order); the last few sets asked for are cached,
-        since a filter asks for the same set on every query."""
-        key = hash(tuple(ids))
-        if key not in self._matrices:
-            found = self.store.vectors(ids) if ids else {}
-            dim = len(next(iter(found.values()))) if found else 1
-            zero = np.zeros(dim, dtype=np.float32)
-            if len(self._matrices) >= 8:
-                self._matrices.pop(next(iter(self._matrices)))
-            self._matrices[key] = np.vstack([found.get(i, zero) for i in ids]) if ids else np.zeros((0, dim))
-        return self._matrices[key]
+    def vector_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of the chunks at positions ``rows`` as one matrix (in that order). The last few
+        sets asked for are kept, since a filter asks for the same set on every query; the key is the rows'
+        bytes, so a cached set is found without building its ids again."""
+        rows = np.asarray(rows, dtype=np.int64)
+        key = (len(rows), hash(rows.tobytes()))
+        hit = self._matrices.get(key)
+        if hit is not None and np.array_equal(hit[0], rows):
+            return hit[1]
+        ids = [self.chunks[int(i)].id for i in rows]
+        found = self.store.vectors(ids) if ids else {}
+        dim = len(next(iter(found.values()))) if found else 1
+        zero = np.zeros(dim, dtype=np.float32)
+        matrix = np.vstack([found.get(i, zero) for i in ids]).astype(np.float32) if ids else np.zeros((0, dim))
+        if len(self._matrices) >= 8:
+            self._matrices.pop(next(iter(self._matrices)))
+        self._matrices[key] = (rows, matrix)
+        return matrix
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         i = self.by_id.get(chunk_id)

@@ -14,7 +14,9 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answering.retrieval import Glossary, HybridRetriever, SearchResult, filter_mask
 from assistant.config import Settings
 from assistant.data import Filters
+from assistant.knowledge.indexing import LoadedIndex
 from assistant.knowledge.ingest import load_document
+from assistant.knowledge.lifecycle import status_of, wanted_scopes, wanted_statuses
 from assistant.langchain_adapters import LangChainEmbeddings, ParkRetriever
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_indexer, build_retriever
@@ -132,6 +134,55 @@ def test_kind_status_and_scope_filters(retriever: HybridRetriever, filters: Filt
     assert sources_of(result) == expected
     mask = filter_mask(filters, retriever.index)
     assert all(mask[retriever.index.by_id[p.id]] for p in result.passages)
+
+
+def _mask_by_strings(filters: Filters, index: LoadedIndex, today: dt.date) -> np.ndarray:
+    """The filter as it was first written (``np.isin`` over per-chunk strings): the reference the coded,
+    cached masks must equal."""
+    keep = np.ones(len(index.chunks), dtype=bool)
+    per_chunk = {"source": [c.source for c in index.chunks],
+                 "kind": [str(c.meta.get("kind", "")) for c in index.chunks],
+                 "scope": [str(c.meta.get("scope", "")) for c in index.chunks]}
+    for key, values in (("source", filters.sources), ("kind", filters.kinds)):
+        if values:
+            keep &= np.isin(np.array(per_chunk[key], dtype=object), list(values))
+    if filters.statuses:
+        statuses = np.array([status_of(c.meta, today) for c in index.chunks], dtype=object)
+        keep &= np.isin(statuses, list(wanted_statuses(filters.statuses)))
+    if filters.scopes:
+        keep &= np.isin(np.array(per_chunk["scope"], dtype=object), list(wanted_scopes(filters.scopes)))
+    return keep
+
+
+SAME_AS_BEFORE = [Filters(sources=("policy-excerpt.md",)), Filters(sources=("old-notice.md", "plan-excerpt.md")),
+                  Filters(kinds=("notice", "plan")), Filters(statuses=("in_force",)), Filters(statuses=("expired",)),
+                  Filters(scopes=("香港园区",)), Filters(scopes=("深圳园区",), statuses=("in_force",)),
+                  Filters(sources=("nope.md",)), Filters(kinds=("policy",), scopes=("both",))]
+
+
+@pytest.mark.parametrize("filters", SAME_AS_BEFORE)
+@pytest.mark.parametrize("brute_force_max", [0, 10_000])
+def test_filtered_search_returns_what_the_string_filter_returned(
+        retriever: HybridRetriever, filters: Filters, brute_force_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    retriever.brute_force_max = brute_force_max
+    today = dt.date.today()
+    assert filter_mask(filters, retriever.index).tolist() == _mask_by_strings(filters, retriever.index, today).tolist()
+    questions = (AREA_ZH, AREA_EN, "个人所得税 香港居民", "河套发展署 咨询")
+    coded = [retriever.search(q, k=6, filters=filters) for q in questions]
+    monkeypatch.setattr(retriever.index.fields, "mask", lambda f, day=None: _mask_by_strings(f, retriever.index, today))
+    by_strings = [retriever.search(q, k=6, filters=filters) for q in questions]
+    for a, b in zip(coded, by_strings, strict=True):
+        assert [(p.id, p.score, p.dense_rank, p.lexical_rank) for p in a.passages] == \
+               [(p.id, p.score, p.dense_rank, p.lexical_rank) for p in b.passages]
+
+
+def test_a_filters_mask_is_made_once_and_cannot_be_changed(retriever: HybridRetriever) -> None:
+    f = Filters(scopes=("香港园区",), statuses=("in_force",))
+    first = filter_mask(f, retriever.index)
+    assert filter_mask(Filters(scopes=("香港园区",), statuses=("in_force",)), retriever.index) is first  # cached
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = not first[0]
+    assert filter_mask(f, retriever.index, dt.date(2023, 6, 1)) is not first  # another day: worked out again
 
 
 def test_status_is_derived_against_the_day_of_the_search(retriever: HybridRetriever) -> None:
