@@ -210,7 +210,8 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                     _lat(f.get("latency_ms")),
                     "",
                     "",
-                    f"keeps {f.get('kept')} chunks; dense side p50 {f.get('dense_p50_ms')} ms (mask included)",
+                    f"keeps {f.get('kept')} chunks; CPU p50 / p95 {_get(f, 'cpu_ms', 'p50')} / "
+                    f"{_get(f, 'cpu_ms', 'p95')} ms; dense side p50 {f.get('dense_p50_ms')} ms (mask included)",
                     _target("filter_p95", n, _get(f, "latency_ms", "p95")) if name.split()[0] in FILTER_TARGETED
                     else None,
                 )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 
 from assistant.data import Citation
+from assistant.lang import LANGS
+from assistant.messages import text as message
 
 #: Longest piece of a label (document or section part) before it is cut.
 LABEL_CHARS = 22
@@ -42,3 +44,25 @@ def citation_label(c: Citation) -> str:
     head = c.doc_no or shorten(c.title, LABEL_CHARS)
     where = " › ".join(shorten(p, LABEL_CHARS) for p in parts[-2:])
     return f"{head} · {where}" if where else head
+
+
+def validity_label(c: Citation, lang: str) -> str | None:
+    """A cited policy's lifecycle in ``lang``: its status today and the dates it comes from, as the web chat
+    shows it (the widget builds the same from the API's fields and the same ``lifecycle.*`` strings).
+
+    >>> c = Citation(n=1, chunk_id="c", source="p06.md", title="P06", section="", quote="…", start=0, end=1,
+    ...              meta={"lifecycle": "in_force", "effective_from": "2023-01-01", "expires": "2027-12-31"})
+    >>> validity_label(c, "zh-Hans"), validity_label(c, "en")
+    ('现行有效（自2023-01-01起，至2027-12-31）', 'in force (from 2023-01-01, until 2027-12-31)')
+    """
+    status = c.meta.get("lifecycle")
+    if not status:
+        return None
+    lang = lang if lang in LANGS else "zh-Hans"
+    parts = [message(f"lifecycle.{key}", lang).format(**{name: c.meta[field]})
+             for key, name, field in (("from", "date", "effective_from"), ("until", "date", "expires"),
+                                      ("by", "doc", "superseded_by")) if c.meta.get(field)]
+    word = message(f"lifecycle.{status}", lang)
+    if not parts:
+        return word
+    return f"{word} ({', '.join(parts)})" if lang == "en" else f"{word}（{'，'.join(parts)}）"

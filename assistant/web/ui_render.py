@@ -27,7 +27,7 @@ from assistant.data import Answer, Citation
 from assistant.errors import AssistantError
 from assistant.knowledge.chunking import is_item, strip_item_marker
 from assistant.text.markers import TRAILING_MARKERS, marker_numbers, rewrite_markers
-from assistant.web.labels import citation_label, shorten
+from assistant.web.labels import citation_label, shorten, validity_label
 from assistant.web.ui_checklist import render_checklist
 
 #: Longest metadata value (issuer, date) and quote snippet before they are cut.
@@ -187,9 +187,11 @@ def _meta(label: str, value: str | None) -> str:
     return f'<span class="hp-meta"{hint}>{label} {_esc(short)}</span>'
 
 
-def render_citation(c: Citation, turn: int = 0) -> str:
-    """One footnote, ``[n] label  “snippet…”``, that opens to the exact quote, the full title and a link."""
-    meta = [m for m in (_meta("发布 Issuer:", c.issuer), _meta("日期 Date:", c.date)) if m]
+def render_citation(c: Citation, turn: int = 0, lang: str = "zh-Hans") -> str:
+    """One footnote, ``[n] label  “snippet…”``, that opens to the exact quote, the full title, the document's
+    number, issuer, date and lifecycle (status today, in ``lang``, with its dates) and a link."""
+    meta = [m for m in (_meta("文号 No.:", c.doc_no), _meta("发布 Issuer:", c.issuer), _meta("日期 Date:", c.date),
+                        _meta("效力 Status:", validity_label(c, lang))) if m]
     url = c.url if c.url and c.url.startswith(("https://", "http://")) else None
     if url:
         meta.append(f'<a class="hp-link" href="{_esc(url)}" rel="noopener noreferrer nofollow" target="_blank">'
@@ -224,7 +226,7 @@ def render_answer(answer: Answer, turn: int = 0) -> str:
     notes = [c for c in sorted(answer.citations, key=lambda c: c.n) if c.n in cited or not cited]
     if notes:
         out.append(f'<div class="hp-cites"><div class="hp-cites-h">引用 Sources</div>'
-                   f'{"".join(render_citation(c, turn) for c in notes)}</div>')
+                   f'{"".join(render_citation(c, turn, answer.lang) for c in notes)}</div>')
     badges = [f'<span class="hp-badge hp-mode-{_esc(answer.mode)}">{_esc(mode_label(answer))}</span>']
     if answer.notice:
         badges.append(f'<span class="hp-notice">⚠ {_esc(answer.notice)}</span>')

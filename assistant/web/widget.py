@@ -24,13 +24,17 @@ from assistant.messages import catalogue
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 PLACEHOLDER = "/*STRINGS*/{}"
 PREFIX = "widget."
+#: Strings the widget shares with the web chat, passed under their own names (``lifecycle.in_force``).
+SHARED = ("lifecycle.",)
 #: Browsers may reuse the script for 5 minutes, then revalidate it with its ETag (a 304 costs no body).
 CACHE_CONTROL = "public, max-age=300"
 
 
 def widget_strings() -> dict[str, dict[str, str]]:
-    """The widget's UI strings by language, keys without their ``widget.`` prefix."""
-    return {lang: {k[len(PREFIX):]: v for k, v in catalogue(lang).items() if k.startswith(PREFIX)} for lang in LANGS}
+    """The widget's UI strings by language: keys without their ``widget.`` prefix, and the :data:`SHARED` ones
+    (a cited policy's lifecycle) as they are."""
+    return {lang: {(k[len(PREFIX):] if k.startswith(PREFIX) else k): v for k, v in catalogue(lang).items()
+                   if k.startswith((PREFIX, *SHARED))} for lang in LANGS}
 
 
 @cache

@@ -299,3 +299,15 @@ def test_the_served_web_chat_records_into_the_servers_question_log(tmp_path: Pat
     _last(respond("写一首诗", "auto", new_session(), SimpleNamespace(session_hash="visitor")))
     (row,) = QuestionLog(settings.feedback_db).rows()
     assert (row["question"], row["answerable"], row["build"], row["channel"]) == ("写一首诗", False, "b-7", "webchat")
+
+
+def test_a_policy_footnote_shows_its_number_and_lifecycle_in_the_answers_language() -> None:
+    c = _citation(meta={"lifecycle": "expired", "effective_from": "2019-01-01", "expires": "2023-12-31"})
+    zh = render_citation(c, turn=1)
+    assert "文号 No.: 国发〔2023〕12号" in zh and "效力 Status: 已失效（自2019-01-01起，至2023-12-31）" in zh
+    en = render_citation(c, turn=1, lang="en")
+    assert "expired (from 2019-01-01, until 2023-12-31)" in en
+    answer = Answer(question="q", text="x[1]", citations=(c,), lang="zh-Hant")
+    assert "已失效（自2019-01-01起，至2023-12-31）" in render_answer(answer, 1)
+    undated = _citation(meta={"lifecycle": "undated"})
+    assert "未注明有效期" in render_citation(undated) and "效力" not in render_citation(_citation())

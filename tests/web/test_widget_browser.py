@@ -501,6 +501,8 @@ title: 河套合作区概况（测试）
 issuer: 测试机关
 doc_no: 测试〔2024〕1号
 date: 2024-01-01
+effective_from: 2024-01-01
+expires: 2099-12-31
 ---
 
 # 河套合作区概况（测试）
@@ -557,6 +559,7 @@ def test_real_assistant_answers_with_a_checkable_citation(page: Page, real_site:
     quote = last_bot(page).locator(".quote")
     assert "3.89平方公里" in quote.locator("blockquote").inner_text()
     assert "测试〔2024〕1号" in quote.inner_text() and "一、区位与面积" in quote.inner_text()
+    assert "效力：现行有效（自2024-01-01起，至2099-12-31）" in quote.inner_text()  # the policy's lifecycle
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "widget-desktop-real.png"))
     # the quote is really in the source the API serves for that citation

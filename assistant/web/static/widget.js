@@ -312,6 +312,17 @@
 
   function shorten(s, n) { s = oneLine(s || ""); return s.length <= n ? s : s.slice(0, n - 1) + "…"; }
 
+  // A cited policy's status today with the dates it comes from (the web chat's labels.validity_label).
+  function validity(c) {
+    var parts = [];
+    if (c.effective_from) parts.push(T("lifecycle.from").replace("{date}", c.effective_from));
+    if (c.expires) parts.push(T("lifecycle.until").replace("{date}", c.expires));
+    if (c.superseded_by) parts.push(T("lifecycle.by").replace("{doc}", c.superseded_by));
+    var word = T("lifecycle." + c.status);
+    if (!parts.length) return word;
+    return lang === "en" ? word + " (" + parts.join(", ") + ")" : word + "（" + parts.join("，") + "）";
+  }
+
   function quoteFor(c) {
     var box = el("div", "quote");
     box.setAttribute("role", "note");
@@ -321,6 +332,7 @@
     if (c.section) meta.push(T("section") + COLON + c.section);
     if (c.issuer) meta.push(T("issuer") + COLON + shorten(c.issuer, 60));
     if (c.date) meta.push(T("date") + COLON + shorten(c.date, 60));
+    if (c.status) meta.push(T("lifecycle.label") + COLON + validity(c));
     box.appendChild(el("div", "meta", meta.join(" · ")));
     if (c.verified === false) box.appendChild(el("div", "meta", T("unverified")));
     if (c.url && /^https?:\/\//i.test(c.url)) {
