@@ -44,7 +44,7 @@ def main() -> None:
     for q in questions:
         asked = without_instructions(q.question)  # as answering does: what the question embeds for us is dropped
         query = assistant.parser.parse(asked, lang=q.lang,  # type: ignore[arg-type]
-                                       standalone=assistant._standalone(asked, q.history, Deadline()))
+                                       standalone=assistant.followups.standalone(asked, q.history, Deadline()))
         result = assistant.retriever.search(query, assistant.top_k)
         evidence = assistant.judge.assess(query, list(result.passages), result.vectors)
         rows.append([evidence.features[f] for f in FEATURES])

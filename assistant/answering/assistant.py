@@ -19,23 +19,25 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.answering.answerability import AnswerabilityModel
-from assistant.answering.budget import Deadline, ModelBusy
+from assistant.answering.budget import Deadline
 from assistant.answering.citations import make_citation
 from assistant.answering.decline import Decliner
 from assistant.answering.eligibility.checklist import EligibilityChecker
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
-from assistant.answering.generative import GenerativeAnswerer, ModelDeclined, UnverifiedAnswer
-from assistant.answering.guard import is_injection, resolve_followup, without_instructions
+from assistant.answering.followups import FollowUps
+from assistant.answering.generative import GenerativeAnswerer
+from assistant.answering.guard import is_injection, without_instructions
 from assistant.answering.lifecycle import mark_lifecycle
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever
 from assistant.answering.typos import Homophones
-from assistant.data import Answer, Chunk, Delta, Message, Sources, StreamEvent
-from assistant.errors import InputError, LLMError
+from assistant.answering.with_model import ModelAnswering, emit
+from assistant.data import Answer, Chunk, Message, Sources, StreamEvent
+from assistant.errors import InputError
 from assistant.knowledge.embedding import CachedEmbedder
 from assistant.knowledge.lexical import is_dictionary_word
 from assistant.knowledge.reader import IndexReader
@@ -72,6 +74,9 @@ class Assistant:
                                               embed=lambda texts: embedder.embed(texts, "query"),
                                               expand=lambda text: expand_query(text, glossary)[1])
                            if chat_model is not None else None)
+        self.with_model = (ModelAnswering(self.generative, self.extractive, self.decliner)
+                           if self.generative is not None else None)
+        self.followups = FollowUps(self._previous_items, self.generative)
 
     # -- public surface ---------------------------------------------------------------------------------
     @property
@@ -126,14 +131,15 @@ class Assistant:
         if is_injection(question):
             answer = self.decliner.decline(question, language, [], reason="injection")
             yield Sources()
-            yield from _emit(_timed(answer, {}, t0))
+            yield from emit(_timed(answer, {}, t0))
             return
         asked = without_instructions(question)
         if asked != question:  # answered without what the question told the assistant to say or leave out
             for event in self._stream(asked, history, lang=language, filters=filters):
                 yield _ignoring(event, language) if isinstance(event, Answer) else event
             return
-        query = self.parser.parse(question, lang=language, standalone=self._standalone(question, history, deadline))
+        standalone = self.followups.standalone(question, history, deadline)
+        query = self.parser.parse(question, lang=language, standalone=standalone)
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
         evidence = self.judge.assess(query, passages, result.vectors, lenient=self.generative is not None)
@@ -142,51 +148,13 @@ class Assistant:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
                                              coverage=evidence.coverage)
             yield Sources()
-            yield from _emit(_timed(declined, {}, t0, evidence.confidence))
+            yield from emit(_timed(declined, {}, t0, evidence.confidence))
             return
         yield Sources(tuple(make_citation(n, p) for n, p in enumerate(passages, start=1)))
-        if self.generative is not None:
-            try:
-                spans = self.extractive.spans(passages, evidence.quotes)
-                for event in self.generative.stream(query, passages, spans, deadline):
-                    yield _timed(event, timings, t0, evidence.confidence) if isinstance(event, Answer) else event
-                return
-            except ModelDeclined as declined_by_model:
-                answer = self.decliner.decline(question, language, passages, reason="no-evidence",
-                                               coverage=evidence.coverage)
-                answer = dataclasses.replace(answer, usage=declined_by_model.usage,
-                                             meta={**answer.meta, "declined_by": "model"})
-                yield from _emit(_timed(answer, timings, t0, evidence.confidence))
-                return
-            except LLMError as exc:
-                kind = ("unverified" if isinstance(exc, UnverifiedAnswer) else
-                        "busy" if isinstance(exc, ModelBusy) else "fallback")
-                # Users are told that the model failed, not where it runs: the cause (with the endpoint's
-                # address) goes to the log and to answer.meta, for whoever runs the server.
-                log.warning("answering without the chat model (%s): %s", kind, exc)
-                if evidence.strict:
-                    answer = self.extractive.answer(query, passages, evidence.quotes, message("note." + kind, language))
-                else:  # only the model could have told whether these passages answer: quotes would guess
-                    answer = self.decliner.decline(question, language, passages, reason="no-evidence",
-                                                   coverage=evidence.coverage)
-                answer = dataclasses.replace(answer, meta={**answer.meta, "fallback_reason": str(exc)})
-                if isinstance(exc, UnverifiedAnswer):  # the model's call was made: its tokens were spent
-                    answer = dataclasses.replace(answer, usage=exc.usage)
-                yield from _emit(_timed(answer, timings, t0, evidence.confidence))
-                return
-        answer = self.extractive.answer(query, passages, evidence.quotes)
-        yield from _emit(_timed(answer, timings, t0, evidence.confidence))
-
-    # -- follow-ups ---------------------------------------------------------------------------------------
-    def _standalone(self, question: str, history: Sequence[Message], deadline: Deadline) -> str:
-        """The question made standalone: by the chat model if there is one, else from the previous turn."""
-        if not history:
-            return question
-        if self.generative is not None:
-            condensed = self.generative.condense(question, history, deadline)
-            if condensed is not None:
-                return condensed
-        return resolve_followup(question, history, self._previous_items)
+        events = (self.with_model.stream(query, passages, evidence, deadline) if self.with_model is not None
+                  else emit(self.extractive.answer(query, passages, evidence.quotes)))
+        for event in events:
+            yield _timed(event, timings, t0, evidence.confidence) if isinstance(event, Answer) else event
 
     def _previous_items(self, previous_question: str) -> list[str]:
         """The quoted lines of the extractive answer to an earlier question (to resolve "the second one")."""
@@ -208,9 +176,3 @@ def _ignoring(answer: Answer, lang: Lang) -> Answer:
     notice = message("note.instructions", lang)
     return dataclasses.replace(answer, notice=f"{answer.notice} {notice}" if answer.notice else notice,
                                meta={**answer.meta, "instructions_ignored": True})
-
-
-def _emit(answer: Answer) -> Iterator[Delta | Answer]:
-    for line in answer.text.splitlines(keepends=True):
-        yield Delta(line)
-    yield answer
