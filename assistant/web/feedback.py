@@ -15,15 +15,13 @@ construction, so building a store never touches the disk.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError, InputError
+from assistant.errors import InputError
+from assistant.web.sqlite_file import SqliteFile
 
 #: Longest question/answer and reason the store accepts (characters); longer input is a caller bug.
 MAX_TEXT_CHARS = 50_000
@@ -57,8 +55,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._init_lock = threading.Lock()
-        self._ready = False
+        self._db = SqliteFile(self.path, _SCHEMA, "feedback database")
 
     def record(
         self,
@@ -100,7 +97,7 @@ class FeedbackStore:
             mode,
             _to_json(meta or {}, "meta"),
         )
-        with self._connect() as conn, conn:
+        with self._db.connect() as conn, conn:
             cur = conn.execute(
                 "INSERT INTO feedback (created_at, question, answer, citations, rating, reason, lang, mode, meta)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,7 +109,7 @@ class FeedbackStore:
         """The newest ``limit`` ratings, newest first, with ``citations`` and ``meta`` decoded."""
         if limit < 0:
             raise InputError(f"limit must be >= 0, got {limit}")
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM feedback ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
@@ -126,40 +123,8 @@ class FeedbackStore:
 
     def count(self) -> int:
         """How many ratings are stored."""
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0])
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._ensure_schema()
-        try:
-            with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-                yield conn
-        except sqlite3.Error as exc:
-            raise AssistantError(
-                f"feedback database {self.path} failed: {exc} — check that PARK_FEEDBACK_DB points to a "
-                "writable file on a local disk"
-            ) from exc
-
-    def _ensure_schema(self) -> None:
-        if self._ready:
-            return
-        with self._init_lock:
-            if self._ready:
-                return
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-                    # WAL is a property of the file: set once, every later connection uses it.
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.executescript(_SCHEMA)
-                    conn.commit()
-            except (OSError, sqlite3.Error) as exc:
-                raise AssistantError(
-                    f"cannot create the feedback database at {self.path}: {exc} — set PARK_FEEDBACK_DB to a "
-                    "writable path"
-                ) from exc
-            self._ready = True
 
 
 def _to_json(value: Any, name: str) -> str:

@@ -8,11 +8,8 @@ confidence and the index build that answered. No IP address or other personal da
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +18,7 @@ import numpy as np
 
 from assistant.data import Answer, AssistantLike
 from assistant.errors import AssistantError
+from assistant.web.sqlite_file import SqliteFile
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +78,20 @@ class QuestionLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._ready = False
+        self._db = SqliteFile(self.path, _SCHEMA, "question log")
 
     def record(self, question: str, *, lang: str | None, answerable: bool, confidence: float | None,
                mode: str | None, build: str | None, channel: str = "api") -> int:
         row = (datetime.now(UTC).isoformat(timespec="seconds"), question[:4000], lang, int(answerable),
                confidence, mode, build, channel)
-        with self._connect() as conn, conn:
+        with self._db.connect() as conn, conn:
             cur = conn.execute("INSERT INTO questions (created_at, question, lang, answerable, confidence, mode, "
                                "build, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
             return int(cur.lastrowid or 0)
 
     def rows(self, limit: int = 10_000) -> list[dict[str, Any]]:
         """The newest ``limit`` questions, newest first."""
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             found = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM questions ORDER BY id DESC LIMIT ?",
                                  (limit,)).fetchall()
         return [dict(zip(_COLUMNS, r, strict=True)) | {"answerable": bool(r[4])} for r in found]
@@ -102,23 +99,6 @@ class QuestionLog:
     def gaps(self, embed: Callable[[list[str]], np.ndarray], limit: int = 10_000) -> list[dict[str, Any]]:
         """Declined and low-confidence questions grouped by meaning, most asked first."""
         return group_gaps([r for r in self.rows(limit) if is_gap(r)], embed)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            if not self._ready:
-                with self._lock:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-                        conn.execute("PRAGMA journal_mode=WAL")
-                        conn.executescript(_SCHEMA)
-                        conn.commit()
-                    self._ready = True
-            with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-                yield conn
-        except (OSError, sqlite3.Error) as exc:
-            raise AssistantError(f"question log {self.path} failed: {exc} — set PARK_FEEDBACK_DB to a writable "
-                                 "file on a local disk") from exc
 
 
 def is_gap(row: dict[str, Any]) -> bool:
