@@ -65,9 +65,9 @@ class Settings:
     llm_timeout_s: float = 30.0
     llm_max_tokens: int = 700
     context_tokens: int = 2500
-    # What the model is shown: "evidence" (the selected sentences under their headings) or "passages" (whole
-    # chunks, the top four)
-    llm_context: str = "evidence"
+    # What the model is shown: "passages" (the top four chunks whole) or "evidence" (the selected sentences under
+    # their headings). Chosen on a fixed 30-question tune subset with the local 1.5B model: facts 71.4% vs 61.9%
+    llm_context: str = "passages"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
     # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
