@@ -3,14 +3,17 @@ process) answering over the tiny corpus. Content is asserted, not only the proto
 
 Slow: each answer takes seconds on an idle 2-core machine and a minute or more on a busy one. The server runs
 one thread: llama.cpp's threads spin-wait on each other, and on a busy machine two were 7x slower than one.
-Skipped where the model parts are not installed (``scripts/setup.sh --no-model``).
+Skipped where the model parts are not installed (``scripts/setup.sh --no-model``), unless
+``PARK_TEST_LOCAL_GGUF`` names the packaged model's GGUF assembled elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from support import REPO, make_tiny_settings
@@ -20,6 +23,7 @@ from assistant.answering.assistant import Assistant
 from assistant.answering.budget import GuardedChatModel, ModelGate
 from assistant.answering.citations import figures
 from assistant.answering.llm_server import LocalChatModel, Supervisor
+from assistant.answering.output_checks import chinese_beyond_names
 from assistant.data import Answer, Delta, Message, Sources, Usage
 from assistant.messages import text as message
 from assistant.text.markers import MARKER, marker_numbers, strip_markers
@@ -31,9 +35,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.local_llm, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def supervisor() -> Iterator[Supervisor]:
-    if not local_model.packaged_model_installed():
+    assembled = os.environ.get("PARK_TEST_LOCAL_GGUF")  # the packaged model already assembled elsewhere
+    if assembled:
+        model = local_model.LocalModel(local_model.check_gguf(Path(assembled)), local_model.MODEL_ALIAS,
+                                       local_model.CHAT_TEMPLATE)
+    elif not local_model.packaged_model_installed():
         pytest.skip("the local model is not installed (scripts/setup.sh installs it unless --no-model)")
-    model = local_model.resolve_model("auto", None, REPO / "var" / "models")
+    else:
+        model = local_model.resolve_model("auto", None, REPO / "var" / "models")
     assert model is not None and model.alias == local_model.MODEL_ALIAS
     with Supervisor(model, threads=1, check_s=0.2) as sup:
         yield sup
@@ -75,6 +84,19 @@ def test_english_question_gets_an_english_answer(assistant: Assistant) -> None:
     latin = len(re.findall(r"[A-Za-z]", answer.text))
     han = len(re.findall(r"[\u4e00-\u9fff]", answer.text))
     assert latin > 20 and han <= 0.2 * latin, answer.text  # English, at most a quoted name in Chinese
+    _figures_are_cited(answer)
+
+
+def test_english_list_answer_may_name_chinese_places_but_says_the_rest_in_english(assistant: Assistant) -> None:
+    answer = assistant.answer("Which land border crossings does the Hetao zone have?")
+    assert answer.mode == "llm" and answer.lang == "en", answer.meta.get("fallback_reason")
+    text = answer.text
+    assert ("Futian" in text or "福田" in text) and ("Huanggang" in text or "皇岗" in text), text
+    passages = "\n".join(c.passage_text for c in answer.citations)
+    for line in text.splitlines():
+        assert not chinese_beyond_names(strip_markers(line), passages), line  # Chinese only as quoted names
+    names_dropped = [d for d in answer.meta["dropped"] if d.startswith("not in English") and "口岸" in d]
+    assert not names_dropped or "Futian" in text, names_dropped  # a quoted port name is not "not English"
     _figures_are_cited(answer)
 
 
