@@ -166,8 +166,8 @@ class ChecklistItem:
     the user's words; ``user_words`` are the words that decided it (None when ``unknown``).
 
     ``kind``: ``require`` (must hold), ``exclude`` (who or what is left out), ``any`` (one of its alternatives),
-    ``missing`` (the sources do not give the rest: ``condition`` is that notice, the citation the source's
-    own 未读到 / 截断 line).
+    ``limit`` (a rule that binds only whom it names: met when the user is not one of them), ``missing`` (the
+    sources do not give the rest: ``condition`` is that notice, the citation the source's own 未读到 / 截断 line).
     """
 
     condition: str

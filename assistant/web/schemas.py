@@ -132,7 +132,7 @@ class ChecklistItemOut(BaseModel):
 
     condition: str
     status: str = Field(description="met | unmet | unknown | missing (the sources do not give the rest)")
-    kind: str = Field(description="require | exclude | any | missing")
+    kind: str = Field(description="require | exclude | any | limit (a rule binding only whom it names) | missing")
     user_words: str | None = Field(description="The user's words that decided the status.")
     citation: CitationOut | None
     status_label: str = Field(description="The status in the answer's language.")

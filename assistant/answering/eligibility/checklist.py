@@ -6,7 +6,8 @@ find the policy's conditions in the index's structure (:mod:`.conditions`), and 
 * the user's clause closest in meaning (e5 cosine, the retriever's own embedder) addresses the condition
   when the cosine reaches ``threshold`` or the two share a term;
 * the clause then meets it, unless one of the two is negated and the other is not (还没 / 未 / hasn't), or the
-  clause names another member of a ``contrast`` group (内地 against 香港); for an exclusion it is the reverse.
+  clause names another member of a ``contrast`` group (内地 against 香港); for an exclusion it is the reverse;
+  a ``limit`` (a rule binding whom it names) is met when the user is not one of them.
 
 Verdict: one unmet → ``unlikely``; else the list incomplete → ``cannot_tell``; else unknowns →
 ``need_more_info``; else ``likely``. Never ``likely`` with an incomplete list.
@@ -126,7 +127,14 @@ class EligibilityChecker:
         target_s = to_simplified(target)
         parts = user_clauses(target_s) or [target_s]
         then = next((i for i, p in enumerate(parts) if i > 0 and self.cues.search("then", p)), len(parts))
-        parts = parts[:then]
+        granted = next((i + 1 for i, p in enumerate(parts) if self.cues.search("grant", p)), len(parts))
+        parts = parts[:min(then, granted)]  # what follows the grant describes the benefit, not who gets it
+        if kind == "limit":  # a rule for whom it names: the user says they are someone else (a contrast)
+            for part in parts:
+                if not self.cues.search("must", part):
+                    other = next((c for c in clauses if self._contrast(c, part)), None)
+                    if other is not None:
+                        return "met", other
         sims = clause_vecs @ self._embed(parts).T  # user clauses × condition clauses
         results: list[tuple[Status, str] | None] = []
         for c, part in enumerate(parts):

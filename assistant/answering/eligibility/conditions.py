@@ -7,7 +7,10 @@ from the section's chunks with their exact offsets (and indents, from the gaps b
   or the value after ``：`` when it has none; a line whose children are alternatives (包括 / 任一) is one
   condition;
 * in the measure the question is about (the item closest in meaning), the sentences that carry a ``must``,
-  ``exclusion`` or ``grant`` cue (须 …, … 不适用, 白名单人员可 …).
+  ``exclusion`` or ``grant`` cue (须 …, … 不适用, 白名单人员可 …);
+* the same rule sentences in the policy's plain bullets, outside a conditions header and its measures
+  (同一年度…只能二选一; 园区“白名单”科研机构人员可免费预约乘坐), but not in its metadata lines (发文机关 …);
+  a ``must`` rule there is a ``limit``: it binds only whom it names (在园区工作的香港居民，只能在…选择一项).
 
 A condition line carrying an ``incomplete`` cue (未读到, 截断) marks the list incomplete. No per-policy table:
 everything comes from section paths, item markers and the cue file.
@@ -51,7 +54,8 @@ class Condition:
     quote: str
     start: int
     chunk: Chunk
-    kind: str = "require"  # require | exclude | any (one of its alternatives is enough)
+    #: require | exclude | any (one of its alternatives is enough) | limit (a rule binding only whom it names)
+    kind: str = "require"
     alternatives: tuple[str, ...] = ()
 
 
@@ -197,22 +201,47 @@ def _conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues: Cues,
     if measures:
         best = measures[focus([lines[i].text for i in measures])]
         for part in [lines[best], *_children(lines, best)]:
-            body, offset = _value(part)
-            for s, e in split_sentences(body, clauses=False):
-                sentence = body[s:e].strip()
-                if not sentence:
-                    continue
-                if cues.search("incomplete", sentence):
-                    complete = False
-                    sentence = _before_incomplete(sentence, cues)
-                if sentence and (cues.search("must", sentence) or cues.search("exclusion", sentence)
-                                 or cues.search("grant", sentence)):
-                    conditions.append(Condition(sentence, offset + body.index(sentence, s), part.chunk,
-                                                _kind(sentence, cues)))
-                    strength = max(strength, 1)
+            found, cut = _rules(part, cues, track_incomplete=True)
+            conditions += found
+            complete = complete and not cut
+            strength = max(strength, 1 if found else 0)
+        for i in measures:  # the other measures' rules are not the question's
+            used.update(range(i, i + len(_children(lines, i)) + 1))
+    # Rules the policy states in plain bullets (须 / 只能 / … 不适用 / 白名单人员可 …), outside a conditions
+    # header or a measure: they bind whoever uses the policy. Its metadata lines (发文机关 …) are not rules.
+    for i, line in enumerate(lines):
+        label = _KEY.match(strip_item_marker(line.text))
+        if i in used or not is_item(line.text) or (label and cues.search("office", label.group(1))):
+            continue
+        found, _ = _rules(line, cues, track_incomplete=False)
+        # a 须 / 只能 rule outside the conditions binds whom it names ("在园区工作的香港居民，只能…"): a limit
+        conditions += [Condition(c.quote, c.start, c.chunk, "limit") if c.kind == "require"
+                       and cues.search("must", c.quote) else c for c in found]
+        strength = max(strength, 1 if found else 0)
     if not conditions:
         return None
     return strength, ConditionList(key[1], key[0], tuple(conditions), complete, tuple(lines))
+
+
+def _rules(line: Line, cues: Cues, track_incomplete: bool) -> tuple[list[Condition], bool]:
+    """The sentences of ``line`` that state a rule (a ``must``, ``exclusion`` or ``grant`` cue), and whether
+    the line says the rest is missing (only asked of a measure's own lines: ``track_incomplete``)."""
+    body, offset = _value(line)
+    out: list[Condition] = []
+    cut = False
+    for s, e in split_sentences(body, clauses=False):
+        sentence = body[s:e].strip()
+        if not sentence:
+            continue
+        if cues.search("incomplete", sentence):
+            if not track_incomplete:
+                continue
+            cut = True
+            sentence = _before_incomplete(sentence, cues)
+        if sentence and (cues.search("must", sentence) or cues.search("exclusion", sentence)
+                         or cues.search("grant", sentence)):
+            out.append(Condition(sentence, offset + body.index(sentence, s), line.chunk, _kind(sentence, cues)))
+    return out, cut
 
 
 def _before_incomplete(text: str, cues: Cues) -> str:
