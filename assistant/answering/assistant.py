@@ -93,9 +93,14 @@ class Assistant:
                 "build": self.reader.build_id, "ready": True}
 
     def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for (the embedding model, the channel line)."""
+        """Load what the first question would otherwise wait for (the embedding model, the channel line, the
+        vectors of the policies' conditions for eligibility checklists)."""
         self.retriever.embedder.embed(["河套"], "query")
         self.decliner.official_channel()
+        if self.eligibility is not None:
+            t0 = time.perf_counter()
+            n = self.eligibility.prepare()
+            log.info("eligibility: %d condition texts embedded in %.1f s", n, time.perf_counter() - t0)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.reader.chunk(chunk_id)

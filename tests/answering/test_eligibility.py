@@ -25,6 +25,7 @@ from assistant.answering.eligibility.detect import detect
 from assistant.answering.eligibility.render import render_checklist, with_fact
 from assistant.config import Settings
 from assistant.errors import InputError
+from assistant.knowledge.embedding import CachedEmbedder
 from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
 from assistant.wiring import build_assistant, build_indexer
@@ -227,3 +228,17 @@ def test_a_policys_conditions_are_embedded_once_across_questions(settings: Setti
     # The second time only the question is embedded, for retrieval: conditions and clauses come from the cache.
     assert again.checklist == first.checklist and again.verdict == first.verdict and first.checklist
     assert embedder.embedded_count - after_first <= 2 < after_first - 2
+
+
+def test_warm_up_embeds_the_conditions_so_an_answer_embeds_only_the_users_words(settings: Settings) -> None:
+    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    checker = assistant.eligibility
+    assert checker is not None and isinstance(checker.embedder, CachedEmbedder)
+    assistant.warm_up()
+    prepared = checker.embedder.misses
+    assert prepared >= 5  # every policy's heading, measures, conditions and their clauses
+    question = "我是内地居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？"
+    answer = assistant.answer(question)
+    assert answer.checklist
+    # Only the user's clauses and the question itself were new to the embedder.
+    assert checker.embedder.misses - prepared <= len(user_clauses(question)) + 1

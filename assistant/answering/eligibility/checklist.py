@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from assistant.answering.citations import make_citation
-from assistant.answering.eligibility.conditions import Condition, ConditionList, find_conditions, normalise
+from assistant.answering.eligibility.conditions import (
+    Condition,
+    ConditionList,
+    find_conditions,
+    normalise,
+    policy_conditions,
+    policy_of,
+    section_lines,
+)
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.detect import detect
 from assistant.answering.eligibility.render import render_checklist
@@ -124,11 +132,7 @@ class EligibilityChecker:
         """Each of the condition's own clauses (up to the one granting the benefit: 即可 …) is paired with the
         user's closest clause that addresses it; their polarity (and contrast words) decide. The condition is
         met when every such clause is, unmet when one is not, and unknown (None) when one is not addressed."""
-        target_s = to_simplified(target)
-        parts = user_clauses(target_s) or [target_s]
-        then = next((i for i, p in enumerate(parts) if i > 0 and self.cues.search("then", p)), len(parts))
-        granted = next((i + 1 for i, p in enumerate(parts) if self.cues.search("grant", p)), len(parts))
-        parts = parts[:min(then, granted)]  # what follows the grant describes the benefit, not who gets it
+        parts = self._parts(target)
         if kind == "limit":  # a rule for whom it names: the user says they are someone else (a contrast)
             for part in parts:
                 if not self.cues.search("must", part):
@@ -155,6 +159,40 @@ class EligibilityChecker:
         if any(r[0] == "unmet" for r in decided):
             return next(r for r in decided if r[0] == "unmet")
         return decided[0] if decided and len(decided) == len(results) else None
+
+    def _parts(self, target: str) -> list[str]:
+        """A condition's own clauses, up to the one granting the benefit (即可 …): what follows the grant
+        describes the benefit, not who gets it."""
+        target_s = to_simplified(target)
+        parts = user_clauses(target_s) or [target_s]
+        then = next((i for i, p in enumerate(parts) if i > 0 and self.cues.search("then", p)), len(parts))
+        granted = next((i + 1 for i, p in enumerate(parts) if self.cues.search("grant", p)), len(parts))
+        return parts[:min(then, granted)]
+
+    def prepare(self, batch: int = 8) -> int:
+        """Embed ahead of the first question what a checklist compares with the user's words — every policy's
+        heading, measures, conditions and their clauses — so an eligibility answer embeds only the user's
+        clauses (the embedder keeps vectors: :class:`~assistant.knowledge.embedding.CachedEmbedder`).
+        Returns how many texts that was."""
+        texts: list[str] = []
+        for key in dict.fromkeys((c.source, policy_of(c)) for c in self.reader.chunks):
+            if len(key[1]) < 2:
+                continue
+            lines = section_lines(self.reader, *key)
+            measures: list[str] = []
+            lists = [policy_conditions(key, lines, self.cues, _first_noting(measures))]
+            lists += [policy_conditions(key, lines, self.cues, _nth(n)) for n in range(1, len(measures))]
+            texts += measures
+            for found in (f[1] for f in lists if f is not None):
+                texts.append(found.policy[-1])
+                for c in found.conditions:
+                    texts.append(c.quote)
+                    for target in c.alternatives or (c.quote,):
+                        texts += self._parts(target)
+        unique = sorted(dict.fromkeys(texts), key=len)  # similar lengths batched: little padding
+        for i in range(0, len(unique), batch):
+            self._embed(unique[i : i + batch])
+        return len(unique)
 
     def _negated(self, text: str) -> bool:
         for word in self.cues.findall("exclusion", text):
@@ -212,6 +250,18 @@ class EligibilityChecker:
         _, line, value = min(candidates, key=lambda c: c[0])
         start = line.start + len(line.text) - len(value)
         return self._cite(value, start, line.chunk)
+
+
+def _first_noting(into: list[str]) -> Callable[[Sequence[str]], int]:
+    """A measure chooser that picks the first and notes them all in ``into``."""
+    def focus(items: Sequence[str]) -> int:
+        into[:] = items
+        return 0
+    return focus
+
+
+def _nth(n: int) -> Callable[[Sequence[str]], int]:
+    return lambda items: n
 
 
 def decide(statuses: Sequence[Status], complete: bool) -> Verdict:

@@ -143,7 +143,7 @@ def find_conditions(reader: IndexReader, passages: Sequence[Passage], cues: Cues
             if key in seen or len(key[1]) < 2:
                 continue
             seen.add(key)
-            result = _conditions(key, section_lines(reader, *key), cues, focus)
+            result = policy_conditions(key, section_lines(reader, *key), cues, focus)
             if result is not None:
                 found.append((result[0], passage.score / top, result[1]))
     if not found:
@@ -170,8 +170,10 @@ def _referenced(reader: IndexReader, chunk: Chunk) -> list[tuple[str, tuple[str,
     return out
 
 
-def _conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues: Cues,
-                focus: Callable[[Sequence[str]], int]) -> tuple[int, ConditionList] | None:
+def policy_conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues: Cues,
+                      focus: Callable[[Sequence[str]], int]) -> tuple[int, ConditionList] | None:
+    """The conditions of the policy ``key`` (its ``lines``), with how strongly it states them (2: a 享受条件 /
+    须同时满足 header, 1: an audience or rules); ``focus(measures)`` picks the measure asked about."""
     conditions: list[Condition] = []
     complete, strength = True, 0
     used: set[int] = set()
