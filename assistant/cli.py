@@ -274,7 +274,7 @@ def _build_assistant(settings: Any) -> Any:
     from assistant.wiring import build_assistant
 
     assistant = build_assistant(settings)
-    assistant.warm_up()  # latencies are measured warm; cold start is a benchmark of its own (bench/)
+    assistant.warm_up(wait=True)  # latencies are measured warm; cold start is a benchmark of its own (bench/)
     return assistant
 
 

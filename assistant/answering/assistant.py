@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -92,15 +93,27 @@ class Assistant:
         return {"mode": self.mode, "model": self.model_name, "chunks": len(self.reader),
                 "build": self.reader.build_id, "ready": True}
 
-    def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for (the embedding model, the channel line, the
-        vectors of the policies' conditions for eligibility checklists)."""
+    def warm_up(self, wait: bool = False) -> None:
+        """Load what the first question would otherwise wait for: the embedding model and the channel line now;
+        the vectors of the policies' conditions (for eligibility checklists, a few seconds) in the background,
+        or before returning with ``wait`` (benchmarks and the evaluator measure warm answers)."""
         self.retriever.embedder.embed(["河套"], "query")
         self.decliner.official_channel()
         if self.eligibility is not None:
-            t0 = time.perf_counter()
+            prepare = threading.Thread(target=self._prepare_checklists, name="eligibility-warm-up", daemon=True)
+            prepare.start()
+            if wait:
+                prepare.join()
+
+    def _prepare_checklists(self) -> None:
+        assert self.eligibility is not None
+        t0 = time.perf_counter()
+        try:
             n = self.eligibility.prepare()
-            log.info("eligibility: %d condition texts embedded in %.1f s", n, time.perf_counter() - t0)
+        except Exception:  # a warm-up failing costs speed only: checklists embed what they need then
+            log.exception("eligibility warm-up failed")
+            return
+        log.info("eligibility: %d condition texts embedded in %.1f s", n, time.perf_counter() - t0)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.reader.chunk(chunk_id)

@@ -8,6 +8,7 @@ any Embedder through LangChain's ``Embeddings`` interface so others can plug the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -49,23 +50,25 @@ class CachedEmbedder:
         self.name = embedder.name
         self.capacity = capacity
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if (t, kind) not in self._vectors))
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
-        if missing:
-            for text, vector in zip(missing, np.asarray(self.embedder.embed(missing, kind), dtype=np.float32),
-                                    strict=True):
-                self._vectors[(text, kind)] = vector
-        rows = []
-        for t in texts:
-            vector = self._vectors.pop((t, kind))
-            self._vectors[(t, kind)] = vector  # most recently used last
-            rows.append(vector)
-        while len(self._vectors) > self.capacity:
-            del self._vectors[next(iter(self._vectors))]
+        with self._lock:  # requests and the warm-up thread share it; the model runs outside the lock
+            missing = list(dict.fromkeys(t for t in texts if (t, kind) not in self._vectors))
+            self.misses += len(missing)
+            self.hits += len(texts) - len(missing)
+        fresh = dict(zip(missing, np.asarray(self.embedder.embed(missing, kind), dtype=np.float32), strict=True)) \
+            if missing else {}
+        with self._lock:
+            rows = []
+            for t in texts:
+                vector = self._vectors.pop((t, kind), None)
+                vector = fresh[t] if vector is None else vector
+                self._vectors[(t, kind)] = vector  # most recently used last
+                rows.append(vector)
+            while len(self._vectors) > self.capacity:
+                del self._vectors[next(iter(self._vectors))]
         return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 

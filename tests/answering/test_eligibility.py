@@ -234,7 +234,7 @@ def test_warm_up_embeds_the_conditions_so_an_answer_embeds_only_the_users_words(
     assistant = build_assistant(settings, embedder=FakeEmbedder())
     checker = assistant.eligibility
     assert checker is not None and isinstance(checker.embedder, CachedEmbedder)
-    assistant.warm_up()
+    assistant.warm_up(wait=True)
     prepared = checker.embedder.misses
     assert prepared >= 5  # every policy's heading, measures, conditions and their clauses
     question = "我是内地居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？"
@@ -242,3 +242,28 @@ def test_warm_up_embeds_the_conditions_so_an_answer_embeds_only_the_users_words(
     assert answer.checklist
     # Only the user's clauses and the question itself were new to the embedder.
     assert checker.embedder.misses - prepared <= len(user_clauses(question)) + 1
+
+
+def test_warm_up_prepares_the_conditions_in_the_background_by_default(settings: Settings) -> None:
+    import threading
+    import time
+
+    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    assert assistant.eligibility is not None
+    started = threading.Event()
+    release = threading.Event()
+    prepare = assistant.eligibility.prepare
+
+    def slow_prepare(batch: int = 8) -> int:
+        started.set()
+        release.wait(10)
+        return prepare(batch)
+
+    assistant.eligibility.prepare = slow_prepare  # type: ignore[method-assign]
+    assistant.warm_up()  # returns while the conditions are still being embedded
+    assert started.wait(5) and assistant.eligibility.embedder.misses <= 1
+    release.set()
+    deadline = time.monotonic() + 10
+    while assistant.eligibility.embedder.misses < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert assistant.eligibility.embedder.misses >= 5
