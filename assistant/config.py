@@ -68,6 +68,11 @@ class Settings:
     # What the model is shown: "passages" (the top four chunks whole) or "evidence" (the selected sentences under
     # their headings). Chosen on a fixed 30-question tune subset with the local 1.5B model: facts 71.4% vs 61.9%
     llm_context: str = "passages"
+    # The evidence gate when a chat model answers: "lenient" declines only clearly off-topic questions and lets
+    # the model say NO_ANSWER; "strict" keeps the calibrated verdict of extractive mode. "auto": strict for the
+    # local model (on the tune split the 1.5B model rarely said NO_ANSWER to what the lenient gate let through),
+    # lenient for a configured endpoint (a larger model).
+    llm_gate: str = "auto"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
     # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
@@ -150,6 +155,11 @@ class Settings:
         return bool(self.openai_base_url or self.openai_api_key)
 
     @property
+    def lenient_gate(self) -> bool:
+        """Does the evidence gate, when a chat model answers, decline only clearly off-topic questions?"""
+        return self.llm_gate == "lenient" or (self.llm_gate == "auto" and not self.uses_local_model)
+
+    @property
     def uses_local_model(self) -> bool:
         """Answer with the local model: no endpoint configured, the mode allows it, and there is one."""
         if self.llm_configured or self.mode == "extractive" or self.local_model == "off":
@@ -216,6 +226,7 @@ _ENV_NAMES: dict[str, str] = {
     "llm_max_tokens": "PARK_LLM_MAX_TOKENS",
     "context_tokens": "PARK_CONTEXT_TOKENS",
     "llm_context": "PARK_LLM_CONTEXT",
+    "llm_gate": "PARK_LLM_GATE",
     "mode": "PARK_MODE",
     "local_model": "PARK_LOCAL_MODEL",
     "local_chat_template": "PARK_LOCAL_CHAT_TEMPLATE",
@@ -249,7 +260,7 @@ _FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_co
            "llm_max_wait_s", "breaker_cooldown_s", "max_upload_mb"}
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai"),
-            "llm_context": ("evidence", "passages")}
+            "llm_context": ("evidence", "passages"), "llm_gate": ("auto", "strict", "lenient")}
 
 
 def _parse(name: str, env_name: str, raw: str) -> Any:

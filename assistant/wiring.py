@@ -144,6 +144,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         colloquial=Colloquial.load(settings.index_dir / "colloquial.tsv"),
         answerability=answerability_model(retriever.embedder.name),
         request_budget_s=settings.request_budget_s,
+        lenient_gate=settings.lenient_gate,
         eligibility=Cues.load(settings.index_dir / "eligibility.tsv"),
     )
 

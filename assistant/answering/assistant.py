@@ -55,11 +55,12 @@ class Assistant:
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
                  llm_context: str = "passages", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
-                 request_budget_s: float = 60.0, eligibility: Cues | None = None) -> None:
+                 request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.request_budget_s = request_budget_s
+        self.lenient_gate = lenient_gate  # with a chat model: decline before it only what is clearly off-topic
         self.reader = IndexReader(retriever.index)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial,
                                   Homophones(self.reader.vocabulary, is_dictionary_word).correct)
@@ -160,7 +161,8 @@ class Assistant:
         query = self.parser.parse(question, lang=language, standalone=standalone)
         result = self.retriever.search(query, self.top_k, filters)
         passages = list(result.passages)
-        evidence = self.judge.assess(query, passages, result.vectors, lenient=self.generative is not None)
+        lenient = self.generative is not None and self.lenient_gate
+        evidence = self.judge.assess(query, passages, result.vectors, lenient=lenient)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",

@@ -287,3 +287,29 @@ def test_when_the_model_fails_a_doubtful_question_is_declined_and_a_clear_one_qu
     assert doubtful.mode == "decline" and "fallback_reason" in doubtful.meta
     clear = _gated(fake_settings, FakeChatModel(fail=True), 0.9).answer(AREA_Q)
     assert clear.mode == "extractive" and clear.notice == message("note.fallback", "zh-Hans") and clear.citations
+
+
+def test_a_strict_gate_keeps_the_calibrated_verdict_with_a_chat_model(fake_settings: Settings) -> None:
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    strict = _gated(fake_settings, model, 0.45)
+    strict.lenient_gate = False
+    assert strict.answer(AREA_Q).mode == "decline" and not model.requests  # in doubt: declined before the model
+    assert _gated(fake_settings, model, 0.9).answer(AREA_Q).mode == "llm"
+
+
+def test_the_gate_is_strict_for_the_local_model_and_lenient_for_an_endpoint() -> None:
+    local = Settings(local_model="/models/any.gguf")
+    assert local.uses_local_model and not local.lenient_gate
+    assert Settings(openai_base_url="http://127.0.0.1:8000/v1").lenient_gate
+    assert Settings(local_model="/models/any.gguf", llm_gate="lenient").lenient_gate
+    assert not Settings(openai_base_url="http://127.0.0.1:8000/v1", llm_gate="strict").lenient_gate
+    assert Settings.from_env({"PARK_LLM_GATE": "strict"}).llm_gate == "strict"
+
+
+def test_the_wiring_hands_the_configured_gate_to_the_assistant(fake_settings: Settings) -> None:
+    import dataclasses
+
+    model = FakeChatModel()
+    assert build_assistant(fake_settings, embedder=FakeEmbedder(), chat_model=model).lenient_gate
+    strict = dataclasses.replace(fake_settings, llm_gate="strict")
+    assert not build_assistant(strict, embedder=FakeEmbedder(), chat_model=model).lenient_gate
