@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 #: The repository root, the tiny test corpus and the shared development questions.
 REPO = Path(__file__).resolve().parent.parent
 TINY_SOURCES = REPO / "tests" / "data" / "sources"
+ELIGIBILITY_DATA = REPO / "tests" / "data" / "eligibility"
 DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
 LOOPBACK = "127.0.0.1"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,3 +141,18 @@ def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
     # No local model unless a test asks for one (local_model=<path>), even where it is installed.
     return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",
                     tiktoken_cache_dir=REPO / ".tiktoken", **{"local_model": "off", **overrides})
+
+
+def make_fake_index(directory: Path, source: Path, **overrides: Any) -> Settings:
+    """Settings over an index of the one document ``source`` alone, built with the fake embedder."""
+    import shutil
+
+    from assistant.testing import FakeEmbedder
+    from assistant.wiring import build_indexer
+
+    settings = make_tiny_settings(directory, **overrides)
+    shutil.rmtree(settings.index_dir / "sources")
+    (settings.index_dir / "sources").mkdir()
+    shutil.copy2(source, settings.index_dir / "sources")
+    build_indexer(settings, FakeEmbedder()).build()
+    return settings

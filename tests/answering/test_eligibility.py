@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from support import REPO, make_tiny_settings
+from support import ELIGIBILITY_DATA, REPO, make_fake_index, make_tiny_settings
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.eligibility.checklist import decide, user_clauses
@@ -42,11 +42,7 @@ def cues() -> Cues:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("eligibility"))
-    shutil.rmtree(settings.index_dir / "sources")
-    (settings.index_dir / "sources").mkdir()
-    shutil.copy2(REPO / "tests" / "data" / "eligibility" / "policies.md", settings.index_dir / "sources")
-    build_indexer(settings, FakeEmbedder()).build()
+    settings = make_fake_index(tmp_path_factory.mktemp("eligibility"), ELIGIBILITY_DATA / "policies.md")
     return settings
 
 

@@ -4,23 +4,17 @@ The corpus is tests/data/eligibility/rules.md, indexed with the fake embedder.""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from support import REPO, make_tiny_settings
+from support import ELIGIBILITY_DATA, make_fake_index
 
 from assistant.answering.assistant import Assistant
 from assistant.testing import FakeEmbedder
-from assistant.wiring import build_assistant, build_indexer
+from assistant.wiring import build_assistant
 
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("rules"))
-    shutil.rmtree(settings.index_dir / "sources")
-    (settings.index_dir / "sources").mkdir()
-    shutil.copy2(REPO / "tests" / "data" / "eligibility" / "rules.md", settings.index_dir / "sources")
-    build_indexer(settings, FakeEmbedder()).build()
+    settings = make_fake_index(tmp_path_factory.mktemp("rules"), ELIGIBILITY_DATA / "rules.md")
     return build_assistant(settings, embedder=FakeEmbedder())
 
 

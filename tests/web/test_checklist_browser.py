@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHROMIUM, REPO, chromium, free_port, gradio_env, launch_blocks, make_tiny_settings, serve_app
+from support import (
+    CHROMIUM,
+    ELIGIBILITY_DATA,
+    chromium,
+    free_port,
+    gradio_env,
+    launch_blocks,
+    make_fake_index,
+    serve_app,
+)
 
 from assistant.answering.assistant import Assistant
 from assistant.config import Settings
@@ -24,7 +32,7 @@ from assistant.messages import text as message
 from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
-from assistant.wiring import build_assistant, build_indexer
+from assistant.wiring import build_assistant
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")]
@@ -43,11 +51,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("checklist"))
-    shutil.rmtree(settings.index_dir / "sources")
-    (settings.index_dir / "sources").mkdir()
-    shutil.copy2(REPO / "tests" / "data" / "eligibility" / "policies.md", settings.index_dir / "sources")
-    build_indexer(settings, FakeEmbedder()).build()
+    settings = make_fake_index(tmp_path_factory.mktemp("checklist"), ELIGIBILITY_DATA / "policies.md")
     return settings
 
 
