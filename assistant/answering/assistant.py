@@ -62,8 +62,8 @@ class Assistant:
         self.request_budget_s = request_budget_s
         self.lenient_gate = lenient_gate  # with a chat model: decline before it only what is clearly off-topic
         self.reader = IndexReader(retriever.index)
-        self.parser = QueryParser(retriever.glossary, self.reader, colloquial,
-                                  Homophones(self.reader.vocabulary, is_dictionary_word).correct)
+        self.homophones = Homophones(self.reader.vocabulary, is_dictionary_word)
+        self.parser = QueryParser(retriever.glossary, self.reader, colloquial, self.homophones.correct)
         self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.decliner = Decliner(self.reader, prompts)
@@ -100,6 +100,7 @@ class Assistant:
         or before returning with ``wait`` (benchmarks and the evaluator measure warm answers)."""
         self.retriever.embedder.embed(["河套"], "query")
         self.decliner.official_channel()
+        self.homophones.prepare()  # the sound table (0.16 s on the shipped index), not on a first question
         if self.eligibility is not None:
             prepare = threading.Thread(target=self._prepare_checklists, name="eligibility-warm-up", daemon=True)
             prepare.start()

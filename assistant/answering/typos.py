@@ -38,6 +38,10 @@ class Homophones:
         self._by_sound: dict[tuple[str, ...], list[str]] | None = None
         self._lock = threading.Lock()
 
+    def prepare(self) -> None:
+        """Build the table now (warm-up), not on the first question with an unknown word."""
+        self._table()
+
     def _table(self) -> dict[tuple[str, ...], list[str]]:
         with self._lock:
             if self._by_sound is None:

@@ -42,8 +42,7 @@ def cues() -> Cues:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_fake_index(tmp_path_factory.mktemp("eligibility"), ELIGIBILITY_DATA / "policies.md")
-    return settings
+    return make_fake_index(tmp_path_factory.mktemp("eligibility"), ELIGIBILITY_DATA / "policies.md")
 
 
 @pytest.fixture(scope="module")

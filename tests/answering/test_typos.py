@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from support import REPO
 
 from assistant.answering.typos import Homophones, sound
 from assistant.knowledge.lexical import is_dictionary_word
@@ -58,3 +61,16 @@ def test_the_parser_reads_a_typo_as_the_word_meant_before_search_and_weighting()
     assert "申请" in query.terms and "申亲" not in query.terms
     assert query.original == "个税怎么申亲"  # what was asked is kept as asked
     assert "申亲" in QueryParser(Glossary(), Stats()).parse("个税怎么申亲").terms
+
+
+def test_warm_up_builds_the_sound_table_before_the_first_question(tmp_path: Path) -> None:
+    from support import make_fake_index
+
+    from assistant.testing import FakeEmbedder
+    from assistant.wiring import build_assistant
+
+    settings = make_fake_index(tmp_path, REPO / "tests" / "data" / "sources" / "plan-excerpt.md")
+    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    assert assistant.homophones._by_sound is None
+    assistant.warm_up(wait=True)
+    assert assistant.homophones._by_sound

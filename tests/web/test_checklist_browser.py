@@ -51,8 +51,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_fake_index(tmp_path_factory.mktemp("checklist"), ELIGIBILITY_DATA / "policies.md")
-    return settings
+    return make_fake_index(tmp_path_factory.mktemp("checklist"), ELIGIBILITY_DATA / "policies.md")
 
 
 @pytest.fixture(scope="module")
