@@ -69,7 +69,8 @@ class Assistant:
         self.decliner = Decliner(self.reader, prompts)
         embedder, glossary = retriever.embedder, retriever.glossary
         # Conditions recur across questions about a policy: their vectors are kept (the user's words are new).
-        self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility)
+        self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility,
+                                               expand=lambda text: expand_query(text, glossary)[1])
                             if eligibility is not None else None)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens, context=llm_context,

@@ -124,6 +124,16 @@ def test_negated_whitelist_filing_is_unmet(assistant: Assistant) -> None:
     assert item.status == "unmet" and item.user_words == "还没做白名单备案"
 
 
+def test_an_english_clause_meets_a_chinese_exclusion_through_the_glossary(assistant: Assistant) -> None:
+    # "pathogen" (病原体) addresses the exclusion without its qualifier; the next sentence's clause, through
+    # "biosafety" (生物安全), says the risk is unknown: an exclusion applies when any clause says so.
+    answer = assistant.answer("Our lab wants to bring in a pathogen whose biosafety risk hasn't been "
+                              "characterised yet. Can we use the customs priority quarantine approval?")
+    item = next(i for i in answer.checklist if "不适用" in i.condition)
+    assert item.status == "unmet" and item.user_words == "biosafety risk hasn't been characterised yet"
+    assert answer.verdict == "unlikely"
+
+
 def test_a_measure_in_one_sentence_is_checked_clause_by_clause(assistant: Assistant) -> None:
     answer = assistant.answer("我是内地人才，受雇于合作区的科技企业，我能申请人才签注吗？")
     item = next(i for i in answer.checklist if "人才签注" in i.condition)

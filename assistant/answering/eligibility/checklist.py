@@ -7,7 +7,12 @@ find the policy's conditions in the index's structure (:mod:`.conditions`), and 
   when the cosine reaches ``threshold`` or the two share a term;
 * the clause then meets it, unless one of the two is negated and the other is not (还没 / 未 / hasn't), or the
   clause names another member of a ``contrast`` group (内地 against 香港); for an exclusion it is the reverse;
-  a ``limit`` (a rule binding whom it names) is met when the user is not one of them.
+  a ``limit`` (a rule binding whom it names) is met when the user is not one of them;
+* an English clause shares a term with a condition through the glossary (pathogen → 病原体);
+* a requirement is decided by the closest clause that addresses it, an exclusion by any such clause saying it
+  applies;
+* a rule allowing only one of two benefits (``exclusive`` cue: 二选一) is unmet when the user asks for both
+  (``both`` cue: 两样一齐攞), unless it is a ``limit`` that does not bind them.
 
 Verdict: one unmet → ``unlikely``; else the list incomplete → ``cannot_tell``; else unknowns →
 ``need_more_info``; else ``likely``. Never ``likely`` with an incomplete list.
@@ -40,7 +45,7 @@ from assistant.knowledge.reader import IndexReader
 from assistant.lang import to_simplified
 from assistant.messages import text as message
 
-_CLAUSE = re.compile(r"[，,。；;？?！!：:（）()]+|\s+(?:and|but|so|which|who|whose)\s+|\s{2,}"
+_CLAUSE = re.compile(r"[，,。；;？?！!：:（）()]+|\.(?:\s+|$)|\s+(?:and|but|so|which|who|whose)\s+|\s{2,}"
                      r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 #: Cosine between a user's clause and a condition from which the clause addresses the condition
@@ -51,11 +56,14 @@ THRESHOLD = 0.90
 class EligibilityChecker:
     """Adds ``checklist`` and ``verdict`` to the answer of an eligibility question (see the module doc)."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, cues: Cues, threshold: float = THRESHOLD) -> None:
+    def __init__(self, reader: IndexReader, embedder: Embedder, cues: Cues, threshold: float = THRESHOLD,
+                 expand: Callable[[str], list[str]] | None = None) -> None:
         self.reader = reader
         self.embedder = embedder
         self.cues = cues
         self.threshold = threshold
+        #: English text → the glossary's Chinese terms for it: an English clause shares terms with a condition.
+        self.expand = expand or (lambda text: [])
 
     def wrap(self, events: Iterable[StreamEvent], question: str) -> Iterator[StreamEvent]:
         """The assistant's events with the checklist attached to the final answer. For an eligibility
@@ -94,7 +102,10 @@ class EligibilityChecker:
                                 lambda texts: float((self._embed(texts) @ question_vec).max()))
         if found is None:
             return answer
-        items = [self._item(c, clauses, clause_vecs) for c in found.conditions]
+        # Asked for two benefits together ("两样一齐攞", "both"): a condition allowing only one is not met.
+        combined = next((c for c in user_clauses(answer.question)
+                         if self.cues.search("both", to_simplified(c).lower())), None)
+        items = [self._item(c, clauses, clause_vecs, combined) for c in found.conditions]
         if not found.complete:
             items.append(self._missing(found, answer.lang))
         verdict = decide([i.status for i in items], found.complete)
@@ -114,8 +125,12 @@ class EligibilityChecker:
         return checked
 
     # -- statuses ----------------------------------------------------------------------------------------
-    def _item(self, condition: Condition, clauses: list[str], clause_vecs: np.ndarray) -> ChecklistItem:
+    def _item(self, condition: Condition, clauses: list[str], clause_vecs: np.ndarray,
+              combined: str | None = None) -> ChecklistItem:
         citation = self._cite(condition.quote, condition.start, condition.chunk)
+        if combined is not None and self.cues.search("exclusive", to_simplified(condition.quote)) \
+                and not (condition.kind == "limit" and self._someone_else(condition.quote, clauses)):
+            return ChecklistItem(condition.quote, "unmet", citation, combined, condition.kind)
         if condition.alternatives:  # one alternative met is enough; unmet only when every one is
             results = [self._status(t, "require", clauses, clause_vecs) for t in condition.alternatives]
             best = next((r for r in results if r is not None and r[0] == "met"), None)
@@ -134,11 +149,9 @@ class EligibilityChecker:
         met when every such clause is, unmet when one is not, and unknown (None) when one is not addressed."""
         parts = self._parts(target)
         if kind == "limit":  # a rule for whom it names: the user says they are someone else (a contrast)
-            for part in parts:
-                if not self.cues.search("must", part):
-                    other = next((c for c in clauses if self._contrast(c, part)), None)
-                    if other is not None:
-                        return "met", other
+            other = self._someone_else(target, clauses)
+            if other is not None:
+                return "met", other
         sims = clause_vecs @ self._embed(parts).T  # user clauses × condition clauses
         results: list[tuple[Status, str] | None] = []
         for c, part in enumerate(parts):
@@ -150,8 +163,13 @@ class EligibilityChecker:
                     continue
                 opposite = contrast or self._negated(clause) != self._negated(part)
                 holds: Status = "met" if opposite == (kind == "exclude") else "unmet"
-                result = (holds, clause)
-                break
+                if result is None or holds == "unmet":
+                    result = (holds, clause)
+                # The closest clause decides a requirement; an exclusion applies when any clause that
+                # addresses it says so (the user's "a pathogen" and "whose risk hasn't been characterised"
+                # together describe the excluded 风险未知的病原体).
+                if kind != "exclude" or holds == "unmet":
+                    break
             results.append(result)
         decided = [r for r in results if r is not None]
         if kind == "exclude":  # excluded when one of its clauses holds for the user
@@ -159,6 +177,15 @@ class EligibilityChecker:
         if any(r[0] == "unmet" for r in decided):
             return next(r for r in decided if r[0] == "unmet")
         return decided[0] if decided and len(decided) == len(results) else None
+
+    def _someone_else(self, target: str, clauses: list[str]) -> str | None:
+        """The user's clause saying they are not whom a ``limit`` rule names (a contrast), if any."""
+        for part in self._parts(target):
+            if not self.cues.search("must", part):
+                other = next((c for c in clauses if self._contrast(c, part)), None)
+                if other is not None:
+                    return other
+        return None
 
     def _parts(self, target: str) -> list[str]:
         """A condition's own clauses, up to the one granting the benefit (即可 …): what follows the grant
@@ -213,8 +240,9 @@ class EligibilityChecker:
         return False
 
     def _share_term(self, clause: str, target: str) -> bool:
-        """A clause and a condition sharing a two-character Chinese word that is not a ``common`` one."""
-        pairs = set(_HAN_PAIR.findall(to_simplified(clause)))
+        """A clause and a condition sharing a two-character Chinese word that is not a ``common`` one, or (an
+        English clause) a glossary term for one of its phrases."""
+        pairs = set(_HAN_PAIR.findall(to_simplified(clause))) | {t for t in self.expand(clause) if len(t) >= 2}
         return any(p in target for p in pairs if not self.cues.fullmatch("common", p))
 
     # -- helpers -----------------------------------------------------------------------------------------
