@@ -31,6 +31,12 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+#: Kinds that only the detail itself answers: when no quoted sentence states the date, amount or contact asked
+#: for, the sources talk about the topic but do not answer (on the tune split, 5 of 5 such questions were
+#: unanswerable). A bare figure ("多少") is not one of them: a rule or a list often answers it.
+SPECIFIC = ("date", "money", "contact")
+
+
 def asked(question: str) -> set[str]:
     """The kinds of answer ``question`` asks for (empty when it asks for none of them)."""
     text = to_simplified(question)

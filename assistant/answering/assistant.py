@@ -168,7 +168,7 @@ class Assistant:
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
-                                             coverage=evidence.coverage)
+                                             coverage=evidence.coverage, missing=evidence.missing)
             yield Sources()
             yield from emit(_timed(declined, {}, t0, evidence.confidence))
             return

@@ -37,7 +37,9 @@ class Decliner:
         self._channel_looked_up = False  # the official-channel sentence is looked up on first decline
 
     def decline(self, question: str, lang: Lang, passages: Sequence[Passage], *, reason: str,
-                coverage: float | None = None) -> Answer:
+                coverage: float | None = None, missing: str | None = None) -> Answer:
+        """``missing``: the kind of detail asked for (``date``, ``money``, ``contact``) that the passages,
+        though on the topic, do not state; the first line then says so."""
         channel = self.official_channel()
         suggestions = self.suggestions(passages if reason != "injection" else [], lang)
         citations: tuple[Citation, ...] = ()
@@ -53,12 +55,15 @@ class Decliner:
             channel_text = f"{shown}[1]"
         else:
             channel_text = message("decline.channel", lang)
-        text = self.prompts.render(f"decline.{lang}", lead=message(f"decline.{reason}", lang),
+        lead = (message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))
+                if missing is not None and reason == "no-evidence" else message(f"decline.{reason}", lang))
+        text = self.prompts.render(f"decline.{lang}", lead=lead,
                                    suggestions=message("decline.separator", lang).join(suggestions),
                                    channel=channel_text)
         return Answer(question=question, text=text, citations=citations, answerable=False, mode="decline",
                       lang=lang, passages=tuple(passages), suggestions=tuple(suggestions),
-                      meta={"decline_reason": reason, "coverage": coverage})
+                      meta={"decline_reason": reason, "coverage": coverage,
+                            **({"missing_detail": missing} if missing is not None else {})})
 
     def suggestions(self, passages: Sequence[Passage], lang: Lang) -> list[str]:
         """Follow-up questions about the topics of the nearest passages (or the corpus' main topics)."""

@@ -51,6 +51,9 @@ class Evidence:
     #: assessment was lenient. A quoted fallback for a question that only the lenient verdict let through
     #: declines instead.
     strict: bool = True
+    #: The specific detail asked for (``date``, ``money``, ``contact``) that no quote states: the strict
+    #: verdict is then "does not answer", whatever the confidence (the decline names what is missing).
+    missing: str | None = None
 
 
 class EvidenceJudge:
@@ -109,17 +112,20 @@ class EvidenceJudge:
                                          kind_bonus=self.kind_bonus)
         quoted = "\n".join(_quoted(passages[q.passage_index], q) for q in quotes[:2])
         values = self.features(query, passages, coverage, sims, quoted)
+        missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
-            return Evidence(tuple(quotes), coverage, bool(query.terms) and coverage >= floor, None, values,
-                            strict=bool(query.terms) and coverage >= self.min_coverage)
+            strict = bool(query.terms) and coverage >= self.min_coverage and missing is None
+            return Evidence(tuple(quotes), coverage, strict or (lenient and bool(query.terms) and coverage >= floor),
+                            None, values, strict=strict, missing=missing)
         confidence = self.model.probability(values)
-        threshold = self.model.threshold
-        if lenient and self.model.off_topic_threshold is not None:
-            threshold = min(threshold, self.model.off_topic_threshold)
-        answerable = bool(query.terms) and confidence >= threshold
-        return Evidence(tuple(quotes), coverage, answerable, confidence, values,
-                        strict=bool(query.terms) and confidence >= self.model.threshold)
+        strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
+        # Lenient (a chat model decides, and says NO_ANSWER): only the off-topic threshold declines.
+        off_topic = self.model.off_topic_threshold
+        lenient_ok = lenient and bool(query.terms) and confidence >= min(self.model.threshold, off_topic
+                                                                          if off_topic is not None else 1.0)
+        return Evidence(tuple(quotes), coverage, strict or lenient_ok, confidence, values, strict=strict,
+                        missing=missing)
 
 
 def _quoted(passage: Passage, quote: Quote) -> str:

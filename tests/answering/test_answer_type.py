@@ -1,12 +1,19 @@
-"""Answer kinds: what a question asks for, whether a sentence states it, and how that steers quoting."""
+"""Answer kinds: what a question asks for, whether a sentence states it, how that steers quoting, and the
+decline when no quote states the date, amount or contact asked for."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from support import make_fake_index
 
 from assistant.answering.answer_type import asked, holds
 from assistant.answering.extractive import select_quotes
 from assistant.data import Chunk, Passage
+from assistant.messages import text as message
+from assistant.testing import FakeEmbedder
+from assistant.wiring import build_assistant
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
@@ -37,3 +44,35 @@ def test_a_sentence_stating_the_kind_asked_for_ranks_first() -> None:
     dated, _ = select_quotes("条例什么时候施行？", passages, terms, max_quotes=1, kinds={"date"}, kind_bonus=0.1)
     assert plain[0].passage_index == 0  # on terms alone the earlier passage wins the tie
     assert dated[0].passage_index == 1  # the one that states a date, when a date is asked for
+
+
+DOC = """---
+title: 测试条例汇编
+---
+
+# 测试条例汇编
+
+## 一、法规
+
+### 《河套测试促进条例》
+
+- 制定机关：《河套测试促进条例》由深圳市人大常委会审议通过，对园区科研测试服务作出规定。
+- 主要内容：《河套测试促进条例》规定园区为科研机构提供测试服务支持。
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
+def test_a_date_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: Path, lang: str) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    who = assistant.answer("《河套测试促进条例》由哪个机关审议通过？")
+    assert who.answerable and "深圳市人大常委会" in who.text  # the topic is covered …
+    question = {"zh-Hans": "《河套测试促进条例》是哪天审议通过的？",
+                "zh-Hant": "《河套測試促進條例》是哪天審議通過的？",
+                "en": "《河套测试促进条例》 when was it passed by 深圳市人大常委会?"}[lang]
+    when = assistant.answer(question, lang=lang)  # … but not the date asked for
+    assert not when.answerable and when.mode == "decline" and when.meta["missing_detail"] == "date"
+    lead = when.text.splitlines()[0]
+    assert lead == message("decline.detail", lang).format(detail=message("kind.date", lang))
+    assert {"zh-Hans": "日期", "zh-Hant": "日期", "en": "date"}[lang] in lead
