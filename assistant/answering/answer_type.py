@@ -46,3 +46,16 @@ def asked(question: str) -> set[str]:
 def holds(text: str, kind: str) -> bool:
     """Does ``text`` state an answer of ``kind``?"""
     return bool(KINDS[kind][1].search(to_simplified(text)))
+
+
+#: A year named as a point in time (2030年, by 2030); not one inside a document number (财税〔2024〕5号).
+_YEAR = re.compile(r"(?<![\d〔\[(（])((?:19|20)\d{2})(?![\d〕\]）)])")
+
+
+def years_not_stated(question: str, quoted: str) -> list[str]:
+    """The years ``question`` names that the quoted text neither states nor spans (2025 lies within
+    "2023年1月1日至2027年12月31日"): asked about another year, the quotes speak of another time. On the tune
+    split every answerable question's years were in its quotes, and three unanswerable ones' were not."""
+    stated = sorted(int(y) for y in _YEAR.findall(quoted))
+    asked_years = dict.fromkeys(_YEAR.findall(to_simplified(question)))
+    return [y for y in asked_years if not stated or not stated[0] <= int(y) <= stated[-1]]

@@ -51,8 +51,9 @@ class Evidence:
     #: assessment was lenient. A quoted fallback for a question that only the lenient verdict let through
     #: declines instead.
     strict: bool = True
-    #: The specific detail asked for (``date``, ``money``, ``contact``) that no quote states: the strict
-    #: verdict is then "does not answer", whatever the confidence (the decline names what is missing).
+    #: The specific detail asked for (``date``, ``money``, ``contact``, or a ``year`` the question names) that
+    #: no quote states: the strict verdict is then "does not answer", whatever the confidence (the decline
+    #: names what is missing).
     missing: str | None = None
 
 
@@ -113,6 +114,8 @@ class EvidenceJudge:
         quoted = "\n".join(_quoted(passages[q.passage_index], q) for q in quotes[:2])
         values = self.features(query, passages, coverage, sims, quoted)
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
+        if missing is None and answer_type.years_not_stated(query.standalone, quoted):
+            missing = "year"
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
             strict = bool(query.terms) and coverage >= self.min_coverage and missing is None

@@ -1,5 +1,5 @@
 """Answer kinds: what a question asks for, whether a sentence states it, how that steers quoting, and the
-decline when no quote states the date, amount or contact asked for."""
+decline when no quote states the date, amount or contact asked for, or speaks of the year asked about."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import make_fake_index
 
-from assistant.answering.answer_type import asked, holds
+from assistant.answering.answer_type import asked, holds, years_not_stated
 from assistant.answering.extractive import select_quotes
 from assistant.data import Chunk, Passage
 from assistant.messages import text as message
@@ -58,6 +58,7 @@ title: 测试条例汇编
 
 - 制定机关：《河套测试促进条例》由深圳市人大常委会审议通过，对园区科研测试服务作出规定。
 - 主要内容：《河套测试促进条例》规定园区为科研机构提供测试服务支持。
+- 实施进展：2025年已有12家科研机构使用园区测试服务。
 """
 
 
@@ -76,3 +77,26 @@ def test_a_date_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: P
     lead = when.text.splitlines()[0]
     assert lead == message("decline.detail", lang).format(detail=message("kind.date", lang))
     assert {"zh-Hans": "日期", "zh-Hant": "日期", "en": "date"}[lang] in lead
+
+
+@pytest.mark.parametrize(("question", "quoted", "missing"), [
+    ("你估计到2030年会有多少家？", "2025年年中：园区有8家。", ["2030"]),
+    ("我2025年来园区工作，能享受吗？", "有效期：2023年1月1日至2027年12月31日。", []),  # within the span
+    ("财税〔2024〕5号规定了什么？", "财税〔2024〕5号规定……", []),  # a document number, not a year asked
+    ("2024年的GDP是多少？", "园区面积约3.89平方公里。", ["2024"]),
+    ("Will the rate still apply after 2030?", "减按15%征收，自2024年1月1日起。", ["2030"]),
+])
+def test_years_not_stated(question: str, quoted: str, missing: list[str]) -> None:
+    assert years_not_stated(question, quoted) == missing
+
+
+def test_a_year_no_quote_speaks_of_is_declined(tmp_path: Path) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    stated = assistant.answer("2025年有多少家科研机构使用园区测试服务？")
+    assert stated.answerable and "12家" in stated.text
+    other = assistant.answer("2030年会有多少家科研机构使用园区测试服务？")
+    assert not other.answerable and other.meta["missing_detail"] == "year"
+    assert other.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
+        detail=message("kind.year", "zh-Hans"))
