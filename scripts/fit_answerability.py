@@ -40,7 +40,7 @@ def main() -> None:
 
     assistant = build_assistant(Settings.from_env())
     questions = [q for q in load_questions(args.questions) if q.split == args.split and not is_injection(q.question)]
-    rows, labels = [], []
+    rows, labels, forced = [], [], []
     for q in questions:
         asked = without_instructions(q.question)  # as answering does: what the question embeds for us is dropped
         query = assistant.parser.parse(asked, lang=q.lang,  # type: ignore[arg-type]
@@ -49,12 +49,13 @@ def main() -> None:
         evidence = assistant.judge.assess(query, list(result.passages), result.vectors)
         rows.append([evidence.features[f] for f in FEATURES])
         labels.append(1.0 if q.answerable else 0.0)
+        forced.append(evidence.missing is not None)  # declined whatever the probability
     x, y = np.array(rows), np.array(labels)
     digest = hashlib.sha1(Path(args.questions).read_bytes()).hexdigest()[:12]
     model = fit_model(x, y, FEATURES, meta={
         "fitted": dt.date.today().isoformat(), "questions": Path(args.questions).name, "questions_sha1": digest,
         "split": args.split, "embedder": assistant.retriever.embedder.name,
-        "refit": "python scripts/fit_answerability.py"})
+        "refit": "python scripts/fit_answerability.py"}, forced=np.array(forced))
     model.save(Path(args.out))
     cv = model.meta["cv"]
     print(f"fitted on {len(y)} {args.split} questions ({int(y.sum())} answerable): C={cv['c']}, "

@@ -112,12 +112,14 @@ OFF_TOPIC_MAX_FALSE_DECLINES = 0.02
 
 
 def fit_model(x: np.ndarray, y: np.ndarray, features: Sequence[str], *,
-              cs: Sequence[float] = (0.1, 0.3, 1.0, 3.0, 10.0), meta: Mapping[str, Any] | None = None
-              ) -> AnswerabilityModel:
+              cs: Sequence[float] = (0.1, 0.3, 1.0, 3.0, 10.0), meta: Mapping[str, Any] | None = None,
+              forced: np.ndarray | None = None) -> AnswerabilityModel:
     """Choose C by cross-validated log-loss, the threshold by cross-validated balanced accuracy (smoothed), the
     off-topic threshold as the highest whose cross-validated false-decline rate is at most
     :data:`OFF_TOPIC_MAX_FALSE_DECLINES`, and fit the final model on all of ``x``. ``meta`` is stored with it,
-    plus the cross-validation figures."""
+    plus the cross-validation figures. ``forced``: the questions the strict verdict declines whatever the
+    probability (a date or year asked that no quote states; see :class:`~assistant.answering.evidence.Evidence`):
+    the threshold is chosen for the rest."""
     losses = {}
     for c in cs:
         p = np.clip(cross_validated(x, y, c), 1e-6, 1 - 1e-6)
@@ -126,8 +128,11 @@ def fit_model(x: np.ndarray, y: np.ndarray, features: Sequence[str], *,
     p = cross_validated(x, y, best_c)
     grid = np.round(np.arange(0.2, 0.81, 0.01), 2)
 
+    declined_anyway = np.zeros(len(y), dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+
     def balanced(t: float) -> float:
-        return float((np.mean(p[y == 1] >= t) + np.mean(p[y == 0] < t)) / 2)
+        answered = (p >= t) & ~declined_anyway
+        return float((np.mean(answered[y == 1]) + np.mean(~answered[y == 0])) / 2)
 
     # The curve is flat and jagged near its top on ~100 questions: pick the best of its moving average
     # (±0.05), not one lucky point.
@@ -140,8 +145,8 @@ def fit_model(x: np.ndarray, y: np.ndarray, features: Sequence[str], *,
     coef, intercept = fit_logistic((x - mean) / scale, y, best_c)
     cv = {"c": best_c, "log_loss": {str(c): round(v, 4) for c, v in losses.items()},
           "balanced_accuracy": round(balanced(threshold), 4),
-          "decline_accuracy": round(float(np.mean(p[y == 0] < threshold)), 4),
-          "false_decline_rate": round(float(np.mean(p[y == 1] < threshold)), 4),
+          "decline_accuracy": round(float(np.mean(((p < threshold) | declined_anyway)[y == 0])), 4),
+          "false_decline_rate": round(float(np.mean(((p < threshold) | declined_anyway)[y == 1])), 4),
           "off_topic": {"decline_accuracy": round(float(np.mean(p[y == 0] < off_topic)), 4),
                         "false_decline_rate": round(float(np.mean(p[y == 1] < off_topic)), 4)}}
     return AnswerabilityModel(tuple(features), tuple(np.round(mean, 6).tolist()), tuple(np.round(scale, 6).tolist()),

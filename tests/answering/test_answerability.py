@@ -64,6 +64,22 @@ def test_fit_model_chooses_c_and_threshold_and_round_trips(tmp_path: Path) -> No
         AnswerabilityModel.load(tmp_path / "old.json")
 
 
+def test_questions_a_rule_declines_anyway_count_as_declined_when_choosing_the_threshold() -> None:
+    # Unanswerable questions that look answerable (high in feature a) but that the missing-detail rule
+    # declines whatever their probability: the threshold is chosen, and scored, with them declined.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 2))
+    y = (rng.random(300) < 1 / (1 + np.exp(-3.0 * x[:, 0]))).astype(float)
+    lookalikes = np.column_stack([rng.normal(1.0, 0.2, 20), rng.normal(0.0, 0.3, 20)])
+    x, y = np.vstack([x, lookalikes]), np.concatenate([y, np.zeros(20)])
+    forced = np.concatenate([np.zeros(300, dtype=bool), np.ones(20, dtype=bool)])
+    plain = fit_model(x, y, ("a", "b"))
+    ruled = fit_model(x, y, ("a", "b"), forced=forced)
+    assert ruled.threshold <= plain.threshold
+    assert ruled.meta["cv"]["balanced_accuracy"] > plain.meta["cv"]["balanced_accuracy"] + 0.03
+    assert ruled.meta["cv"]["decline_accuracy"] > plain.meta["cv"]["decline_accuracy"]
+
+
 def test_the_shipped_artifact_is_fitted_on_tune_with_the_features_the_judge_computes() -> None:
     model = AnswerabilityModel.load(ARTIFACT)
     assert model.features == FEATURES and model.meta["split"] == "tune"
