@@ -76,7 +76,7 @@ def test_a_date_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: P
     assert not when.answerable and when.mode == "decline" and when.meta["missing_detail"] == "date"
     lead = when.text.splitlines()[0]
     assert lead == message("decline.detail", lang).format(detail=message("kind.date", lang))
-    assert {"zh-Hans": "日期", "zh-Hant": "日期", "en": "date"}[lang] in lead
+    assert {"zh-Hans": "所问的日期", "zh-Hant": "所問的日期", "en": "the date asked for"}[lang] in lead
 
 
 @pytest.mark.parametrize(("question", "quoted", "missing"), [
