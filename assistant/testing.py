@@ -67,10 +67,12 @@ class FakeChatModel:
         self.fail = fail
         self.name = name
         self.requests: list[list[Message]] = []
+        self.max_tokens: list[int | None] = []  # each request's output cap
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
                timeout_s: float | None = None) -> Iterator[str | Usage]:
         self.requests.append(list(messages))
+        self.max_tokens.append(max_tokens)
         if self.fail:
             raise LLMError("fake chat model is set to fail")
         reply = self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]

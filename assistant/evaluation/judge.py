@@ -25,8 +25,9 @@ class Judge:
     """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.answering.llm.ChatModel`.
 
     * ``faithfulness`` = supported claims / all claims of the answer. ``prompts/judge_claims.txt`` splits the
-      answer into claims; ``prompts/judge_verdicts.txt`` checks each against the retrieved passages (1/0).
-      An answer with no claims (e.g. a declined one) gets ``None``.
+      answer into claims (at most ``max_claims``); ``prompts/judge_verdicts.txt`` checks each against the
+      passages the answer cites (:func:`reference`, cut at ``max_context_chars``) (1/0). An answer with no
+      claims (e.g. a declined one) gets ``None``.
     * ``answer_correctness`` = ``weights[0]·F1 + weights[1]·similarity`` (RAGAS defaults 0.75/0.25), where
       TP = answer claims the ground truth supports, FP = answer claims it does not, FN = ground-truth facts
       (one statement per fact group, alternatives joined by "or") the answer does not support, and
@@ -34,18 +35,21 @@ class Judge:
       RAGAS uses embeddings, so pass an embedding-based one for fidelity).
 
     Only answerable questions are judged. Model failures and unparseable replies raise :class:`LLMError`.
+    Every call is capped (``max_tokens`` for the claims, a few tokens a statement for the verdicts): a small
+    local model reads about 70 prompt tokens a second, so what the judge reads is what it costs.
 
     >>> judge = Judge(FakeChatModel(['["面积约3.89平方公里"]', "[1]"]), Prompts(Path("prompts")))  # doctest: +SKIP
     """
 
     def __init__(self, chat: ChatModel, prompts: Prompts, *, similarity: Callable[[str, str], float] | None = None,
-                 weights: tuple[float, float] = (0.75, 0.25), max_context_chars: int = 8000,
-                 max_tokens: int = 800) -> None:
+                 weights: tuple[float, float] = (0.75, 0.25), max_context_chars: int = 2500,
+                 max_claims: int = 8, max_tokens: int = 256) -> None:
         self.chat = chat
         self.prompts = prompts
         self.similarity = similarity or bigram_similarity
         self.weights = weights
         self.max_context_chars = max_context_chars
+        self.max_claims = max_claims
         self.max_tokens = max_tokens
 
     @property
@@ -58,7 +62,7 @@ class Judge:
             return {"faithfulness": None, "answer_correctness": None}
         text = strip_markers(answer.text).strip()
         claims = self._claims(q.question, text) if answer.answerable and text else []
-        context = "\n\n".join(f"[{i}] {p.chunk.text}" for i, p in enumerate(answer.passages, 1))
+        context = reference(answer)
         faithfulness = None
         if claims:
             verdicts = self._verdicts(claims, context[: self.max_context_chars]) if context else [0] * len(claims)
@@ -76,19 +80,29 @@ class Judge:
 
     def _claims(self, question: str, text: str) -> list[str]:
         reply = self._ask(self.prompts.render("judge_claims", question=question, text=text))
-        return [c.strip() for c in _json_list(reply) if isinstance(c, str) and c.strip()]
+        return [c.strip() for c in _json_list(reply) if isinstance(c, str) and c.strip()][: self.max_claims]
 
     def _verdicts(self, statements: Sequence[str], reference: str) -> list[int]:
         numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, 1))
-        reply = self._ask(self.prompts.render("judge_verdicts", reference=reference, statements=numbered))
+        reply = self._ask(self.prompts.render("judge_verdicts", reference=reference, statements=numbered),
+                          max_tokens=4 * len(statements) + 16)  # "[1, 0, …]": a few tokens a verdict
         verdicts = [_verdict(v) for v in _json_list(reply)]
         if len(verdicts) != len(statements):
             raise LLMError(f"judge model gave {len(verdicts)} verdicts for {len(statements)} statements: "
                            f"{reply[:200]!r}")
         return verdicts
 
-    def _ask(self, prompt: str) -> str:
-        return collect(self.chat.stream([Message("user", prompt)], max_tokens=self.max_tokens))[0]
+    def _ask(self, prompt: str, max_tokens: int | None = None) -> str:
+        return collect(self.chat.stream([Message("user", prompt)], max_tokens=max_tokens or self.max_tokens))[0]
+
+
+def reference(answer: Answer) -> str:
+    """What the answer's claims are checked against: the passages it cites (each once), or all retrieved
+    passages when it cites none. The cited ones are what the answer rests on, and far fewer tokens for the
+    judge to read than every retrieved passage."""
+    cited = {c.chunk_id: c.passage_text or c.quote for c in answer.citations}
+    texts = list(cited.values()) or [p.chunk.text for p in answer.passages]
+    return "\n\n".join(f"[{i}] {t}" for i, t in enumerate(texts, 1))
 
 
 def _json_list(reply: str) -> list[Any]:

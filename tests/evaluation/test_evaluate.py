@@ -29,7 +29,7 @@ from assistant.evaluation.evaluate import (
     run_eval,
     score_answer,
 )
-from assistant.evaluation.judge import Judge, agreement
+from assistant.evaluation.judge import Judge, agreement, reference
 from assistant.evaluation.report import compare_runs, format_table, render_html, render_markdown
 from assistant.testing import FAKE_CHUNK, FakeAssistant, FakeChatModel
 
@@ -537,3 +537,22 @@ def test_judge_templates_declare_their_variables() -> None:
     assert prompts.variables("judge_claims") == {"question", "text"}
     assert prompts.variables("judge_verdicts") == {"reference", "statements"}
     assert "{x}" in prompts.render("judge_claims", question="q", text="{x}")  # answer text is never parsed
+
+
+def test_the_judge_reads_only_the_cited_passages_and_caps_every_reply() -> None:
+    # A small local judge reads ~70 tokens a second: it is shown what the answer rests on, not every passage.
+    chat = FakeChatModel(['["面积约3.89平方公里"]', "[1]", "[1]", "[1]"])
+    judge = Judge(chat, Prompts(PROMPTS), similarity=lambda a, b: 1.0)
+    got = judge.judge(question(facts=(("3.89",),)),
+                      answer("面积约3.89平方公里[1]。", passages=["总面积约3.89平方公里", "无关的第二段" * 50],
+                             citations=["总面积约3.89平方公里"]))
+    assert got["faithfulness"] == 1.0
+    checked = chat.requests[1][0].content
+    assert "总面积约3.89平方公里" in checked and "无关的第二段" not in checked
+    assert chat.max_tokens[0] == judge.max_tokens <= 256
+    assert all(cap is not None and cap <= 4 + 16 for cap in chat.max_tokens[1:])  # one statement: "[1]"
+    # An answer that cites nothing is checked against all the retrieved passages; many claims are cut.
+    assert "无关的第二段" in reference(answer("3.89", passages=["总面积约3.89平方公里", "无关的第二段"]))
+    many = FakeChatModel([json.dumps([f"claim {i}" for i in range(20)]), "[" + ", ".join(["1"] * 8) + "]"])
+    capped = Judge(many, Prompts(PROMPTS), max_claims=8).judge(question(), answer("x", passages=["p"]))
+    assert capped["faithfulness"] == 1.0 and many.requests[1][0].content.count("\n8. claim 7") == 1
