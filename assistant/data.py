@@ -206,6 +206,12 @@ class Usage:
     completion_tokens: int = 0
     #: Seconds the call waited for a model slot (see :class:`~assistant.answering.budget.ModelGate`).
     queue_s: float = 0.0
+    #: Prompt tokens the server took from its cache instead of computing them (a prefix shared with the last
+    #: request), and the server's own seconds for reading the prompt and for generating: where a call's time
+    #: went (llama.cpp reports them; 0 when the server does not).
+    cached_tokens: int = 0
+    prompt_s: float = 0.0
+    generate_s: float = 0.0
 
     @property
     def total_tokens(self) -> int:

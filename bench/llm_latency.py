@@ -10,6 +10,9 @@ Starts ``python app.py`` (the local model as its child process) on a free loopba
    model, how many were quoted because the model was busy (queue) or failing, and errors (non-200 or an
    ``error`` event).
 
+Each answer also gives the model server's own seconds for reading the prompt and for generating
+(``timings_ms.model_prompt`` / ``model_generate``): where the time went.
+
     .venv/bin/python bench/llm_latency.py [--questions 8] [--users 10] [--split check] [--threads 2]
 
 Prints a table and writes ``bench/results/llm_latency.json``. Stops what it started by pid.
@@ -52,7 +55,8 @@ def ask(base: str, question: str, timeout_s: float = 600) -> dict[str, Any]:
     """One streamed question: event times (seconds from the request), mode, notice, error."""
     t0 = time.monotonic()
     out: dict[str, Any] = {"question": question, "sources_s": None, "first_delta_s": None, "done_s": None,
-                           "queue_s": None, "mode": None, "notice": None, "error": None}
+                           "queue_s": None, "model_prompt_s": None, "model_generate_s": None, "mode": None,
+                           "notice": None, "error": None}
     try:
         with httpx.stream("POST", f"{base}/api/v1/ask/stream", json={"question": question}, timeout=timeout_s) as r:
             if r.status_code != 200:
@@ -74,7 +78,11 @@ def ask(base: str, question: str, timeout_s: float = 600) -> dict[str, Any]:
                         out["error"] = data.get("code")
                     else:
                         out["mode"], out["notice"] = data.get("mode"), data.get("notice")
-                        out["queue_s"] = round((data.get("timings_ms") or {}).get("queue_wait", 0.0) / 1000, 2)
+                        timings = data.get("timings_ms") or {}
+                        out["queue_s"] = round(timings.get("queue_wait", 0.0) / 1000, 2)
+                        for key in ("model_prompt", "model_generate"):  # the model server's own seconds
+                            if key in timings:
+                                out[f"{key}_s"] = round(timings[key] / 1000, 2)
     except httpx.HTTPError as exc:
         out["error"] = type(exc).__name__
     return out
@@ -139,7 +147,7 @@ def main() -> None:
     def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {key: {"p50": _pct([r[key] for r in rows if r[key] is not None], 0.5),
                       "p95": _pct([r[key] for r in rows if r[key] is not None], 0.95)}
-                for key in ("sources_s", "first_delta_s", "done_s", "queue_s")}
+                for key in ("sources_s", "first_delta_s", "done_s", "queue_s", "model_prompt_s", "model_generate_s")}
 
     busy_words = ("较多", "較多", "Many people")
     result = {

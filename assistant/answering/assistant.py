@@ -191,6 +191,9 @@ def _timed(answer: Answer, timings: dict[str, float], t0: float, confidence: flo
     total = (time.perf_counter() - t0) * 1000
     if answer.usage.queue_s:  # the wait for a model slot, within the total
         timings = {**timings, "queue_wait": answer.usage.queue_s * 1000}
+    if answer.usage.prompt_s or answer.usage.generate_s:  # the model server's own time: reading, writing
+        timings = {**timings, "model_prompt": answer.usage.prompt_s * 1000,
+                   "model_generate": answer.usage.generate_s * 1000}
     return dataclasses.replace(answer, timings_ms={**timings, "total": total}, confidence=confidence)
 
 

@@ -14,6 +14,7 @@ Usage(prompt_tokens=10, completion_tokens=64)
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -104,6 +105,7 @@ class OpenAIChatModel:
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         parts: list[str] = []
         usage: Usage | None = None
+        timings: dict[str, Any] = {}
         saw_choice = False
         try:
             client = self._client
@@ -118,8 +120,12 @@ class OpenAIChatModel:
             with response:
                 for chunk in response:
                     if chunk.usage is not None:
+                        details = getattr(chunk.usage, "prompt_tokens_details", None)
                         usage = Usage(prompt_tokens=int(chunk.usage.prompt_tokens or 0),
-                                      completion_tokens=int(chunk.usage.completion_tokens or 0))
+                                      completion_tokens=int(chunk.usage.completion_tokens or 0),
+                                      cached_tokens=int(getattr(details, "cached_tokens", 0) or 0))
+                    if isinstance(extra := (chunk.model_extra or {}).get("timings"), dict):
+                        timings = extra  # llama.cpp's: cache_n, prompt_ms, predicted_ms
                     for choice in chunk.choices or ():
                         saw_choice = True
                         text = choice.delta.content if choice.delta is not None else None
@@ -136,7 +142,7 @@ class OpenAIChatModel:
         if usage is None or usage.total_tokens == 0:
             usage = Usage(prompt_tokens=sum(count_tokens(m.content) for m in messages),
                           completion_tokens=count_tokens("".join(parts)))
-        yield usage
+        yield _with_timings(usage, timings)
 
     def _error(self, exc: Exception, *, mid_reply: bool) -> LLMError:
         import openai
@@ -188,6 +194,16 @@ def langchain_chat_model(model: str, base_url: str | None, api_key: str | None, 
     return ChatOpenAI(model=model, base_url=base_url or OPENAI_BASE_URL,
                       api_key=SecretStr(api_key or PLACEHOLDER_API_KEY), timeout=timeout_s, max_retries=max_retries,
                       temperature=temperature, max_completion_tokens=max_tokens, stream_usage=True)
+
+
+def _with_timings(usage: Usage, timings: dict[str, Any]) -> Usage:
+    """``usage`` with the cached prompt tokens and the prompt/generation seconds of llama.cpp's ``timings``."""
+    def number(key: str) -> float:
+        value = timings.get(key)
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    return replace(usage, cached_tokens=usage.cached_tokens or int(number("cache_n")),
+                   prompt_s=round(number("prompt_ms") / 1000, 3), generate_s=round(number("predicted_ms") / 1000, 3))
 
 
 def _check_base_url(base_url: str) -> None:

@@ -378,6 +378,7 @@ def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, ind
                       "hit": _contains_any(p.chunk.text, evidence)} for i, p in enumerate(answer.passages[:k], 1)],
         "checklist": None if error else checklist_to_dict(answer),
         "metrics": metrics, "latency_ms": None if error else latency_ms, "timings_ms": dict(answer.timings_ms),
-        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens,
+                  "cached_tokens": answer.usage.cached_tokens},
         "error": error, "judge_error": judge_error,
     }

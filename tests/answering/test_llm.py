@@ -75,6 +75,15 @@ def test_max_tokens_is_respected(model: OpenAIChatModel) -> None:
 
 
 @pytest.mark.slow
+def test_usage_says_where_the_servers_time_went(model: OpenAIChatModel) -> None:
+    # llama.cpp's own timings: seconds reading the prompt and generating (the cache reuse of a shared prompt
+    # prefix is tested with the Qwen model: Gemma 3's sliding-window attention keeps no reusable prefix).
+    usage = collect(model.stream(HELLO, max_tokens=4))[1]
+    assert usage is not None and usage.prompt_s > 0 and usage.generate_s > 0
+    assert usage.cached_tokens < usage.prompt_tokens
+
+
+@pytest.mark.slow
 def test_each_call_reports_its_own_usage(model: OpenAIChatModel) -> None:
     # Two calls interleaved: each stream ends with its own counts; the model keeps none between calls.
     long, short = model.stream(HELLO, max_tokens=12), model.stream(HELLO, max_tokens=3)
