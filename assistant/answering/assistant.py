@@ -53,7 +53,7 @@ class Assistant:
 
     def __init__(self, *, retriever: HybridRetriever, chat_model: ChatModel | None, prompts: Prompts,
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
-                 llm_context: str = "passages", max_tokens: int = 700, max_question_chars: int = 2000,
+                 llm_context: str = "window", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True) -> None:
         self.retriever = retriever

@@ -1,9 +1,10 @@
 """The generative answerer: the chat model writes the answer from numbered evidence; nothing unchecked is shown.
 
-The prompt holds the top passages whole (``context="passages"``, the default) or the selected evidence
-sentences of each passage under its heading (``"evidence"``: fewer tokens; with the local 1.5B model it
-measured worse on a tune subset: facts 61.9% vs 71.4%), numbered ``[1]..[n]``, fenced so their text cannot
-close the block (:func:`~assistant.answering.output_checks.fence`). The model's reply is cut into sentences as
+The prompt starts with the fixed system prompt (the same for every question, so llama.cpp reuses its cached
+computation), then the passage text chosen by :mod:`assistant.answering.context` within a token budget
+(``context="window"``, the default: the evidence sentences with their neighbours), numbered ``[1]..[n]``,
+fenced so their text cannot close the block (:func:`~assistant.answering.output_checks.fence`), then the
+question. The model's reply is cut into sentences as
 it streams (a list item's ordinal is no sentence end); each complete sentence is checked before it is shown:
 
 - ``NO_ANSWER`` first → :class:`ModelDeclined` (the orchestrator declines in the decline format);
@@ -31,7 +32,8 @@ import numpy as np
 from assistant.answering.attribution import Attributor, Block, SentenceStream, marker_free, without_ordinal
 from assistant.answering.budget import Deadline
 from assistant.answering.citations import make_citation
-from assistant.answering.extractive import units_of
+from assistant.answering.context import Span, blocks
+from assistant.answering.context import pieces as context_pieces
 from assistant.answering.llm import ChatModel, collect
 from assistant.answering.output_checks import (
     chinese_beyond_names,
@@ -51,13 +53,8 @@ from assistant.lang import to_simplified, to_traditional
 from assistant.messages import text as message
 from assistant.text.markers import marker_numbers
 
-#: Evidence pieces (sentences, list items) given to the model at most.
-MAX_PIECES = 6
-#: Whole passages given to the model in the "passages" context.
-MAX_PASSAGES = 4
 _END = re.compile(r"[。．.！!？?；;：:]$")
 
-Span = tuple[Passage, tuple[int, int]]
 
 
 class UnverifiedAnswer(LLMError):
@@ -84,7 +81,7 @@ class GenerativeAnswerer:
     """
 
     def __init__(self, chat_model: ChatModel, prompts: Prompts, count_tokens: Callable[[str], int], *,
-                 context_tokens: int = 2500, max_tokens: int = 700, context: str = "passages",
+                 context_tokens: int = 2500, max_tokens: int = 700, context: str = "window",
                  embed: Callable[[list[str]], np.ndarray] | None = None,
                  expand: Callable[[str], Sequence[str]] | None = None) -> None:
         self.chat_model = chat_model
@@ -92,7 +89,7 @@ class GenerativeAnswerer:
         self.count_tokens = count_tokens
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
-        self.context_kind = context  # "evidence" (selected sentences) or "passages" (whole chunks)
+        self.context_kind = context  # "window", "passages" or "evidence": see assistant.answering.context
         self.embed = embed
         self.expand = expand
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
@@ -116,50 +113,12 @@ class GenerativeAnswerer:
         return text.splitlines()[0] if 2 <= len(text) <= 4 * len(question) + 200 else None
 
     def pieces(self, query: Query, passages: Sequence[Passage], spans: Sequence[Span]) -> list[Span]:
-        """The evidence to show the model: the chosen quotes, then the next-best sentences, at most
-        :data:`MAX_PIECES`; whole passages (:data:`MAX_PASSAGES`) when nothing was chosen or when the
-        context is "passages"."""
-        if not spans or self.context_kind == "passages":
-            return [(p, (p.chunk.start, p.chunk.end)) for p in passages[:MAX_PASSAGES]]
-        out = list(spans[:MAX_PIECES])
-        units = sorted(units_of(passages, query.terms), key=lambda u: -u.score)
-        best = units[0].score if units else 0.0
-        for u in units:
-            if len(out) >= MAX_PIECES or u.score < 0.5 * best:
-                break
-            p = passages[u.passage_index]
-            if any(q.chunk.id == p.chunk.id and s <= u.start < e for q, (s, e) in out):
-                continue
-            out.append((p, (u.start, u.end)))
-        return out
+        """The passage text to show the model (:func:`assistant.answering.context.pieces`)."""
+        return context_pieces(self.context_kind, query, passages, spans, self.count_tokens, self.context_tokens)
 
     def context(self, pieces: Sequence[Span]) -> tuple[str, list[Passage], list[Block], list[tuple[int, int]]]:
-        """Numbered blocks (one per passage, its pieces in document order) within the context token budget:
-        the prompt text, the passages, the attribution blocks, and each block's span."""
-        grouped: dict[str, list[Span]] = {}
-        for piece in pieces:
-            grouped.setdefault(piece[0].chunk.id, []).append(piece)
-        texts: list[str] = []
-        used: list[Passage] = []
-        blocks: list[Block] = []
-        spans: list[tuple[int, int]] = []
-        budget = self.context_tokens
-        for group in grouped.values():
-            p = group[0][0]
-            c = p.chunk
-            body = "\n".join(dict.fromkeys(c.text[s - c.start : e - c.start].strip() for _, (s, e) in
-                                           sorted(group, key=lambda x: x[1][0])))
-            head = " · ".join(x for x in (c.section_path, str(c.meta.get("doc_no") or "")) if x)
-            block = f"[{len(used) + 1}] {fence(head)}\n{fence(body)}"
-            cost = self.count_tokens(block)
-            if cost > budget and used:
-                break
-            texts.append(block)
-            used.append(p)
-            blocks.append(Block(body, c.text))
-            spans.append((min(s for _, (s, _) in group), max(e for _, (_, e) in group)))
-            budget -= cost
-        return "\n\n".join(texts), used, blocks, spans
+        """The numbered blocks within the context token budget (:func:`assistant.answering.context.blocks`)."""
+        return blocks(pieces, self.count_tokens, self.context_tokens)
 
     def stream(self, query: Query, passages: Sequence[Passage], spans: Sequence[Span] = (),
                deadline: Deadline | None = None) -> Iterator[Delta | Answer]:

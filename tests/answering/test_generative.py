@@ -234,15 +234,61 @@ def test_chinese_beyond_names() -> None:
 def test_the_passages_context_shows_whole_chunks_and_the_evidence_context_selected_sentences(
         fake_settings: Settings) -> None:
     shown = {}
-    for kind in ("evidence", "passages"):
+    for kind in ("evidence", "passages", "window"):
         model = FakeChatModel(["合作区共约3.89平方公里。"])
         assistant = build_assistant(fake_settings.with_(llm_context=kind), embedder=FakeEmbedder(), chat_model=model)
         _, answer = _stream(assistant, AREA_Q)
         assert answer.mode == "llm", answer.meta
         shown[kind] = model.requests[-1][-1].content
-    assert "3.89" in shown["evidence"] and "3.89" in shown["passages"]
+    assert "3.89" in shown["evidence"] and "3.89" in shown["passages"] and "3.89" in shown["window"]
     assert len(shown["passages"]) > len(shown["evidence"])
     assert "福田保税区：1.35平方公里" in shown["passages"]  # the rest of the chunk that holds the area
+
+
+def _passages_part(prompt: str) -> str:
+    return prompt[prompt.index("<passages>") : prompt.index("</passages>")]
+
+
+@pytest.mark.parametrize("budget", [120, 250])
+def test_the_window_context_keeps_the_evidence_and_its_neighbours_within_the_token_budget(
+        fake_settings: Settings, budget: int) -> None:
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    settings = fake_settings.with_(llm_context="window", context_tokens=budget)
+    assistant = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model)
+    _, answer = _stream(assistant, AREA_Q)
+    assert answer.mode == "llm", answer.meta
+    shown = _passages_part(model.requests[-1][-1].content)
+    assert assistant.generative is not None
+    assert assistant.generative.count_tokens(shown) <= budget + 12  # the tags and the blank lines between blocks
+    assert "3.89平方公里" in shown  # the evidence sentence always comes first
+    whole = _passages_part(build_prompt(fake_settings.with_(llm_context="passages")))
+    assert len(shown) < len(whole)
+    # A larger budget shows more of the same passages: the evidence's neighbours, then the next-best sentences.
+    wider = _passages_part(build_prompt(settings.with_(context_tokens=budget * 3)))
+    assert len(wider) > len(shown)
+    # A budget too small for anything: the best evidence sentence alone, under its heading.
+    tiny = _passages_part(build_prompt(settings.with_(context_tokens=10)))
+    assert "3.89平方公里" in tiny and "[2]" not in tiny and tiny.count("\n") <= 3
+
+
+def build_prompt(settings: Settings, question: str = AREA_Q) -> str:
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    _stream(build_assistant(settings, embedder=FakeEmbedder(), chat_model=model), question)
+    return model.requests[-1][-1].content
+
+
+def test_every_answer_prompt_starts_with_the_same_system_prompt_and_carries_the_output_cap(
+        fake_settings: Settings) -> None:
+    # llama.cpp reuses the computation of a prompt prefix shared with the last request: the fixed system
+    # prompt goes first, the same for every question, and the question only in the last message.
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    assistant = build_assistant(fake_settings.with_(llm_max_tokens=123), embedder=FakeEmbedder(), chat_model=model)
+    for question in (AREA_Q, "深圳园区由哪两个片区组成？", "How large is the Shenzhen Park?"):
+        _stream(assistant, question)
+    first, *others = model.requests
+    assert first[0].role == "system" and all(r[0] == first[0] for r in others)
+    assert all(q not in first[0].content for q in (AREA_Q, "深圳园区"))
+    assert model.max_tokens == [123] * len(model.requests)  # the answer's cap reaches every call
 
 
 def test_a_bare_figure_is_attributed_to_the_passage_that_holds_it(fake_settings: Settings) -> None:
@@ -313,3 +359,20 @@ def test_the_wiring_hands_the_configured_gate_to_the_assistant(fake_settings: Se
     assert build_assistant(fake_settings, embedder=FakeEmbedder(), chat_model=model).lenient_gate
     strict = dataclasses.replace(fake_settings, llm_gate="strict")
     assert not build_assistant(strict, embedder=FakeEmbedder(), chat_model=model).lenient_gate
+
+
+def test_the_local_model_reads_its_own_smaller_context_budget(fake_settings: Settings) -> None:
+    # The local model reads ~70 prompt tokens a second on 2 cores: its budget (PARK_LOCAL_CONTEXT_TOKENS) is
+    # its own, and a configured endpoint keeps PARK_CONTEXT_TOKENS.
+    local = fake_settings.with_(local_model="/models/any.gguf", local_context_tokens=150, context_tokens=2500,
+                                llm_context="window")
+    assert local.uses_local_model
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    assistant = build_assistant(local, embedder=FakeEmbedder(), chat_model=model)
+    assert assistant.generative is not None and assistant.generative.context_tokens == 150
+    _stream(assistant, AREA_Q)
+    assert assistant.generative.count_tokens(_passages_part(model.requests[-1][-1].content)) <= 150 + 12
+    endpoint = local.with_(local_model="off", openai_base_url="http://127.0.0.1:8000/v1")
+    remote = build_assistant(endpoint, embedder=FakeEmbedder(), chat_model=FakeChatModel())
+    assert remote.generative is not None and remote.generative.context_tokens == 2500
+    assert Settings.from_env({"PARK_LOCAL_CONTEXT_TOKENS": "300"}).local_context_tokens == 300
