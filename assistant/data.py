@@ -18,6 +18,9 @@ AnswerMode = Literal["extractive", "llm", "decline"]
 Verdict = Literal["likely", "unlikely", "need_more_info", "cannot_tell"]
 #: A condition against the user's words; ``missing`` is the row saying the sources do not give the rest.
 Status = Literal["met", "unmet", "unknown", "missing"]
+#: Who set a checklist item's status: the term and meaning match, the chat model, or both (agreeing, or
+#: disagreeing and then ``unknown``); see :mod:`assistant.answering.eligibility.judge`.
+JudgedBy = Literal["terms", "model", "both"]
 
 #: Metadata keys of a document that travel into every chunk and citation.
 DOC_META_KEYS = ("title", "kind", "issuer", "doc_no", "date", "status", "park", "url", "about", "period", "note",
@@ -168,6 +171,7 @@ class ChecklistItem:
     ``kind``: ``require`` (must hold), ``exclude`` (who or what is left out), ``any`` (one of its alternatives),
     ``limit`` (a rule that binds only whom it names: met when the user is not one of them), ``missing`` (the
     sources do not give the rest: ``condition`` is that notice, the citation the source's own 未读到 / 截断 line).
+    ``judged_by``: who set the status (:data:`JudgedBy`; ``terms`` in extractive mode).
     """
 
     condition: str
@@ -175,6 +179,7 @@ class ChecklistItem:
     citation: Citation | None
     user_words: str | None = None
     kind: str = "require"
+    judged_by: JudgedBy = "terms"
 
 
 def checklist_to_dict(answer: Answer) -> dict[str, Any] | None:
@@ -185,7 +190,8 @@ def checklist_to_dict(answer: Answer) -> dict[str, Any] | None:
     return {"verdict": answer.verdict, "policy": answer.meta.get("policy"),
             "complete": bool(answer.meta.get("conditions_complete")),
             "items": [{"condition": i.condition, "status": i.status, "kind": i.kind, "user_words": i.user_words,
-                       "citation": citation_to_dict(i.citation) if i.citation else None} for i in answer.checklist],
+                       "judged_by": i.judged_by, "citation": citation_to_dict(i.citation) if i.citation else None}
+                      for i in answer.checklist],
             "office": citation_to_dict(office) if isinstance(office, Citation) else None,
             "note": answer.meta.get("prevail")}
 

@@ -25,6 +25,7 @@ from assistant.answering.citations import make_citation
 from assistant.answering.decline import Decliner
 from assistant.answering.eligibility.checklist import EligibilityChecker
 from assistant.answering.eligibility.cues import Cues
+from assistant.answering.eligibility.judge import ConditionJudge
 from assistant.answering.evidence import EvidenceJudge
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.followups import FollowUps
@@ -69,8 +70,11 @@ class Assistant:
         self.decliner = Decliner(self.reader, prompts)
         embedder, glossary = retriever.embedder, retriever.glossary
         # Conditions recur across questions about a policy: their vectors are kept (the user's words are new).
+        # With a chat model, it also judges each condition against the user's words (LLM mode).
+        judge = (ConditionJudge(chat_model, prompts, eligibility)
+                 if chat_model is not None and eligibility is not None else None)
         self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility,
-                                               expand=lambda text: expand_query(text, glossary)[1])
+                                               expand=lambda text: expand_query(text, glossary)[1], judge=judge)
                             if eligibility is not None else None)
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens, context=llm_context,
@@ -135,14 +139,15 @@ class Assistant:
         and for an eligibility question its checklist and verdict.
 
         One time budget (``request_budget_s``) covers the whole request: condensing a follow-up, waiting for
-        a model slot and generating all spend from it."""
-        events = self._stream(question, history, lang=lang, filters=filters)
-        yield from self.eligibility.wrap(events, question) if self.eligibility is not None else events
+        a model slot, generating and the model's judgement of an eligibility checklist all spend from it."""
+        deadline = Deadline(self.request_budget_s)
+        events = self._stream(question, history, deadline, lang=lang, filters=filters)
+        yield from (self.eligibility.wrap(events, question, deadline, history) if self.eligibility is not None
+                    else events)
 
-    def _stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+    def _stream(self, question: str, history: Sequence[Message], deadline: Deadline, *, lang: str | None = None,
                 filters: Filters | None = None) -> Iterator[StreamEvent]:
         t0 = time.perf_counter()
-        deadline = Deadline(self.request_budget_s)
         question = (question or "").strip()
         if not question:
             raise InputError("the question is empty")
@@ -156,7 +161,7 @@ class Assistant:
             return
         asked = without_instructions(question)
         if asked != question:  # answered without what the question told the assistant to say or leave out
-            for event in self._stream(asked, history, lang=language, filters=filters):
+            for event in self._stream(asked, history, deadline, lang=language, filters=filters):
                 yield _ignoring(event, language) if isinstance(event, Answer) else event
             return
         standalone = self.followups.standalone(question, history, deadline)

@@ -134,6 +134,9 @@ class ChecklistItemOut(BaseModel):
     status: str = Field(description="met | unmet | unknown | missing (the sources do not give the rest)")
     kind: str = Field(description="require | exclude | any | limit (a rule binding only whom it names) | missing")
     user_words: str | None = Field(description="The user's words that decided the status.")
+    judged_by: str = Field(default="terms", description="Who set the status: terms (the term and meaning match), "
+                           "model (the chat model, from the user's quoted words) or both (agreeing; when they "
+                           "disagree the status is unknown).")
     citation: CitationOut | None
     status_label: str = Field(description="The status in the answer's language.")
     ask_yes: str | None = Field(default=None, description="For an `unknown` condition: the question asked again "
@@ -168,7 +171,7 @@ class ChecklistOut(BaseModel):
         office = a.meta.get("office")
         return cls(verdict=a.verdict, policy=a.meta.get("policy"), complete=bool(a.meta.get("conditions_complete")),
                    items=[ChecklistItemOut(condition=i.condition, status=i.status, kind=i.kind,
-                                           user_words=i.user_words,
+                                           user_words=i.user_words, judged_by=i.judged_by,
                                            citation=CitationOut.of(i.citation) if i.citation else None,
                                            status_label=message(f"eligibility.status.{i.status}", a.lang),
                                            **_asks(a, i))

@@ -37,7 +37,8 @@ def _item(answer: Answer, item: ChecklistItem, turn: int) -> str:
     lang = answer.lang
     status = message(f"eligibility.status.{item.status}", lang)
     quote = _esc(item.condition) if item.kind == "missing" else f"“{_esc(item.condition)}”"
-    parts = [f'<li class="hp-ci hp-ci-{_esc(item.status)}">',
+    # hp-ci-by-*: who set the status (terms, model, both), for styling and tests; the text is the same.
+    parts = [f'<li class="hp-ci hp-ci-{_esc(item.status)} hp-ci-by-{_esc(item.judged_by)}">',
              f'<span class="hp-ci-st">{_esc(status)}</span> <span class="hp-ci-q">{quote}</span>',
              _source(item.citation, answer, turn)]
     if item.user_words:

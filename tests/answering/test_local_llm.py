@@ -175,3 +175,25 @@ def test_server_killed_mid_stream_falls_back_to_quotes_and_is_restarted(assistan
     assert supervisor.restarts >= 1
     again = assistant.answer("河套合作区总面积有多大？")
     assert again.mode == "llm" and "3.89" in again.text, again.meta.get("fallback_reason")
+
+
+def test_the_model_judges_a_plainly_stated_condition_met(supervisor: Supervisor) -> None:
+    """LLM-mode checklists: the model reads each condition against the user's words (eligibility/judge.py)."""
+    from assistant.answering.budget import Deadline
+    from assistant.answering.eligibility.cues import Cues
+    from assistant.answering.eligibility.judge import ConditionJudge
+    from assistant.answering.prompts import Prompts
+    from assistant.data import ChecklistItem
+
+    cues = Cues.load(REPO / "index" / "eligibility.tsv")
+    assert cues is not None
+    judge = ConditionJudge(LocalChatModel(supervisor, timeout_s=600), Prompts(REPO / "prompts"), cues)
+    items = (ChecklistItem("具有香港居民身份。", "unknown", None),
+             ChecklistItem("遵守法律法规。", "unknown", None))
+    said = "我是香港居民，在园区一家注册的企业任职，能享受个税优惠吗？"
+    judged = judge.judge(items, [said], Deadline(800))
+    assert judged.outcome.startswith("ok"), (judged.outcome, judged.raw)
+    first = judged.items[0]
+    assert (first.status, first.judged_by) == ("met", "model"), judged.raw
+    assert first.user_words is not None and "香港居民" in first.user_words and first.user_words in said
+    assert judged.items[1].status == "unknown", judged.raw  # not said: the model must not guess

@@ -48,8 +48,9 @@ def _tags(html: str) -> str:
 
 def test_each_condition_is_quoted_with_its_status_source_and_the_users_words() -> None:
     out = render_checklist(_answer(), turn=2)
-    items = re.findall(r'<li class="hp-ci hp-ci-(\w+)">(.*?)</li>', out)
-    assert [s for s, _ in items] == ["met", "unknown", "missing"]
+    found = re.findall(r'<li class="hp-ci hp-ci-(\w+) hp-ci-by-(\w+)">(.*?)</li>', out)
+    assert [(s, by) for s, by, _ in found] == [("met", "terms"), ("unknown", "terms"), ("missing", "terms")]
+    items = [(s, body) for s, _, body in found]
     met = _tags(items[0][1])
     assert met.startswith(message("eligibility.status.met", "zh-Hans") + " “具有香港居民身份。”")
     assert "P07" in met and "“我是香港居民”" in met and message("eligibility.you_said", "zh-Hans") in met

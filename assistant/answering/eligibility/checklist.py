@@ -14,6 +14,9 @@ find the policy's conditions in the index's structure (:mod:`.conditions`), and 
 * a rule allowing only one of two benefits (``exclusive`` cue: 二选一) is unmet when the user asks for both
   (``both`` cue: 两样一齐攞), unless it is a ``limit`` that does not bind them.
 
+With a chat model (LLM mode) the model then judges each listed condition from the user's quoted words, and
+the statuses are combined (:mod:`.judge`); the verdict is computed from the combined statuses.
+
 Verdict: one unmet → ``unlikely``; else the list incomplete → ``cannot_tell``; else unknowns →
 ``need_more_info``; else ``likely``. Never ``likely`` with an incomplete list.
 """
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from assistant.answering.budget import Deadline
 from assistant.answering.citations import make_citation
 from assistant.answering.eligibility.conditions import (
     Condition,
@@ -38,8 +43,20 @@ from assistant.answering.eligibility.conditions import (
 )
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.detect import detect
+from assistant.answering.eligibility.judge import ConditionJudge
 from assistant.answering.eligibility.render import render_checklist
-from assistant.data import Answer, ChecklistItem, Citation, Delta, Passage, Status, StreamEvent, Verdict
+from assistant.data import (
+    Answer,
+    ChecklistItem,
+    Citation,
+    Delta,
+    Message,
+    Passage,
+    Status,
+    StreamEvent,
+    Usage,
+    Verdict,
+)
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import to_simplified
@@ -57,17 +74,20 @@ class EligibilityChecker:
     """Adds ``checklist`` and ``verdict`` to the answer of an eligibility question (see the module doc)."""
 
     def __init__(self, reader: IndexReader, embedder: Embedder, cues: Cues, threshold: float = THRESHOLD,
-                 expand: Callable[[str], list[str]] | None = None) -> None:
+                 expand: Callable[[str], list[str]] | None = None, judge: ConditionJudge | None = None) -> None:
         self.reader = reader
         self.embedder = embedder
         self.cues = cues
         self.threshold = threshold
         #: English text → the glossary's Chinese terms for it: an English clause shares terms with a condition.
         self.expand = expand or (lambda text: [])
+        self.judge = judge  # the chat model's judgement of each condition (LLM mode), or None
 
-    def wrap(self, events: Iterable[StreamEvent], question: str) -> Iterator[StreamEvent]:
+    def wrap(self, events: Iterable[StreamEvent], question: str, deadline: Deadline | None = None,
+             history: Sequence[Message] = ()) -> Iterator[StreamEvent]:
         """The assistant's events with the checklist attached to the final answer. For an eligibility
-        question the text is held back until the end: a decline may become the checklist's own answer."""
+        question the text is held back until the end: a decline may become the checklist's own answer.
+        ``deadline`` is the request's (the model's judgement spends from it); ``history`` the conversation."""
         if not detect(question, self.cues).eligible_question:
             yield from events
             return
@@ -79,15 +99,24 @@ class EligibilityChecker:
             if not isinstance(event, Answer):  # the retrieved sources go out at once
                 yield event
                 continue
-            checked = self.attach(event)
+            t0 = time.perf_counter()
+            checked = self.attach(event, deadline, [m.content for m in history if m.role == "user"])
+            if checked is not event:
+                took = (time.perf_counter() - t0) * 1000
+                timings = {**checked.timings_ms, "checklist": took}
+                if "total" in timings:
+                    timings["total"] += took
+                checked = dataclasses.replace(checked, timings_ms=timings)
             if checked.text != event.text:
                 held = [Delta(line) for line in checked.text.splitlines(keepends=True)]
             yield from held
             yield checked
             return
 
-    def attach(self, answer: Answer) -> Answer:
-        """``answer`` with its checklist when the question is an eligibility question the passages cover."""
+    def attach(self, answer: Answer, deadline: Deadline | None = None, earlier: Sequence[str] = ()) -> Answer:
+        """``answer`` with its checklist when the question is an eligibility question the passages cover.
+        With a judge and a ``deadline`` the chat model judges the conditions too; ``earlier`` are the user's
+        earlier turns (their words may decide a condition as well as the question's)."""
         declined = answer.mode == "decline"
         if (declined and answer.meta.get("decline_reason") != "no-evidence") or not answer.passages \
                 or not detect(answer.question, self.cues).eligible_question:
@@ -106,16 +135,22 @@ class EligibilityChecker:
         combined = next((c for c in user_clauses(answer.question)
                          if self.cues.search("both", to_simplified(c).lower())), None)
         items = [self._item(c, clauses, clause_vecs, combined) for c in found.conditions]
+        usage, judged_meta = answer.usage, {}
+        if self.judge is not None and deadline is not None:
+            judged = self.judge.judge(items, [*earlier, answer.question], deadline)
+            items, judged_meta = list(judged.items), {"checklist_judge": judged.outcome}
+            if judged.usage is not None:
+                usage = _add(usage, judged.usage)
         if not found.complete:
             items.append(self._missing(found, answer.lang))
         verdict = decide([i.status for i in items], found.complete)
         office = self._office(found)
-        meta = {**answer.meta, "policy": " › ".join(found.policy[1:]) or found.policy[0],
+        meta = {**answer.meta, **judged_meta, "policy": " › ".join(found.policy[1:]) or found.policy[0],
                 "conditions_complete": found.complete, "office": office,
                 "prevail": message("eligibility.prevail", answer.lang)}
         items = [dataclasses.replace(i, citation=dataclasses.replace(i.citation, n=n)) if i.citation else i
                  for n, i in enumerate(items, 1)]
-        checked = dataclasses.replace(answer, checklist=tuple(items), verdict=verdict, meta=meta)
+        checked = dataclasses.replace(answer, checklist=tuple(items), verdict=verdict, meta=meta, usage=usage)
         if declined:
             # The passages did not answer the question as asked, but they state the policy's conditions:
             # the checklist itself is the (quoted, cited) answer.
@@ -290,6 +325,10 @@ def _first_noting(into: list[str]) -> Callable[[Sequence[str]], int]:
 
 def _nth(n: int) -> Callable[[Sequence[str]], int]:
     return lambda items: n
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens, a.queue_s + b.queue_s)
 
 
 def decide(statuses: Sequence[Status], complete: bool) -> Verdict:

@@ -398,6 +398,7 @@
     box.appendChild(el("h3", null, L.title || ""));
     (data.items || []).forEach(function (item) {
       var li = el("li", item.status);
+      li.setAttribute("data-judged-by", item.judged_by || "terms");  // terms | model | both
       li.appendChild(el("span", "st", item.status_label + " "));
       li.appendChild(document.createTextNode(item.kind === "missing" ? item.condition : "“" + item.condition + "”"));
       if (item.status === "unknown") {

@@ -1,0 +1,188 @@
+"""The chat model judges a checklist's conditions against what the user said (LLM mode).
+
+The checklist is first built as in extractive mode (:mod:`.checklist`: conditions from the index's structure,
+statuses from the term and meaning match). Then one short call (``prompts/judge_conditions.txt``) shows the
+model the listed conditions, numbered, and what the user said, and asks for one line per condition —
+``N: met | the user's exact words``, ``N: unmet | …`` or ``N: unknown`` — a format a 1.5B model follows.
+
+Everything the model returns is checked; it can only set statuses:
+
+* a line for a number that was not listed, a second line for a number, or a line in another format is ignored;
+* the words must occur in what the user said (the question and their earlier turns), compared in Simplified
+  Chinese, lower case, without spaces and punctuation, and must not be the user's question itself (an
+  ``ask`` cue: 能用吗, can we use); the item then shows the user's own span, not the model's copy. A
+  judgement without such words is ignored (the term match's status stands, as if the model had said nothing:
+  a judgement is worth only the words it rests on);
+* conditions, their quotes and citations are never the model's: they stay as the index gave them.
+
+With the term match's status (``judged_by`` on the item):
+
+* term match ``unknown``, model met/unmet → the model's status and words (``"model"``);
+* both met or both unmet → kept, with the term match's words (``"both"``);
+* one met, the other unmet → ``unknown`` (``"both"``): neither reading is trusted over the other, and the user
+  is asked (是/否) rather than told a verdict resting on a guess;
+* model ``unknown`` or no valid judgement → the term match stands (``"terms"``).
+
+The ``missing`` row ("the sources do not give the rest") is never sent; the verdict is recomputed from the
+statuses by the same rules, so an incomplete list is still never ``likely``. Faults — the model down, slow,
+busy, its breaker open, a garbled reply — leave the term match's statuses, with no notice (the checklist is
+whole and cited either way); why is in ``answer.meta["checklist_judge"]``. The call spends from the request's
+own deadline and is skipped when less than ``min_s`` of it is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.answering.budget import Deadline
+from assistant.answering.eligibility.cues import Cues
+from assistant.answering.llm import ChatModel, collect
+from assistant.answering.output_checks import fence
+from assistant.answering.prompts import Prompts
+from assistant.data import ChecklistItem, Message, Status, Usage
+from assistant.errors import LLMError, PromptError
+from assistant.lang import to_simplified
+
+log = logging.getLogger(__name__)
+
+PROMPT = "judge_conditions"
+_LINE = re.compile(r"^[\s\-*•>]*\[?(\d{1,2})\]?\s*[:：.、)）]\s*\**\s*(met|unmet|not met|unknown)\b\**\s*"
+                   r"(?:[|｜:：—-]\s*(.*))?$", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」『』《》`*（）() "
+#: Completion tokens allowed per condition (a line with a short quote of the user's words).
+TOKENS_PER_ITEM = 40
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The model's reading of one listed condition: ``status`` met/unmet, and the user's span that decided it."""
+
+    status: Status
+    words: str
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The checklist items after the model's judgement, what the call cost, and how it went."""
+
+    items: tuple[ChecklistItem, ...]
+    usage: Usage | None
+    outcome: str  # "ok", "skipped: …", "failed: …", "garbled"
+    raw: str = ""
+
+
+class ConditionJudge:
+    """Asks ``chat_model`` to judge each condition of a checklist (see the module docstring)."""
+
+    def __init__(self, chat_model: ChatModel, prompts: Prompts, cues: Cues, min_s: float = 2.0) -> None:
+        self.chat_model = chat_model
+        self.prompts = prompts
+        self.cues = cues
+        self.min_s = min_s
+        self.excluded = "[excluded] "
+
+    def judge(self, items: Sequence[ChecklistItem], said: Sequence[str], deadline: Deadline) -> Judged:
+        """``items`` with the model's statuses combined in; ``said`` is what the user said, newest last."""
+        listed = [n for n, item in enumerate(items) if item.kind != "missing"]
+        if not listed or not any(s.strip() for s in said):
+            return Judged(tuple(items), None, "skipped: nothing to judge")
+        if deadline.remaining() < self.min_s:
+            return Judged(tuple(items), None, "skipped: the request's time budget is spent")
+        case = self.prompts.render(PROMPT + "_case", conditions=self.conditions([items[n] for n in listed]),
+                                   said=fence("\n".join(s.strip() for s in said if s.strip())))
+        try:
+            raw, usage = collect(self.chat_model.stream([*self.instructions(), Message("user", case)],
+                                                        max_tokens=TOKENS_PER_ITEM * len(listed) + 16,
+                                                        timeout_s=deadline.remaining()))
+        except LLMError as exc:
+            log.warning("checklist statuses from the term match only (the model failed): %s", exc)
+            return Judged(tuple(items), None, f"failed: {exc}")
+        judgements = parse(raw, len(listed))
+        out = list(items)
+        ignored = 0
+        for n, judgement in judgements.items():
+            span = self.locate(judgement.words, said) if judgement is not None else None
+            if judgement is None or span is None:  # unknown, or words the user did not say
+                ignored += judgement is not None
+                continue
+            index = listed[n - 1]
+            out[index] = combine(items[index], Judgement(judgement.status, span))
+        outcome = "garbled" if not judgements else f"ok ({ignored} ignored)" if ignored else "ok"
+        return Judged(tuple(out), usage, outcome, raw)
+
+    def instructions(self) -> list[Message]:
+        """The system prompt and one worked example, as a user turn and the model's reply: a small model
+        follows the format of a reply it has "written" far better than one described in the prompt."""
+        example, sep, reply = self.prompts.render(PROMPT + "_example").partition("\n### reply\n")
+        if not sep:
+            raise PromptError(f"prompt {PROMPT}_example has no '### reply' line between the example and its reply")
+        return [Message("system", self.prompts.render(PROMPT).strip()), Message("user", example.strip()),
+                Message("assistant", reply.strip())]
+
+    def conditions(self, items: Sequence[ChecklistItem]) -> str:
+        """The numbered conditions as the prompt lists them (an exclusion is marked)."""
+        return "\n".join(f"{n}. {self.excluded if item.kind == 'exclude' else ''}{fence(item.condition)}"
+                         for n, item in enumerate(items, 1))
+
+    def locate(self, words: str, said: Sequence[str]) -> str | None:
+        """The user's own span matching ``words`` (normalised), or None when they did not say it or it is
+        only their question."""
+        wanted, _ = _normalised(words)
+        if len(wanted) < 2:
+            return None
+        for text in reversed(said):  # the newest turn first
+            norm, where = _normalised(text)
+            at = norm.find(wanted)
+            if at >= 0:
+                span = text[where[at] : where[at + len(wanted) - 1] + 1]
+                return None if self.cues.search("ask", to_simplified(span).lower()) else span
+        return None
+
+
+def parse(raw: str, count: int) -> dict[int, Judgement | None]:
+    """The lines of the model's reply for conditions 1..``count``: a :class:`Judgement` for met/unmet with
+    words, None for ``unknown`` (or met/unmet without words). The first line for a number counts; other
+    numbers and other text are left out."""
+    out: dict[int, Judgement | None] = {}
+    for line in raw.splitlines():
+        m = _LINE.match(line.strip())
+        if m is None:
+            continue
+        n = int(m.group(1))
+        if not 1 <= n <= count or n in out:
+            continue
+        word = m.group(2).lower()
+        words = (m.group(3) or "").strip(_QUOTES + "。.，,；;")
+        out[n] = Judgement("met" if word == "met" else "unmet", words) if word != "unknown" and words else None
+    return out
+
+
+def combine(item: ChecklistItem, judgement: Judgement) -> ChecklistItem:
+    """One item's status from the term match's and the model's (see the module docstring)."""
+    if item.status == "unknown":
+        return dataclasses.replace(item, status=judgement.status, user_words=judgement.words, judged_by="model")
+    if item.status == judgement.status:
+        return dataclasses.replace(item, judged_by="both")
+    if item.status in ("met", "unmet"):  # they disagree: ask the user rather than pick a side
+        return dataclasses.replace(item, status="unknown", user_words=None, judged_by="both")
+    return item
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """``text`` in Simplified Chinese, lower case, without spaces and punctuation, and each kept character's
+    index in ``text`` (:func:`~assistant.lang.to_simplified` keeps the length)."""
+    simple = to_simplified(text)
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(simple):
+        if ch.isspace() or unicodedata.category(ch)[0] in "PSZ":
+            continue
+        low = ch.lower()
+        chars.append(low if len(low) == 1 else ch)
+        where.append(i)
+    return "".join(chars), where

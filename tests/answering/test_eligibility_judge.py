@@ -1,0 +1,190 @@
+"""The chat model's judgement of a checklist's conditions (LLM mode): what it may change, what is checked, and
+that every fault leaves the term match's statuses (assistant/answering/eligibility/judge.py).
+
+Fast: scripted fake chat models, and the one-document fake index for the tests through the assistant and the
+API. The real local model judging a condition is in test_local_llm.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from support import ELIGIBILITY_DATA, REPO, make_fake_index
+
+from assistant.answering.budget import CircuitBreaker, Deadline, GuardedChatModel, ModelGate
+from assistant.answering.eligibility.checklist import decide
+from assistant.answering.eligibility.cues import Cues
+from assistant.answering.eligibility.judge import ConditionJudge, parse
+from assistant.answering.prompts import Prompts
+from assistant.config import Settings
+from assistant.data import ChecklistItem
+from assistant.testing import FakeChatModel, FakeEmbedder, SlowChatModel
+from assistant.web.api import create_app
+from assistant.web.ui_checklist import render_checklist as render_html
+from assistant.wiring import build_assistant
+
+SAID = "我持香港永久性居民身份证，在园区注册的企业任职，能享受个税优惠吗？"
+ITEMS = (
+    ChecklistItem("具有香港居民身份。", "unknown", None),
+    ChecklistItem("在园区注册的企业任职并实际在园区工作。", "met", None, "在园区注册的企业任职"),
+    ChecklistItem("遵守法律法规。", "unknown", None),
+    ChecklistItem("资料未给出其余条件。", "missing", None, None, "missing"),
+)
+
+
+@pytest.fixture(scope="module")
+def cues() -> Cues:
+    loaded = Cues.load(REPO / "index" / "eligibility.tsv")
+    assert loaded is not None
+    return loaded
+
+
+def _judge(cues: Cues, model: object) -> ConditionJudge:
+    return ConditionJudge(model, Prompts(REPO / "prompts"), cues)  # type: ignore[arg-type]
+
+
+def _statuses(items: tuple[ChecklistItem, ...]) -> list[tuple[str, str, str | None]]:
+    return [(i.status, i.judged_by, i.user_words) for i in items]
+
+
+# -- what the model may change ---------------------------------------------------------------------------
+def test_the_model_decides_an_unknown_condition_from_the_users_words(cues: Cues) -> None:
+    model = FakeChatModel(["1: met | 我持香港永久性居民身份证\n2: met | 在园区注册的企业任职\n3: unknown"])
+    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(30))
+    assert _statuses(judged.items) == [("met", "model", "我持香港永久性居民身份证"),
+                                       ("met", "both", "在园区注册的企业任职"),
+                                       ("unknown", "terms", None), ("missing", "terms", None)]
+    # Conditions, quotes and kinds are the index's; the missing row is never sent to the model.
+    assert [(i.condition, i.kind) for i in judged.items] == [(i.condition, i.kind) for i in ITEMS]
+    prompt = model.requests[0][-1].content
+    assert "3. 遵守法律法规。" in prompt and "资料未给出" not in prompt and SAID in prompt
+    assert judged.outcome == "ok" and judged.usage is not None and judged.usage.completion_tokens > 0
+    # The verdict is recomputed from the statuses: still never likely on an incomplete list.
+    assert decide([i.status for i in judged.items], complete=False) == "cannot_tell"
+
+
+def test_user_words_are_found_across_scripts_and_spaces_and_shown_as_the_user_wrote_them(cues: Cues) -> None:
+    said = "我持香港永久性居民身份證， 在園區註冊的企業任職，能唔能享受個稅優惠？"
+    judged = _judge(cues, FakeChatModel(["1: met | “我持香港永久性 居民身份证”"])).judge(ITEMS, [said], Deadline(30))
+    assert judged.items[0].status == "met" and judged.items[0].user_words == "我持香港永久性居民身份證"
+
+
+def test_words_the_user_did_not_say_are_ignored(cues: Cues) -> None:
+    model = FakeChatModel(["1: met | 我是香港居民\n3: met | 我一直遵纪守法"])
+    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS and judged.outcome == "ok (2 ignored)"
+
+
+def test_the_users_question_itself_is_no_evidence(cues: Cues) -> None:
+    judged = _judge(cues, FakeChatModel(["3: met | 能享受个税优惠吗"])).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items[2].status == "unknown" and judged.items[2].judged_by == "terms"
+
+
+def test_unknown_numbers_repeats_and_other_text_are_dropped(cues: Cues) -> None:
+    reply = ("Sure! Here is my judgement:\n4: met | 在园区注册的企业任职\n0: met | 我持香港永久性居民身份证\n"
+             "12: unmet | 我持香港永久性居民身份证\n1: unknown\n1: met | 我持香港永久性居民身份证\n"
+             "5. 新增条件：遵守园区规定")
+    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS  # the first line for 1 said unknown; 4 is the missing row's place, never listed
+    assert len(judged.items) == len(ITEMS)
+
+
+def test_a_garbled_reply_leaves_the_term_match(cues: Cues) -> None:
+    judged = _judge(cues, FakeChatModel(["您好！根据政策，您可以享受优惠。"])).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS and judged.outcome == "garbled"
+
+
+def test_disagreement_becomes_unknown_and_the_user_is_asked(cues: Cues) -> None:
+    judged = _judge(cues, FakeChatModel(["2: unmet | 在园区注册的企业任职"])).judge(ITEMS, [SAID], Deadline(30))
+    assert _statuses(judged.items)[1] == ("unknown", "both", None)
+
+
+def test_earlier_turns_count_as_the_users_words(cues: Cues) -> None:
+    model = FakeChatModel(["3: met | 我从没有违法记录"])
+    judged = _judge(cues, model).judge(ITEMS, ["我从没有违法记录。", SAID], Deadline(30))
+    assert judged.items[2].status == "met" and judged.items[2].user_words == "我从没有违法记录"
+
+
+def test_parse_reads_only_the_strict_format() -> None:
+    got = parse("- 1：met｜“我在园区上班”。\n2: unmet | 还没备案\n3: unknown\n4: met\n5: likely | x", 5)
+    assert {n: (j.status, j.words) if j else None for n, j in got.items()} == {
+        1: ("met", "我在园区上班"), 2: ("unmet", "还没备案"), 3: None, 4: None}
+
+
+# -- faults: the term match stands, within the request's budget --------------------------------------------
+def test_model_down_leaves_the_term_match(cues: Cues) -> None:
+    judged = _judge(cues, FakeChatModel(fail=True)).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS and judged.outcome.startswith("failed") and judged.usage is None
+
+
+def test_a_slow_model_is_cut_off_at_the_requests_deadline(cues: Cues) -> None:
+    slow = SlowChatModel("1: met | 我持香港永久性居民身份证", delay_s=5.0)
+    t0 = time.monotonic()
+    judged = _judge(cues, slow).judge(ITEMS, [SAID], Deadline(2.5))
+    assert time.monotonic() - t0 < 3.5 and judged.items == ITEMS
+    assert slow.timeouts and slow.timeouts[0] is not None and slow.timeouts[0] <= 2.5
+
+
+def test_no_call_when_the_budget_is_nearly_spent(cues: Cues) -> None:
+    model = FakeChatModel(["1: met | 我持香港永久性居民身份证"])
+    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(0.5))
+    assert judged.items == ITEMS and not model.requests and judged.outcome.startswith("skipped")
+
+
+def test_an_open_breaker_skips_the_model(cues: Cues) -> None:
+    inner = FakeChatModel(["1: met | 我持香港永久性居民身份证"])
+    breaker = CircuitBreaker(failures=1, cooldown_s=60)
+    breaker.failure()
+    judged = _judge(cues, GuardedChatModel(inner, ModelGate(breaker=breaker))).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS and not inner.requests and judged.outcome.startswith("failed")
+
+
+# -- through the assistant and the API ---------------------------------------------------------------------
+TALENT = "我是内地人才，受雇于合作区的科技企业，我们已经在管委会那边登记过了，我能申请人才签注吗？"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_fake_index(tmp_path_factory.mktemp("eligibility-judge"), ELIGIBILITY_DATA / "policies.md")
+
+
+def _talent_item(answer: object) -> ChecklistItem:
+    return next(i for i in answer.checklist if "人才签注" in i.condition)  # type: ignore[attr-defined]
+
+
+def test_in_llm_mode_the_models_judgement_sets_the_status_and_the_verdict(settings: Settings) -> None:
+    terms = build_assistant(settings, embedder=FakeEmbedder()).answer(TALENT)
+    assert _talent_item(terms).status == "unknown" and terms.verdict == "need_more_info"
+    # The first reply is the generated answer's, the second the checklist judgement's.
+    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | 我们已经在管委会那边登记过了"])
+    answer = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model).answer(TALENT)
+    item = _talent_item(answer)
+    assert (item.status, item.judged_by, item.user_words) == ("met", "model", "我们已经在管委会那边登记过了")
+    assert item.citation == _talent_item(terms).citation  # the quote and its citation are the index's
+    assert answer.verdict == "likely" and answer.meta["checklist_judge"] == "ok"
+    assert answer.timings_ms["checklist"] > 0 and answer.timings_ms["total"] >= answer.timings_ms["checklist"]
+    assert 'hp-ci-met hp-ci-by-model"' in render_html(answer)  # the web chat marks who judged it
+
+
+def test_in_llm_mode_a_failing_model_leaves_the_extractive_checklist(settings: Settings) -> None:
+    terms = build_assistant(settings, embedder=FakeEmbedder()).answer(TALENT)
+    failing = build_assistant(settings, embedder=FakeEmbedder(), chat_model=FakeChatModel(fail=True)).answer(TALENT)
+    assert failing.checklist == terms.checklist and failing.verdict == terms.verdict
+    assert failing.meta["checklist_judge"].startswith("failed")
+
+
+def test_api_and_stream_say_who_judged_each_condition(settings: Settings) -> None:
+    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | 我们已经在管委会那边登记过了"])
+    assistant = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model)
+    client = TestClient(create_app(assistant, settings, None), base_url="http://127.0.0.1")
+    body = client.post("/api/v1/ask", json={"question": TALENT}).json()
+    item = next(i for i in body["checklist"]["items"] if "人才签注" in i["condition"])
+    assert item["judged_by"] == "model" and item["status"] == "met" and body["checklist"]["verdict"] == "likely"
+    with client.stream("POST", "/api/v1/ask/stream", json={"question": TALENT}) as response:
+        text = "".join(response.iter_text())
+    events = {b.split("\n", 1)[0].removeprefix("event: "): b.split("\n", 1)[1] for b in text.strip().split("\n\n")}
+    streamed = json.loads(events["checklist"].removeprefix("data: "))
+    assert [i["judged_by"] for i in streamed["items"]] == ["model"]
