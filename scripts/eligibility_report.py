@@ -1,4 +1,5 @@
-"""Print the checklist metrics of an eval run per split, and each question's verdict.
+"""Print the checklist metrics of an eval run per split (with the median answer time and who judged the
+items: ``terms``, ``model``, ``both``), and each question's verdict.
 
     .venv/bin/park-assistant eval eval/eligibility.jsonl --out /tmp/elig --no-progress
     .venv/bin/python scripts/eligibility_report.py /tmp/elig [eval/eligibility.jsonl]
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from assistant.evaluation.evaluate import load_results
 from assistant.evaluation.questions import load_questions
@@ -36,7 +38,15 @@ def main(argv: list[str]) -> None:
             values = [float(r["metrics"][name]) for r in records  # type: ignore[index]
                       if r["metrics"].get(name) is not None]  # type: ignore[attr-defined]
             cells.append(f"{name}={sum(values) / len(values):.2f} (n={len(values)})" if values else f"{name}=—")
-        print(f"{split}: " + "  ".join(cells))
+        judged: dict[str, int] = {}
+        for r in records:
+            listed: Any = r.get("checklist") or {}
+            for item in listed.get("items", []):
+                who = item.get("judged_by", "terms")
+                judged[who] = judged.get(who, 0) + 1
+        latencies = sorted(float(str(r["latency_ms"])) for r in records if r.get("latency_ms") is not None)
+        p50 = f"{latencies[len(latencies) // 2] / 1000:.2f} s" if latencies else "—"
+        print(f"{split}: " + "  ".join(cells) + f"  p50={p50}  judged_by={judged}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ API. The real local model judging a condition is in test_local_llm.py.
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,7 @@ from assistant.answering.eligibility.judge import ConditionJudge, parse
 from assistant.answering.prompts import Prompts
 from assistant.config import Settings
 from assistant.data import ChecklistItem
+from assistant.errors import PromptError
 from assistant.testing import FakeChatModel, FakeEmbedder, SlowChatModel
 from assistant.web.api import create_app
 from assistant.web.ui_checklist import render_checklist as render_html
@@ -188,3 +191,21 @@ def test_api_and_stream_say_who_judged_each_condition(settings: Settings) -> Non
     events = {b.split("\n", 1)[0].removeprefix("event: "): b.split("\n", 1)[1] for b in text.strip().split("\n\n")}
     streamed = json.loads(events["checklist"].removeprefix("data: "))
     assert [i["judged_by"] for i in streamed["items"]] == ["model"]
+
+
+def test_an_example_prompt_without_its_reply_line_is_named(cues: Cues, tmp_path: Path) -> None:
+    for name in ("judge_conditions", "judge_conditions_case"):
+        shutil.copy2(REPO / "prompts" / f"{name}.txt", tmp_path)
+    (tmp_path / "judge_conditions_example.txt").write_text("# variables:\n1. 条件\n1: met | 话\n", encoding="utf-8")
+    judge = ConditionJudge(FakeChatModel(["1: met | x"]), Prompts(tmp_path), cues)
+    with pytest.raises(PromptError, match="judge_conditions_example.*### reply"):
+        judge.judge(ITEMS, [SAID], Deadline(30))
+
+
+def test_words_from_the_clause_that_asks_are_no_evidence(cues: Cues) -> None:
+    said = "我係香港人喺深圳園區返工，河套個稅優惠同大灣區個稅補貼可唔可以兩樣一齊攞？"
+    items = (ChecklistItem("只能在P07和本项之间选择一项。", "unknown", None, None, "limit"),)
+    judged = _judge(cues, FakeChatModel(["1: unmet | 河套個稅優惠同大灣區個稅補貼"])).judge(items, [said], Deadline(30))
+    assert judged.items == items and judged.outcome == "ok (1 ignored)"
+    judged = _judge(cues, FakeChatModel(["1: met | 我係香港人喺深圳園區返工"])).judge(items, [said], Deadline(30))
+    assert judged.items[0].user_words == "我係香港人喺深圳園區返工"

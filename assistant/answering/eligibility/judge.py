@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 PROMPT = "judge_conditions"
 _LINE = re.compile(r"^[\s\-*•>]*\[?(\d{1,2})\]?\s*[:：.、)）]\s*\**\s*(met|unmet|not met|unknown)\b\**\s*"
                    r"(?:[|｜:：—-]\s*(.*))?$", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[，,。；;？?！!：:（）()\n]")
 _QUOTES = "\"'“”‘’「」『』《》`*（）() "
 #: Completion tokens allowed per condition (a line with a short quote of the user's words).
 TOKENS_PER_ITEM = 40
@@ -130,8 +131,8 @@ class ConditionJudge:
                          for n, item in enumerate(items, 1))
 
     def locate(self, words: str, said: Sequence[str]) -> str | None:
-        """The user's own span matching ``words`` (normalised), or None when they did not say it or it is
-        only their question."""
+        """The user's own span matching ``words`` (normalised), or None when they did not say it or said it
+        in the clause that asks (能用吗 / can we use …: what they ask about is no fact about them)."""
         wanted, _ = _normalised(words)
         if len(wanted) < 2:
             return None
@@ -139,9 +140,16 @@ class ConditionJudge:
             norm, where = _normalised(text)
             at = norm.find(wanted)
             if at >= 0:
-                span = text[where[at] : where[at + len(wanted) - 1] + 1]
-                return None if self.cues.search("ask", to_simplified(span).lower()) else span
+                start, end = where[at], where[at + len(wanted) - 1] + 1
+                return None if self._asks(text, start, end) else text[start:end]
         return None
+
+    def _asks(self, text: str, start: int, end: int) -> bool:
+        """Is text[start:end] within a clause of ``text`` that matches an ``ask`` cue?"""
+        before = [m.end() for m in _CLAUSE_END.finditer(text, 0, start)]
+        after = _CLAUSE_END.search(text, end)
+        clause = text[before[-1] if before else 0 : after.start() if after else len(text)]
+        return self.cues.search("ask", to_simplified(clause).lower()) is not None
 
 
 def parse(raw: str, count: int) -> dict[int, Judgement | None]:
