@@ -198,7 +198,7 @@ def test_an_example_prompt_without_its_reply_line_is_named(cues: Cues, tmp_path:
         shutil.copy2(REPO / "prompts" / f"{name}.txt", tmp_path)
     (tmp_path / "judge_conditions_example.txt").write_text("# variables:\n1. 条件\n1: met | 话\n", encoding="utf-8")
     judge = ConditionJudge(FakeChatModel(["1: met | x"]), Prompts(tmp_path), cues)
-    with pytest.raises(PromptError, match="judge_conditions_example.*### reply"):
+    with pytest.raises(PromptError, match=r"judge_conditions_example.*### reply"):
         judge.judge(ITEMS, [SAID], Deadline(30))
 
 
@@ -209,3 +209,23 @@ def test_words_from_the_clause_that_asks_are_no_evidence(cues: Cues) -> None:
     assert judged.items == items and judged.outcome == "ok (1 ignored)"
     judged = _judge(cues, FakeChatModel(["1: met | 我係香港人喺深圳園區返工"])).judge(items, [said], Deadline(30))
     assert judged.items[0].user_words == "我係香港人喺深圳園區返工"
+
+
+def test_an_english_question_gets_the_english_worked_example(cues: Cues) -> None:
+    said = "I'm a Hong Kong resident working for a company registered in the park. Can I claim the tax incentive?"
+    model = FakeChatModel(["1: met | I'm a Hong Kong resident"])
+    judged = _judge(cues, model).judge(ITEMS, [said], Deadline(30))
+    assert judged.items[0].status == "met" and judged.items[0].user_words == "I'm a Hong Kong resident"
+    roles = [m.role for m in model.requests[0]]
+    assert roles == ["system", "user", "assistant", "user"] and "I'm from the mainland" in model.requests[0][1].content
+    _judge(cues, chinese := FakeChatModel(["1: unknown"])).judge(ITEMS, [SAID], Deadline(30))
+    assert "我是内地人" in chinese.requests[0][1].content
+
+
+def test_the_model_alone_marks_nothing_unmet_unless_allowed(cues: Cues) -> None:
+    reply = "1: unmet | 我持香港永久性居民身份证"
+    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, [SAID], Deadline(30))
+    assert judged.items == ITEMS and judged.outcome == "ok (1 ignored)"
+    allowed = ConditionJudge(FakeChatModel([reply]), Prompts(REPO / "prompts"), cues, model_unmet=True)
+    first = _statuses(allowed.judge(ITEMS, [SAID], Deadline(30)).items)[0]
+    assert first == ("unmet", "model", "我持香港永久性居民身份证")

@@ -1,23 +1,29 @@
 """The chat model judges a checklist's conditions against what the user said (LLM mode).
 
 The checklist is first built as in extractive mode (:mod:`.checklist`: conditions from the index's structure,
-statuses from the term and meaning match). Then one short call (``prompts/judge_conditions.txt``) shows the
-model the listed conditions, numbered, and what the user said, and asks for one line per condition —
-``N: met | the user's exact words``, ``N: unmet | …`` or ``N: unknown`` — a format a 1.5B model follows.
+statuses from the term and meaning match). Then one short call shows the model the listed conditions, numbered,
+and what the user said, and asks for one line per condition — ``N: met | the user's exact words``,
+``N: unmet | …`` or ``N: unknown`` — a format a 1.5B model follows once it has "written" it: the messages are
+the instructions (``prompts/judge_conditions.txt``), one worked example and its reply
+(``judge_conditions_example[.en].txt``, in the question's language) and the case (``judge_conditions_case.txt``).
 
 Everything the model returns is checked; it can only set statuses:
 
 * a line for a number that was not listed, a second line for a number, or a line in another format is ignored;
 * the words must occur in what the user said (the question and their earlier turns), compared in Simplified
-  Chinese, lower case, without spaces and punctuation, and must not be the user's question itself (an
-  ``ask`` cue: 能用吗, can we use); the item then shows the user's own span, not the model's copy. A
-  judgement without such words is ignored (the term match's status stands, as if the model had said nothing:
-  a judgement is worth only the words it rests on);
+  Chinese, lower case, without spaces and punctuation, and not in the clause that asks (an ``ask`` cue:
+  能用吗, can we use: what the user asks about is no fact about them); the item then shows the user's own
+  span, not the model's copy. A judgement without such words is ignored (the term match's status stands, as
+  if the model had said nothing: a judgement is worth only the words it rests on);
 * conditions, their quotes and citations are never the model's: they stay as the index gave them.
 
 With the term match's status (``judged_by`` on the item):
 
-* term match ``unknown``, model met/unmet → the model's status and words (``"model"``);
+* term match ``unknown``, model met → met, with the model's words (``"model"``); model unmet → only when
+  ``model_unmet`` is set (off by default: on the tune split the local 1.5B model's ``unmet`` lines named the
+  wrong condition in 2 of 2 cases — a pathogen quoted against the white-list condition, a Taiwan engineer
+  against the overseas-talent one — while its ``met`` line was right; an unfounded ``unmet`` tells the user
+  they are likely not eligible). An ``unmet`` still disputes the term match's ``met`` (below);
 * both met or both unmet → kept, with the term match's words (``"both"``);
 * one met, the other unmet → ``unknown`` (``"both"``): neither reading is trusted over the other, and the user
   is asked (是/否) rather than told a verdict resting on a guess;
@@ -46,15 +52,17 @@ from assistant.answering.output_checks import fence
 from assistant.answering.prompts import Prompts
 from assistant.data import ChecklistItem, Message, Status, Usage
 from assistant.errors import LLMError, PromptError
-from assistant.lang import to_simplified
+from assistant.lang import detect_lang, to_simplified
 
 log = logging.getLogger(__name__)
 
 PROMPT = "judge_conditions"
 _LINE = re.compile(r"^[\s\-*•>]*\[?(\d{1,2})\]?\s*[:：.、)）]\s*\**\s*(met|unmet|not met|unknown)\b\**\s*"
                    r"(?:[|｜:：—-]\s*(.*))?$", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[，,。；;？?！!：:（）()\n]")
+_CLAUSE_END = re.compile(r"[，,。；;？?！!：:（）()\n]|\.(?=\s|$)")
 _QUOTES = "\"'“”‘’「」『』《》`*（）() "
+#: How the prompt marks an exclusion (the prompt explains it).
+EXCLUDED = "[excluded] "
 #: Completion tokens allowed per condition (a line with a short quote of the user's words).
 TOKENS_PER_ITEM = 40
 
@@ -80,12 +88,13 @@ class Judged:
 class ConditionJudge:
     """Asks ``chat_model`` to judge each condition of a checklist (see the module docstring)."""
 
-    def __init__(self, chat_model: ChatModel, prompts: Prompts, cues: Cues, min_s: float = 2.0) -> None:
+    def __init__(self, chat_model: ChatModel, prompts: Prompts, cues: Cues, min_s: float = 2.0,
+                 model_unmet: bool = False) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
         self.cues = cues
         self.min_s = min_s
-        self.excluded = "[excluded] "
+        self.model_unmet = model_unmet  # may the model alone mark a condition unmet?
 
     def judge(self, items: Sequence[ChecklistItem], said: Sequence[str], deadline: Deadline) -> Judged:
         """``items`` with the model's statuses combined in; ``said`` is what the user said, newest last."""
@@ -96,8 +105,9 @@ class ConditionJudge:
             return Judged(tuple(items), None, "skipped: the request's time budget is spent")
         case = self.prompts.render(PROMPT + "_case", conditions=self.conditions([items[n] for n in listed]),
                                    said=fence("\n".join(s.strip() for s in said if s.strip())))
+        messages = [*self.instructions(detect_lang(said[-1])), Message("user", case)]
         try:
-            raw, usage = collect(self.chat_model.stream([*self.instructions(), Message("user", case)],
+            raw, usage = collect(self.chat_model.stream(messages,
                                                         max_tokens=TOKENS_PER_ITEM * len(listed) + 16,
                                                         timeout_s=deadline.remaining()))
         except LLMError as exc:
@@ -112,22 +122,28 @@ class ConditionJudge:
                 ignored += judgement is not None
                 continue
             index = listed[n - 1]
+            if items[index].status == "unknown" and judgement.status == "unmet" and not self.model_unmet:
+                ignored += 1
+                continue
             out[index] = combine(items[index], Judgement(judgement.status, span))
         outcome = "garbled" if not judgements else f"ok ({ignored} ignored)" if ignored else "ok"
         return Judged(tuple(out), usage, outcome, raw)
 
-    def instructions(self) -> list[Message]:
+    def instructions(self, lang: str = "zh-Hans") -> list[Message]:
         """The system prompt and one worked example, as a user turn and the model's reply: a small model
-        follows the format of a reply it has "written" far better than one described in the prompt."""
-        example, sep, reply = self.prompts.render(PROMPT + "_example").partition("\n### reply\n")
+        follows the format of a reply it has "written" far better than one described in the prompt. The
+        example is in English for an English question (with a Chinese one the 1.5B model translated the
+        user's words, which then matched nothing)."""
+        name = PROMPT + "_example" + (".en" if lang == "en" else "")
+        example, sep, reply = self.prompts.render(name).partition("\n### reply\n")
         if not sep:
-            raise PromptError(f"prompt {PROMPT}_example has no '### reply' line between the example and its reply")
+            raise PromptError(f"prompt {name} has no '### reply' line between the example and its reply")
         return [Message("system", self.prompts.render(PROMPT).strip()), Message("user", example.strip()),
                 Message("assistant", reply.strip())]
 
     def conditions(self, items: Sequence[ChecklistItem]) -> str:
         """The numbered conditions as the prompt lists them (an exclusion is marked)."""
-        return "\n".join(f"{n}. {self.excluded if item.kind == 'exclude' else ''}{fence(item.condition)}"
+        return "\n".join(f"{n}. {EXCLUDED if item.kind == 'exclude' else ''}{fence(item.condition)}"
                          for n, item in enumerate(items, 1))
 
     def locate(self, words: str, said: Sequence[str]) -> str | None:
