@@ -30,6 +30,7 @@ from assistant.web.ui_checklist import render_checklist as render_html
 from assistant.wiring import build_assistant
 
 SAID = "我持香港永久性居民身份证，在园区注册的企业任职，能享受个税优惠吗？"
+FACTS = ["我持香港永久性居民身份证", "在园区注册的企业任职"]  # SAID's clauses, less the one that asks
 ITEMS = (
     ChecklistItem("具有香港居民身份。", "unknown", None),
     ChecklistItem("在园区注册的企业任职并实际在园区工作。", "met", None, "在园区注册的企业任职"),
@@ -55,59 +56,67 @@ def _statuses(items: tuple[ChecklistItem, ...]) -> list[tuple[str, str, str | No
 
 # -- what the model may change ---------------------------------------------------------------------------
 def test_the_model_decides_an_unknown_condition_from_the_users_words(cues: Cues) -> None:
-    model = FakeChatModel(["1: met | 我持香港永久性居民身份证\n2: met | 在园区注册的企业任职\n3: unknown"])
-    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(30))
+    model = FakeChatModel(["1: met | a\n2: met | b)\n3: unknown"])
+    judged = _judge(cues, model).judge(ITEMS, FACTS, Deadline(30))
     assert _statuses(judged.items) == [("met", "model", "我持香港永久性居民身份证"),
                                        ("met", "both", "在园区注册的企业任职"),
                                        ("unknown", "terms", None), ("missing", "terms", None)]
     # Conditions, quotes and kinds are the index's; the missing row is never sent to the model.
     assert [(i.condition, i.kind) for i in judged.items] == [(i.condition, i.kind) for i in ITEMS]
     prompt = model.requests[0][-1].content
-    assert "3. 遵守法律法规。" in prompt and "资料未给出" not in prompt and SAID in prompt
+    assert "3. 遵守法律法规。" in prompt and "资料未给出" not in prompt
+    assert "a) 我持香港永久性居民身份证\nb) 在园区注册的企业任职" in prompt
     assert judged.outcome == "ok" and judged.usage is not None and judged.usage.completion_tokens > 0
     # The verdict is recomputed from the statuses: still never likely on an incomplete list.
     assert decide([i.status for i in judged.items], complete=False) == "cannot_tell"
 
 
 def test_user_words_are_found_across_scripts_and_spaces_and_shown_as_the_user_wrote_them(cues: Cues) -> None:
-    said = "我持香港永久性居民身份證， 在園區註冊的企業任職，能唔能享受個稅優惠？"
-    judged = _judge(cues, FakeChatModel(["1: met | “我持香港永久性 居民身份证”"])).judge(ITEMS, [said], Deadline(30))
-    assert judged.items[0].status == "met" and judged.items[0].user_words == "我持香港永久性居民身份證"
+    facts = ["我持 香港永久性居民身份證", "在園區註冊的企業任職"]
+    judged = _judge(cues, FakeChatModel(["1: met | “持香港永久性 居民身份证”"])).judge(ITEMS, facts, Deadline(30))
+    assert judged.items[0].status == "met" and judged.items[0].user_words == "持 香港永久性居民身份證"
 
 
 def test_words_the_user_did_not_say_are_ignored(cues: Cues) -> None:
-    model = FakeChatModel(["1: met | 我是香港居民\n3: met | 我一直遵纪守法"])
-    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(30))
+    model = FakeChatModel(["1: met | 具有香港居民身份\n3: met | c"])  # the condition's words; no clause c
+    judged = _judge(cues, model).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS and judged.outcome == "ok (2 ignored)"
 
 
-def test_the_users_question_itself_is_no_evidence(cues: Cues) -> None:
-    judged = _judge(cues, FakeChatModel(["3: met | 能享受个税优惠吗"])).judge(ITEMS, [SAID], Deadline(30))
-    assert judged.items[2].status == "unknown" and judged.items[2].judged_by == "terms"
+def test_the_clause_that_asks_is_not_shown_as_a_fact(cues: Cues, settings: Settings) -> None:
+    checker = build_assistant(settings, embedder=FakeEmbedder()).eligibility
+    assert checker is not None and checker.facts(SAID) == FACTS
+    said = "我係香港人喺深圳園區返工，河套個稅優惠同大灣區個稅補貼可唔可以兩樣一齊攞？"
+    assert checker.facts(said) == ["我係香港人喺深圳園區返工"]
+    items = (ChecklistItem("只能在P07和本项之间选择一项。", "unknown", None, None, "limit"),)
+    model = FakeChatModel(["1: unmet | 河套個稅優惠同大灣區個稅補貼"])  # what they ask about
+    judged = ConditionJudge(model, Prompts(REPO / "prompts"), cues, model_unmet=True).judge(
+        items, checker.facts(said), Deadline(30))
+    assert judged.items == items and "可唔可以" not in model.requests[0][-1].content
 
 
 def test_unknown_numbers_repeats_and_other_text_are_dropped(cues: Cues) -> None:
-    reply = ("Sure! Here is my judgement:\n4: met | 在园区注册的企业任职\n0: met | 我持香港永久性居民身份证\n"
-             "12: unmet | 我持香港永久性居民身份证\n1: unknown\n1: met | 我持香港永久性居民身份证\n"
+    reply = ("Sure! Here is my judgement:\n4: met | b\n0: met | a\n"
+             "12: unmet | a\n1: unknown\n1: met | a\n"
              "5. 新增条件：遵守园区规定")
-    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, [SAID], Deadline(30))
+    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS  # the first line for 1 said unknown; 4 is the missing row's place, never listed
     assert len(judged.items) == len(ITEMS)
 
 
 def test_a_garbled_reply_leaves_the_term_match(cues: Cues) -> None:
-    judged = _judge(cues, FakeChatModel(["您好！根据政策，您可以享受优惠。"])).judge(ITEMS, [SAID], Deadline(30))
+    judged = _judge(cues, FakeChatModel(["您好！根据政策，您可以享受优惠。"])).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS and judged.outcome == "garbled"
 
 
 def test_disagreement_becomes_unknown_and_the_user_is_asked(cues: Cues) -> None:
-    judged = _judge(cues, FakeChatModel(["2: unmet | 在园区注册的企业任职"])).judge(ITEMS, [SAID], Deadline(30))
+    judged = _judge(cues, FakeChatModel(["2: unmet | b"])).judge(ITEMS, FACTS, Deadline(30))
     assert _statuses(judged.items)[1] == ("unknown", "both", None)
 
 
 def test_earlier_turns_count_as_the_users_words(cues: Cues) -> None:
-    model = FakeChatModel(["3: met | 我从没有违法记录"])
-    judged = _judge(cues, model).judge(ITEMS, ["我从没有违法记录。", SAID], Deadline(30))
+    model = FakeChatModel(["3: met | a"])
+    judged = _judge(cues, model).judge(ITEMS, ["我从没有违法记录", *FACTS], Deadline(30))
     assert judged.items[2].status == "met" and judged.items[2].user_words == "我从没有违法记录"
 
 
@@ -119,21 +128,21 @@ def test_parse_reads_only_the_strict_format() -> None:
 
 # -- faults: the term match stands, within the request's budget --------------------------------------------
 def test_model_down_leaves_the_term_match(cues: Cues) -> None:
-    judged = _judge(cues, FakeChatModel(fail=True)).judge(ITEMS, [SAID], Deadline(30))
+    judged = _judge(cues, FakeChatModel(fail=True)).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS and judged.outcome.startswith("failed") and judged.usage is None
 
 
 def test_a_slow_model_is_cut_off_at_the_requests_deadline(cues: Cues) -> None:
     slow = SlowChatModel("1: met | 我持香港永久性居民身份证", delay_s=5.0)
     t0 = time.monotonic()
-    judged = _judge(cues, slow).judge(ITEMS, [SAID], Deadline(2.5))
+    judged = _judge(cues, slow).judge(ITEMS, FACTS, Deadline(2.5))
     assert time.monotonic() - t0 < 3.5 and judged.items == ITEMS
     assert slow.timeouts and slow.timeouts[0] is not None and slow.timeouts[0] <= 2.5
 
 
 def test_no_call_when_the_budget_is_nearly_spent(cues: Cues) -> None:
     model = FakeChatModel(["1: met | 我持香港永久性居民身份证"])
-    judged = _judge(cues, model).judge(ITEMS, [SAID], Deadline(0.5))
+    judged = _judge(cues, model).judge(ITEMS, FACTS, Deadline(0.5))
     assert judged.items == ITEMS and not model.requests and judged.outcome.startswith("skipped")
 
 
@@ -141,7 +150,7 @@ def test_an_open_breaker_skips_the_model(cues: Cues) -> None:
     inner = FakeChatModel(["1: met | 我持香港永久性居民身份证"])
     breaker = CircuitBreaker(failures=1, cooldown_s=60)
     breaker.failure()
-    judged = _judge(cues, GuardedChatModel(inner, ModelGate(breaker=breaker))).judge(ITEMS, [SAID], Deadline(30))
+    judged = _judge(cues, GuardedChatModel(inner, ModelGate(breaker=breaker))).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS and not inner.requests and judged.outcome.startswith("failed")
 
 
@@ -162,7 +171,7 @@ def test_in_llm_mode_the_models_judgement_sets_the_status_and_the_verdict(settin
     terms = build_assistant(settings, embedder=FakeEmbedder()).answer(TALENT)
     assert _talent_item(terms).status == "unknown" and terms.verdict == "need_more_info"
     # The first reply is the generated answer's, the second the checklist judgement's.
-    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | 我们已经在管委会那边登记过了"])
+    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | c"])
     answer = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model).answer(TALENT)
     item = _talent_item(answer)
     assert (item.status, item.judged_by, item.user_words) == ("met", "model", "我们已经在管委会那边登记过了")
@@ -180,7 +189,7 @@ def test_in_llm_mode_a_failing_model_leaves_the_extractive_checklist(settings: S
 
 
 def test_api_and_stream_say_who_judged_each_condition(settings: Settings) -> None:
-    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | 我们已经在管委会那边登记过了"])
+    model = FakeChatModel(["内地人才可申请人才签注。[1]", "1: met | c"])
     assistant = build_assistant(settings, embedder=FakeEmbedder(), chat_model=model)
     client = TestClient(create_app(assistant, settings, None), base_url="http://127.0.0.1")
     body = client.post("/api/v1/ask", json={"question": TALENT}).json()
@@ -199,33 +208,25 @@ def test_an_example_prompt_without_its_reply_line_is_named(cues: Cues, tmp_path:
     (tmp_path / "judge_conditions_example.txt").write_text("# variables:\n1. 条件\n1: met | 话\n", encoding="utf-8")
     judge = ConditionJudge(FakeChatModel(["1: met | x"]), Prompts(tmp_path), cues)
     with pytest.raises(PromptError, match=r"judge_conditions_example.*### reply"):
-        judge.judge(ITEMS, [SAID], Deadline(30))
-
-
-def test_words_from_the_clause_that_asks_are_no_evidence(cues: Cues) -> None:
-    said = "我係香港人喺深圳園區返工，河套個稅優惠同大灣區個稅補貼可唔可以兩樣一齊攞？"
-    items = (ChecklistItem("只能在P07和本项之间选择一项。", "unknown", None, None, "limit"),)
-    judged = _judge(cues, FakeChatModel(["1: unmet | 河套個稅優惠同大灣區個稅補貼"])).judge(items, [said], Deadline(30))
-    assert judged.items == items and judged.outcome == "ok (1 ignored)"
-    judged = _judge(cues, FakeChatModel(["1: met | 我係香港人喺深圳園區返工"])).judge(items, [said], Deadline(30))
-    assert judged.items[0].user_words == "我係香港人喺深圳園區返工"
+        judge.judge(ITEMS, FACTS, Deadline(30))
 
 
 def test_an_english_question_gets_the_english_worked_example(cues: Cues) -> None:
-    said = "I'm a Hong Kong resident working for a company registered in the park. Can I claim the tax incentive?"
-    model = FakeChatModel(["1: met | I'm a Hong Kong resident"])
-    judged = _judge(cues, model).judge(ITEMS, [said], Deadline(30))
+    facts = ["I'm a Hong Kong resident working for a company registered in the park"]
+    model = FakeChatModel(["1: met | I'm a Hong Kong resident"])  # copied words count when a clause has them
+    judged = _judge(cues, model).judge(ITEMS, facts, Deadline(30))
     assert judged.items[0].status == "met" and judged.items[0].user_words == "I'm a Hong Kong resident"
     roles = [m.role for m in model.requests[0]]
-    assert roles == ["system", "user", "assistant", "user"] and "I'm from the mainland" in model.requests[0][1].content
-    _judge(cues, chinese := FakeChatModel(["1: unknown"])).judge(ITEMS, [SAID], Deadline(30))
-    assert "我是内地人" in chinese.requests[0][1].content
+    assert roles == ["system", "user", "assistant", "user"]
+    assert "permanent resident of Hong Kong" in model.requests[0][1].content
+    _judge(cues, chinese := FakeChatModel(["1: unknown"])).judge(ITEMS, FACTS, Deadline(30))
+    assert "我是香港永久居民" in chinese.requests[0][1].content
 
 
 def test_the_model_alone_marks_nothing_unmet_unless_allowed(cues: Cues) -> None:
-    reply = "1: unmet | 我持香港永久性居民身份证"
-    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, [SAID], Deadline(30))
+    reply = "1: unmet | a"
+    judged = _judge(cues, FakeChatModel([reply])).judge(ITEMS, FACTS, Deadline(30))
     assert judged.items == ITEMS and judged.outcome == "ok (1 ignored)"
     allowed = ConditionJudge(FakeChatModel([reply]), Prompts(REPO / "prompts"), cues, model_unmet=True)
-    first = _statuses(allowed.judge(ITEMS, [SAID], Deadline(30)).items)[0]
+    first = _statuses(allowed.judge(ITEMS, FACTS, Deadline(30)).items)[0]
     assert first == ("unmet", "model", "我持香港永久性居民身份证")

@@ -190,10 +190,8 @@ def test_the_model_judges_a_plainly_stated_condition_met(supervisor: Supervisor)
     judge = ConditionJudge(LocalChatModel(supervisor, timeout_s=600), Prompts(REPO / "prompts"), cues)
     items = (ChecklistItem("具有香港居民身份。", "unknown", None),
              ChecklistItem("遵守法律法规。", "unknown", None))
-    said = "我是香港居民，在园区一家注册的企业任职，能享受个税优惠吗？"
-    judged = judge.judge(items, [said], Deadline(800))
+    facts = ["我是香港居民", "在园区一家注册的企业任职"]  # the clauses of 我是香港居民，…，能享受个税优惠吗？
+    judged = judge.judge(items, facts, Deadline(800))
     assert judged.outcome.startswith("ok"), (judged.outcome, judged.raw)
     first = judged.items[0]
-    assert (first.status, first.judged_by) == ("met", "model"), judged.raw
-    assert first.user_words is not None and "香港居民" in first.user_words and first.user_words in said
-    assert judged.items[1].status == "unknown", judged.raw  # not said: the model must not guess
+    assert (first.status, first.judged_by, first.user_words) == ("met", "model", "我是香港居民"), judged.raw

@@ -122,7 +122,7 @@ class EligibilityChecker:
                 or not detect(answer.question, self.cues).eligible_question:
             return answer
         # The user's facts: the question's clauses, less the one that asks (能用吗 / can we use).
-        clauses = [c for c in user_clauses(answer.question) if not self.cues.search("ask", to_simplified(c).lower())]
+        clauses = self.facts(answer.question)
         if not clauses:
             return answer
         clause_vecs = self._embed(clauses)
@@ -137,7 +137,7 @@ class EligibilityChecker:
         items = [self._item(c, clauses, clause_vecs, combined) for c in found.conditions]
         usage, judged_meta = answer.usage, {}
         if self.judge is not None and deadline is not None:
-            judged = self.judge.judge(items, [*earlier, answer.question], deadline)
+            judged = self.judge.judge(items, [f for turn in earlier for f in self.facts(turn)] + clauses, deadline)
             items, judged_meta = list(judged.items), {"checklist_judge": judged.outcome}
             if judged.usage is not None:
                 usage = _add(usage, judged.usage)
@@ -158,6 +158,10 @@ class EligibilityChecker:
             checked = dataclasses.replace(checked, text=render_checklist(checked), mode="extractive",
                                           answerable=True, citations=citations)
         return checked
+
+    def facts(self, text: str) -> list[str]:
+        """The clauses of what the user said, less the one that asks (能用吗 / can we use)."""
+        return [c for c in user_clauses(text) if not self.cues.search("ask", to_simplified(c).lower())]
 
     # -- statuses ----------------------------------------------------------------------------------------
     def _item(self, condition: Condition, clauses: list[str], clause_vecs: np.ndarray,

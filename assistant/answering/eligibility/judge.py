@@ -2,18 +2,21 @@
 
 The checklist is first built as in extractive mode (:mod:`.checklist`: conditions from the index's structure,
 statuses from the term and meaning match). Then one short call shows the model the listed conditions, numbered,
-and what the user said, and asks for one line per condition — ``N: met | the user's exact words``,
-``N: unmet | …`` or ``N: unknown`` — a format a 1.5B model follows once it has "written" it: the messages are
+and the user's facts — the clauses of what they said, less the one that asks (能用吗 / can we use: what they ask
+about is no fact about them), lettered ``a)``, ``b)`` … — and asks for one line per condition: ``N: met | b``
+(the clause that shows it), ``N: unmet | b`` or ``N: unknown``. The model names a clause rather than copying
+words: the local 1.5B model, asked to copy the user's words, mostly copied the condition's instead (具有香港居民身份
+for 我是香港居民). Its copied words are still taken when they occur in a clause. It follows the format once it
+has "written" it: the messages are
 the instructions (``prompts/judge_conditions.txt``), one worked example and its reply
 (``judge_conditions_example[.en].txt``, in the question's language) and the case (``judge_conditions_case.txt``).
 
 Everything the model returns is checked; it can only set statuses:
 
 * a line for a number that was not listed, a second line for a number, or a line in another format is ignored;
-* the words must occur in what the user said (the question and their earlier turns), compared in Simplified
-  Chinese, lower case, without spaces and punctuation, and not in the clause that asks (an ``ask`` cue:
-  能用吗, can we use: what the user asks about is no fact about them); the item then shows the user's own
-  span, not the model's copy. A judgement without such words is ignored (the term match's status stands, as
+* a judgement must name a listed clause (its letter), or quote words that occur in one (compared in
+  Simplified Chinese, lower case, without spaces and punctuation); the item then shows the user's own clause
+  or span, never the model's text. A judgement without either is ignored (the term match's status stands, as
   if the model had said nothing: a judgement is worth only the words it rests on);
 * conditions, their quotes and citations are never the model's: they stay as the index gave them.
 
@@ -59,7 +62,7 @@ log = logging.getLogger(__name__)
 PROMPT = "judge_conditions"
 _LINE = re.compile(r"^[\s\-*•>]*\[?(\d{1,2})\]?\s*[:：.、)）]\s*\**\s*(met|unmet|not met|unknown)\b\**\s*"
                    r"(?:[|｜:：—-]\s*(.*))?$", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[，,。；;？?！!：:（）()\n]|\.(?=\s|$)")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _QUOTES = "\"'“”‘’「」『』《》`*（）() "
 #: How the prompt marks an exclusion (the prompt explains it).
 EXCLUDED = "[excluded] "
@@ -96,16 +99,18 @@ class ConditionJudge:
         self.min_s = min_s
         self.model_unmet = model_unmet  # may the model alone mark a condition unmet?
 
-    def judge(self, items: Sequence[ChecklistItem], said: Sequence[str], deadline: Deadline) -> Judged:
-        """``items`` with the model's statuses combined in; ``said`` is what the user said, newest last."""
+    def judge(self, items: Sequence[ChecklistItem], facts: Sequence[str], deadline: Deadline) -> Judged:
+        """``items`` with the model's statuses combined in; ``facts`` are the clauses in which the user states
+        their situation (earlier turns first; not the clause that asks)."""
         listed = [n for n, item in enumerate(items) if item.kind != "missing"]
-        if not listed or not any(s.strip() for s in said):
+        facts = [f.strip() for f in facts if f.strip()][: len(_LETTERS)]
+        if not listed or not facts:
             return Judged(tuple(items), None, "skipped: nothing to judge")
         if deadline.remaining() < self.min_s:
             return Judged(tuple(items), None, "skipped: the request's time budget is spent")
         case = self.prompts.render(PROMPT + "_case", conditions=self.conditions([items[n] for n in listed]),
-                                   said=fence("\n".join(s.strip() for s in said if s.strip())))
-        messages = [*self.instructions(detect_lang(said[-1])), Message("user", case)]
+                                   said="\n".join(f"{_LETTERS[i]}) {fence(f)}" for i, f in enumerate(facts)))
+        messages = [*self.instructions(detect_lang(" ".join(facts))), Message("user", case)]
         try:
             raw, usage = collect(self.chat_model.stream(messages,
                                                         max_tokens=TOKENS_PER_ITEM * len(listed) + 16,
@@ -117,7 +122,7 @@ class ConditionJudge:
         out = list(items)
         ignored = 0
         for n, judgement in judgements.items():
-            span = self.locate(judgement.words, said) if judgement is not None else None
+            span = locate(judgement.words, facts) if judgement is not None else None
             if judgement is None or span is None:  # unknown, or words the user did not say
                 ignored += judgement is not None
                 continue
@@ -146,27 +151,6 @@ class ConditionJudge:
         return "\n".join(f"{n}. {EXCLUDED if item.kind == 'exclude' else ''}{fence(item.condition)}"
                          for n, item in enumerate(items, 1))
 
-    def locate(self, words: str, said: Sequence[str]) -> str | None:
-        """The user's own span matching ``words`` (normalised), or None when they did not say it or said it
-        in the clause that asks (能用吗 / can we use …: what they ask about is no fact about them)."""
-        wanted, _ = _normalised(words)
-        if len(wanted) < 2:
-            return None
-        for text in reversed(said):  # the newest turn first
-            norm, where = _normalised(text)
-            at = norm.find(wanted)
-            if at >= 0:
-                start, end = where[at], where[at + len(wanted) - 1] + 1
-                return None if self._asks(text, start, end) else text[start:end]
-        return None
-
-    def _asks(self, text: str, start: int, end: int) -> bool:
-        """Is text[start:end] within a clause of ``text`` that matches an ``ask`` cue?"""
-        before = [m.end() for m in _CLAUSE_END.finditer(text, 0, start)]
-        after = _CLAUSE_END.search(text, end)
-        clause = text[before[-1] if before else 0 : after.start() if after else len(text)]
-        return self.cues.search("ask", to_simplified(clause).lower()) is not None
-
 
 def parse(raw: str, count: int) -> dict[int, Judgement | None]:
     """The lines of the model's reply for conditions 1..``count``: a :class:`Judgement` for met/unmet with
@@ -184,6 +168,24 @@ def parse(raw: str, count: int) -> dict[int, Judgement | None]:
         words = (m.group(3) or "").strip(_QUOTES + "。.，,；;")
         out[n] = Judgement("met" if word == "met" else "unmet", words) if word != "unknown" and words else None
     return out
+
+
+def locate(words: str, facts: Sequence[str]) -> str | None:
+    """The user's own words that ``words`` names: a clause by its letter (``b``, ``b)``), or the span of a clause
+    that matches ``words`` (normalised); None when neither."""
+    letter = words.strip().strip("()（）").lower()
+    if len(letter) == 1 and letter in _LETTERS:
+        index = _LETTERS.index(letter)
+        return facts[index] if index < len(facts) else None
+    wanted, _ = _normalised(words)
+    if len(wanted) < 2:
+        return None
+    for text in reversed(facts):  # the newest first
+        norm, where = _normalised(text)
+        at = norm.find(wanted)
+        if at >= 0:
+            return text[where[at] : where[at + len(wanted) - 1] + 1]
+    return None
 
 
 def combine(item: ChecklistItem, judgement: Judgement) -> ChecklistItem:
