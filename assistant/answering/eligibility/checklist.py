@@ -137,7 +137,11 @@ class EligibilityChecker:
         items = [self._item(c, clauses, clause_vecs, combined) for c in found.conditions]
         usage, judged_meta = answer.usage, {}
         if self.judge is not None and deadline is not None:
-            judged = self.judge.judge(items, [f for turn in earlier for f in self.facts(turn)] + clauses, deadline)
+            # How many requirements each condition states (its clauses up to the grant; the fewest of its
+            # alternatives): the model may decide only a condition of one (see judge.py).
+            parts = [min(len(self._parts(t)) for t in c.alternatives or (c.quote,)) for c in found.conditions]
+            judged = self.judge.judge(items, [f for turn in earlier for f in self.facts(turn)] + clauses, deadline,
+                                      parts)
             items, judged_meta = list(judged.items), {"checklist_judge": judged.outcome}
             if judged.usage is not None:
                 usage = _add(usage, judged.usage)

@@ -22,7 +22,10 @@ Everything the model returns is checked; it can only set statuses:
 
 With the term match's status (``judged_by`` on the item):
 
-* term match ``unknown``, model met → met, with the model's words (``"model"``); model unmet → only when
+* term match ``unknown``, model met → met, with the model's clause (``"model"``), for a condition stating one
+  requirement; one stating several (内地人才如果受雇于…，先由…备案) stays unknown: on the tune split the model
+  marked such a condition met from one of them (我是内地人) and turned need_more_info into likely. Model
+  unmet → only when
   ``model_unmet`` is set (off by default: on the tune split the local 1.5B model's ``unmet`` lines named the
   wrong condition in 2 of 2 cases — a pathogen quoted against the white-list condition, a Taiwan engineer
   against the overseas-talent one — while its ``met`` line was right; an unfounded ``unmet`` tells the user
@@ -99,9 +102,11 @@ class ConditionJudge:
         self.min_s = min_s
         self.model_unmet = model_unmet  # may the model alone mark a condition unmet?
 
-    def judge(self, items: Sequence[ChecklistItem], facts: Sequence[str], deadline: Deadline) -> Judged:
+    def judge(self, items: Sequence[ChecklistItem], facts: Sequence[str], deadline: Deadline,
+              parts: Sequence[int] = ()) -> Judged:
         """``items`` with the model's statuses combined in; ``facts`` are the clauses in which the user states
-        their situation (earlier turns first; not the clause that asks)."""
+        their situation (earlier turns first; not the clause that asks); ``parts`` how many requirements each
+        item's condition states (1 when not given)."""
         listed = [n for n, item in enumerate(items) if item.kind != "missing"]
         facts = [f.strip() for f in facts if f.strip()][: len(_LETTERS)]
         if not listed or not facts:
@@ -127,7 +132,8 @@ class ConditionJudge:
                 ignored += judgement is not None
                 continue
             index = listed[n - 1]
-            if items[index].status == "unknown" and judgement.status == "unmet" and not self.model_unmet:
+            several = index < len(parts) and parts[index] > 1
+            if items[index].status == "unknown" and (several if judgement.status == "met" else not self.model_unmet):
                 ignored += 1
                 continue
             out[index] = combine(items[index], Judgement(judgement.status, span))
