@@ -76,6 +76,8 @@ class Settings:
     # local model (on the tune split the 1.5B model rarely said NO_ANSWER to what the lenient gate let through),
     # lenient for a configured endpoint (a larger model).
     llm_gate: str = "auto"
+    # With a chat model, does it also judge each condition of an eligibility checklist (eligibility/judge.py)?
+    llm_checklist: str = "on"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
     # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
@@ -233,6 +235,7 @@ _ENV_NAMES: dict[str, str] = {
     "context_tokens": "PARK_CONTEXT_TOKENS",
     "llm_context": "PARK_LLM_CONTEXT",
     "llm_gate": "PARK_LLM_GATE",
+    "llm_checklist": "PARK_LLM_CHECKLIST",
     "mode": "PARK_MODE",
     "local_model": "PARK_LOCAL_MODEL",
     "local_chat_template": "PARK_LOCAL_CHAT_TEMPLATE",
@@ -268,7 +271,8 @@ _FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_co
            "llm_max_wait_s", "breaker_cooldown_s", "max_upload_mb"}
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai"),
-            "llm_context": ("evidence", "passages", "window"), "llm_gate": ("auto", "strict", "lenient")}
+            "llm_context": ("evidence", "passages", "window"), "llm_gate": ("auto", "strict", "lenient"),
+            "llm_checklist": ("on", "off")}
 
 
 def _parse(name: str, env_name: str, raw: str) -> Any:

@@ -56,7 +56,8 @@ class Assistant:
                  count_tokens: Callable[[str], int], top_k: int = 6, context_tokens: int = 2500,
                  llm_context: str = "window", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
-                 request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True) -> None:
+                 request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
+                 judge_checklist: bool = True) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.max_question_chars = max_question_chars
@@ -72,7 +73,7 @@ class Assistant:
         # Conditions recur across questions about a policy: their vectors are kept (the user's words are new).
         # With a chat model, it also judges each condition against the user's words (LLM mode).
         judge = (ConditionJudge(chat_model, prompts, eligibility)
-                 if chat_model is not None and eligibility is not None else None)
+                 if chat_model is not None and eligibility is not None and judge_checklist else None)
         self.eligibility = (EligibilityChecker(self.reader, CachedEmbedder(embedder), eligibility,
                                                expand=lambda text: expand_query(text, glossary)[1], judge=judge)
                             if eligibility is not None else None)

@@ -243,3 +243,12 @@ def test_the_model_alone_marks_nothing_unmet_unless_allowed(cues: Cues) -> None:
     allowed = ConditionJudge(FakeChatModel([reply]), Prompts(REPO / "prompts"), cues, model_unmet=True)
     first = _statuses(allowed.judge(ITEMS, FACTS, Deadline(30)).items)[0]
     assert first == ("unmet", "model", "我持香港永久性居民身份证")
+
+
+def test_the_judgement_can_be_turned_off(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARK_LLM_CHECKLIST", "off")
+    off = Settings.from_env().llm_checklist
+    model = FakeChatModel(["具有香港居民身份。[1]", "3: met | c"])
+    answer = build_assistant(settings.with_(llm_checklist=off), embedder=FakeEmbedder(), chat_model=model).answer(LAW)
+    assert off == "off" and len(model.requests) == 1  # the answer's call only
+    assert answer.checklist[2].status == "unknown" and "checklist_judge" not in answer.meta
