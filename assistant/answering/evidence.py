@@ -83,7 +83,8 @@ class EvidenceJudge:
         return sims
 
     def features(self, query: Query, passages: Sequence[Passage], coverage: float,
-                 sims: dict[tuple[int, int], float], quoted: str = "") -> dict[str, float]:
+                 sims: dict[tuple[int, int], float], quoted: str = "", kinds: set[str] | None = None
+                 ) -> dict[str, float]:
         top = sorted(sims.values(), reverse=True)
         total = sum(query.terms.values()) or 1.0
         unseen = sum(w for t, w in query.terms.items()
@@ -93,7 +94,8 @@ class EvidenceJudge:
                 "dense_top": max((p.dense_score or 0.0 for p in passages), default=0.0),
                 "unseen": unseen / total, "unmatched": query.unmatched, "latin": float(query.latin),
                 # The question asks for a date, an amount, a contact … that the best quotes do not state.
-                "kind_missing": float(any(not holds(quoted, k) for k in answer_type.asked(query.standalone)))}
+                "kind_missing": float(any(not holds(quoted, k)
+                                          for k in (answer_type.asked(query.standalone) if kinds is None else kinds)))}
 
     def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = (), *,
                lenient: bool = False) -> Evidence:
@@ -112,23 +114,23 @@ class EvidenceJudge:
                                          weight=self.meaning_weight if sims else 0.0, kinds=kinds,
                                          kind_bonus=self.kind_bonus)
         quoted = "\n".join(_quoted(passages[q.passage_index], q) for q in quotes[:2])
-        values = self.features(query, passages, coverage, sims, quoted)
+        values = self.features(query, passages, coverage, sims, quoted, kinds)
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.standalone, quoted):
             missing = "year"
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
             strict = bool(query.terms) and coverage >= self.min_coverage and missing is None
-            return Evidence(tuple(quotes), coverage, strict or (lenient and bool(query.terms) and coverage >= floor),
-                            None, values, strict=strict, missing=missing)
+            answerable = bool(query.terms) and coverage >= floor and (lenient or missing is None)
+            return Evidence(tuple(quotes), coverage, answerable, None, values, strict=strict, missing=missing)
         confidence = self.model.probability(values)
+        threshold = self.model.threshold
+        if lenient and self.model.off_topic_threshold is not None:
+            threshold = min(threshold, self.model.off_topic_threshold)
+        # Lenient (a chat model decides, and says NO_ANSWER): a missing detail is the model's to notice.
+        answerable = bool(query.terms) and confidence >= threshold and (lenient or missing is None)
         strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
-        # Lenient (a chat model decides, and says NO_ANSWER): only the off-topic threshold declines.
-        off_topic = self.model.off_topic_threshold
-        lenient_ok = lenient and bool(query.terms) and confidence >= min(self.model.threshold, off_topic
-                                                                          if off_topic is not None else 1.0)
-        return Evidence(tuple(quotes), coverage, strict or lenient_ok, confidence, values, strict=strict,
-                        missing=missing)
+        return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, missing=missing)
 
 
 def _quoted(passage: Passage, quote: Quote) -> str:
