@@ -25,7 +25,7 @@ class Judge:
     """RAGAS-style faithfulness and answer correctness, judged by any :class:`~assistant.answering.llm.ChatModel`.
 
     * ``faithfulness`` = supported claims / all claims of the answer. ``prompts/judge_claims.txt`` splits the
-      answer into claims (at most ``max_claims``); ``prompts/judge_verdicts.txt`` checks each against the
+      answer into claims (at most ``max_claims``); ``prompts/judge_verdict.txt`` checks each against the
       passages the answer cites (:func:`reference`, cut at ``max_context_chars``) (1/0). An answer with no
       claims (e.g. a declined one) gets ``None``.
     * ``answer_correctness`` = ``weights[0]·F1 + weights[1]·similarity`` (RAGAS defaults 0.75/0.25), where
@@ -34,11 +34,15 @@ class Judge:
       F1 = TP / (TP + (FP + FN) / 2). ``similarity`` defaults to the cosine of character bigrams (offline;
       RAGAS uses embeddings, so pass an embedding-based one for fidelity).
 
-    Only answerable questions are judged. Model failures and unparseable replies raise :class:`LLMError`.
-    Every call is capped (``max_tokens`` for the claims, a few tokens a statement for the verdicts): a small
-    local model reads about 70 prompt tokens a second, so what the judge reads is what it costs.
+    Every verdict is its own call with one statement after the reference, answered yes or no: a small model
+    asked for a list of verdicts loses count of the statements, and with the reference first a llama.cpp
+    server reuses its cached prompt for every statement after the first.
 
-    >>> judge = Judge(FakeChatModel(['["面积约3.89平方公里"]', "[1]"]), Prompts(Path("prompts")))  # doctest: +SKIP
+    Only answerable questions are judged. Model failures and unparseable replies raise :class:`LLMError`.
+    Every call is capped (``max_tokens`` for the claims, a few tokens for a verdict): a small local model reads
+    about 70 prompt tokens a second, so what the judge reads is what it costs.
+
+    >>> judge = Judge(FakeChatModel(['["面积约3.89平方公里"]', "yes"]), Prompts(Path("prompts")))  # doctest: +SKIP
     """
 
     def __init__(self, chat: ChatModel, prompts: Prompts, *, similarity: Callable[[str, str], float] | None = None,
@@ -83,14 +87,9 @@ class Judge:
         return [c.strip() for c in _json_list(reply) if isinstance(c, str) and c.strip()][: self.max_claims]
 
     def _verdicts(self, statements: Sequence[str], reference: str) -> list[int]:
-        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, 1))
-        reply = self._ask(self.prompts.render("judge_verdicts", reference=reference, statements=numbered),
-                          max_tokens=4 * len(statements) + 16)  # "[1, 0, …]": a few tokens a verdict
-        verdicts = [_verdict(v) for v in _json_list(reply)]
-        if len(verdicts) != len(statements):
-            raise LLMError(f"judge model gave {len(verdicts)} verdicts for {len(statements)} statements: "
-                           f"{reply[:200]!r}")
-        return verdicts
+        return [_verdict(self._ask(self.prompts.render("judge_verdict", reference=reference, statement=s),
+                                   max_tokens=VERDICT_TOKENS))
+                for s in statements]
 
     def _ask(self, prompt: str, max_tokens: int | None = None) -> str:
         return collect(self.chat.stream([Message("user", prompt)], max_tokens=max_tokens or self.max_tokens))[0]
@@ -116,14 +115,23 @@ def _json_list(reply: str) -> list[Any]:
     return value
 
 
-def _verdict(value: Any) -> int:
-    if isinstance(value, dict):
-        value = value.get("verdict")
-    if isinstance(value, str):
-        value = value.strip().lower() in ("1", "yes", "true", "supported")
-    if isinstance(value, bool | int | float):
-        return int(bool(value))
-    raise LLMError(f"judge model gave an unreadable verdict: {value!r}")
+VERDICT_TOKENS = 8  # "yes" or "no", with room for a full stop or a code fence
+_YES = ("yes", "1", "true", "supported", "是", "對", "对")
+_NO = ("no", "0", "false", "not supported", "unsupported", "否", "不是")
+
+
+def _verdict(reply: str) -> int:
+    """``1`` for a yes, ``0`` for a no; anything else is an :class:`LLMError`.
+
+    >>> _verdict("Yes."), _verdict("`no`"), _verdict("否")
+    (1, 0, 0)
+    """
+    word = reply.strip().strip("`").strip().lower().rstrip(".。!！")
+    if word.startswith(_NO):  # "no" before "yes": "not supported" must not read as a yes
+        return 0
+    if word.startswith(_YES):
+        return 1
+    raise LLMError(f"judge model gave an unreadable verdict: {reply[:200]!r}")
 
 
 def bigram_similarity(a: str, b: str) -> float:
