@@ -26,7 +26,7 @@ from assistant.answering.decline import Decliner
 from assistant.answering.eligibility.checklist import EligibilityChecker
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.judge import ConditionJudge
-from assistant.answering.evidence import EvidenceJudge
+from assistant.answering.evidence import OFF_TOPIC_MIN_COVERAGE, Evidence, EvidenceJudge, quoted_coverage
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.followups import FollowUps
 from assistant.answering.generative import GenerativeAnswerer
@@ -34,8 +34,8 @@ from assistant.answering.guard import is_injection, without_instructions
 from assistant.answering.lifecycle import mark_lifecycle
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
-from assistant.answering.query import Colloquial, QueryParser, expand_query
-from assistant.answering.retrieval import Filters, HybridRetriever
+from assistant.answering.query import Colloquial, Query, QueryParser, expand_query
+from assistant.answering.retrieval import Filters, HybridRetriever, SearchResult
 from assistant.answering.typos import Homophones
 from assistant.answering.with_model import ModelAnswering, emit
 from assistant.data import Answer, Chunk, Message, Sources, StreamEvent
@@ -166,11 +166,14 @@ class Assistant:
                 yield _ignoring(event, language) if isinstance(event, Answer) else event
             return
         standalone = self.followups.standalone(question, history, deadline)
-        query = self.parser.parse(question, lang=language, standalone=standalone)
-        result = self.retriever.search(query, self.top_k, filters)
+        query, result, evidence = self._search(question, language, standalone, filters)
+        joined = self.followups.in_context(question, history) if standalone == question else None
+        if not evidence.answerable and joined:  # perhaps a follow-up that did not say it is one
+            again, found, judged = self._search(question, language, joined, filters)
+            # Taken when the quotes found with the previous question speak to this one's own words too.
+            if judged.answerable and quoted_coverage(query.terms, found.passages, judged) >= OFF_TOPIC_MIN_COVERAGE:
+                query, result, evidence = again, found, judged
         passages = list(result.passages)
-        lenient = self.generative is not None and self.lenient_gate
-        evidence = self.judge.assess(query, passages, result.vectors, lenient=lenient)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
@@ -183,6 +186,14 @@ class Assistant:
                   else emit(self.extractive.answer(query, passages, evidence.quotes)))
         for event in events:
             yield _timed(event, timings, t0, evidence.confidence) if isinstance(event, Answer) else event
+
+    def _search(self, question: str, language: Lang, standalone: str, filters: Filters | None
+                ) -> tuple[Query, SearchResult, Evidence]:
+        """Parse, retrieve and judge ``question`` in its ``standalone`` form."""
+        query = self.parser.parse(question, lang=language, standalone=standalone)
+        result = self.retriever.search(query, self.top_k, filters)
+        lenient = self.generative is not None and self.lenient_gate
+        return query, result, self.judge.assess(query, list(result.passages), result.vectors, lenient=lenient)
 
     def _previous_items(self, previous_question: str) -> list[str]:
         """The quoted lines of the extractive answer to an earlier question (to resolve "the second one")."""

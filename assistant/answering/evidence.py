@@ -13,7 +13,7 @@ the sources answer (the answer's ``confidence``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,7 @@ from assistant.answering import answer_type
 from assistant.answering.answer_type import holds
 from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.extractive import Quote, select_quotes
+from assistant.answering.extractive import coverage as term_coverage
 from assistant.answering.query import DIGITS, Query
 from assistant.data import Passage
 from assistant.knowledge.reader import IndexReader
@@ -131,6 +132,16 @@ class EvidenceJudge:
         answerable = bool(query.terms) and confidence >= threshold and (lenient or missing is None)
         strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
         return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, missing=missing)
+
+
+def quoted_coverage(terms: Mapping[str, float], passages: Sequence[Passage], evidence: Evidence, n: int = 2) -> float:
+    """The weighted share of ``terms`` that the first ``n`` quotes of ``evidence`` state (a quarter for a term
+    found only elsewhere in the quote's passage): how much of what *these* words ask the quotes speak to, when
+    the evidence was gathered for a longer question (a follow-up joined to the question before it)."""
+    quotes = evidence.quotes[:n]
+    return max((term_coverage(_quoted(passages[q.passage_index], q), terms,
+                              passage=passages[q.passage_index].chunk.text)
+                for q in quotes), default=0.0)
 
 
 def _quoted(passage: Passage, quote: Quote) -> str:

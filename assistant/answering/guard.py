@@ -81,7 +81,9 @@ _ORDINAL_ZH = re.compile(r"第([一二三四五六七八九十\d]+)(个|项|条|
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth|last)\b", re.I)
 _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
-_ITEM_LABEL = re.compile(r"^\s*(?:[-*]\s*)?(?:(\d{1,2})[.、．]|（(\d{1,2})）)\s*")
+_ITEM_LABEL = re.compile(r"^\s*(?:[-*]\s*)?(?:(\d{1,2})[.、．]|[（(](\d{1,2})[）)])\s*")
+#: Where an item numbered inside a line begins: before "(2)" / "（2）" that follows a space or punctuation.
+_INLINE_ITEM = re.compile(r"(?<=[\s:：;；,，。])(?=[（(]\d{1,2}[）)])")
 
 
 def is_injection(question: str) -> bool:
@@ -121,6 +123,8 @@ def _zh_number(raw: str) -> int | None:
 def pick_item(items: Sequence[str], n: int) -> str | None:
     """Item ``n`` (1-based, -1 = last) of a list: numbered lines first (``2.`` / ``（2）``), else position."""
     lines = [line for item in items for line in item.splitlines() if line.strip()]
+    if not any(_ITEM_LABEL.match(line) for line in lines):  # "Four measures: (1) …; (2) …" on one line
+        lines = [part for line in lines for part in _INLINE_ITEM.split(line) if part.strip()]
     numbered: dict[int, str] = {}
     for line in lines:
         m = _ITEM_LABEL.match(line)

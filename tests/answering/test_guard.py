@@ -87,6 +87,12 @@ def test_pick_item() -> None:
     assert pick_item(["三大定位如下：\n（1）先导区\n（2）试验区"], 2) == "试验区"
     assert pick_item(["前言", "2. 乙", "1. 甲"], 1) == "甲"
     assert pick_item(["- 3. 丙项"], 3) == "丙项"
+    # Items numbered inside one line: "Four measures: (1) …; (2) …" (a reply written as a paragraph).
+    paragraph = "Four measures have been read: (1) consolidated declaration; (2) priority approval; (3) Channel No. 1."
+    assert pick_item([paragraph], 2) == "priority approval; "
+    assert pick_item([paragraph], -1) == "Channel No. 1."
+    assert pick_item(["已读到两项：（1）集中申报；（2）优先审批。"], 1) == "集中申报；"
+    assert pick_item(["见第(3)段", "乙"], 2) == "乙"  # "(3)" after a character is not an item
     # Unnumbered: by position, None when out of range.
     assert pick_item(["甲", "乙"], 2) == "乙"
     assert pick_item(["甲", "乙"], -1) == "乙"
