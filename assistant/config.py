@@ -77,7 +77,9 @@ class Settings:
     # lenient for a configured endpoint (a larger model).
     llm_gate: str = "auto"
     # With a chat model, does it also judge each condition of an eligibility checklist (eligibility/judge.py)?
-    llm_checklist: str = "on"
+    # "auto": on for a configured endpoint, off for the local model (on the check split the 1.5B model's
+    # judgement turned 2 right verdicts of the term match into 2 wrong ones, and took 12 s a question).
+    llm_checklist: str = "auto"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
     # Qwen model when installed, "off", or the path of any GGUF (with its llama.cpp chat template name)
@@ -166,6 +168,11 @@ class Settings:
     def lenient_gate(self) -> bool:
         """Does the evidence gate, when a chat model answers, decline only clearly off-topic questions?"""
         return self.llm_gate == "lenient" or (self.llm_gate == "auto" and not self.uses_local_model)
+
+    @property
+    def judge_checklist(self) -> bool:
+        """Does the chat model, when one answers, judge each condition of an eligibility checklist?"""
+        return self.llm_checklist == "on" or (self.llm_checklist == "auto" and not self.uses_local_model)
 
     @property
     def uses_local_model(self) -> bool:
@@ -272,7 +279,7 @@ _FLOATS = {"reload_interval_s", "llm_timeout_s", "price_prompt_per_m", "price_co
 _PATHS = {"index_dir", "sources_dir", "prompts_dir", "tiktoken_cache_dir", "feedback_db", "model_dir"}
 _CHOICES = {"mode": ("auto", "extractive", "llm"), "embedder": ("e5", "openai"),
             "llm_context": ("evidence", "passages", "window"), "llm_gate": ("auto", "strict", "lenient"),
-            "llm_checklist": ("on", "off")}
+            "llm_checklist": ("auto", "on", "off")}
 
 
 def _parse(name: str, env_name: str, raw: str) -> Any:

@@ -146,7 +146,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         request_budget_s=settings.request_budget_s,
         lenient_gate=settings.lenient_gate,
         eligibility=Cues.load(settings.index_dir / "eligibility.tsv"),
-        judge_checklist=settings.llm_checklist == "on",
+        judge_checklist=settings.judge_checklist,
     )
 
 

@@ -252,3 +252,21 @@ def test_the_judgement_can_be_turned_off(settings: Settings, monkeypatch: pytest
     answer = build_assistant(settings.with_(llm_checklist=off), embedder=FakeEmbedder(), chat_model=model).answer(LAW)
     assert off == "off" and len(model.requests) == 1  # the answer's call only
     assert answer.checklist[2].status == "unknown" and "checklist_judge" not in answer.meta
+
+
+def test_the_local_model_does_not_judge_checklists_unless_asked(settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # On the check split the local 1.5B model's judgement turned two right verdicts into wrong ones: with it,
+    # the default (auto) leaves the term match alone; a configured endpoint judges.
+    local = Settings(local_model="/models/any.gguf")
+    assert local.uses_local_model and local.llm_checklist == "auto" and not local.judge_checklist
+    assert Settings(local_model="/models/any.gguf", llm_checklist="on").judge_checklist
+    assert Settings(openai_base_url="http://127.0.0.1:8000/v1").judge_checklist
+    assert not Settings(openai_base_url="http://127.0.0.1:8000/v1", llm_checklist="off").judge_checklist
+    monkeypatch.setenv("PARK_LLM_CHECKLIST", "auto")
+    assert Settings.from_env().llm_checklist == "auto"
+    # What build_assistant wires: the local model in use → one call, the answer's; the checklist from terms.
+    model = FakeChatModel(["具有香港居民身份。[1]", "3: met | c"])
+    as_local = settings.with_(local_model="/models/any.gguf", llm_gate="lenient")  # the gate as in the others
+    answer = build_assistant(as_local, embedder=FakeEmbedder(), chat_model=model).answer(LAW)
+    assert len(model.requests) == 1 and answer.checklist[2].judged_by == "terms"
