@@ -77,8 +77,8 @@ class Settings:
     # lenient for a configured endpoint (a larger model).
     llm_gate: str = "auto"
     # With a chat model, does it also judge each condition of an eligibility checklist (eligibility/judge.py)?
-    # "auto": on for a configured endpoint, off for the local model (on the check split the 1.5B model's
-    # judgement turned 2 right verdicts of the term match into 2 wrong ones, and took 12 s a question).
+    # "auto": on for a configured endpoint, off for the local model (on the tune split the 1.5B model's judgement
+    # changed no verdict and took 12 s a question; on check it turned 2 right verdicts into 2 wrong ones).
     llm_checklist: str = "auto"
     mode: str = "auto"  # auto | extractive | llm
     # The local model (llama.cpp child process), used when no endpoint is configured: "auto" = the packaged
