@@ -8,7 +8,7 @@ import pytest
 from support import REPO
 
 from assistant.answering.extractive import coverage
-from assistant.answering.query import Colloquial, Glossary, Query, QueryParser, with_equivalents
+from assistant.answering.query import UNSEEN_BOOST, Colloquial, Glossary, Query, QueryParser, with_equivalents
 from assistant.knowledge.lexical import load_user_dict
 
 
@@ -76,3 +76,11 @@ def test_glossary_wordings_are_equivalent_in_term_coverage() -> None:
     terms = with_equivalents({"跨境": 2.0, "口岸": 1.0, "合作区": 1.0}, groups)
     assert terms == {"跨境|口岸": 2.0, "口岸": 1.0, "合作区": 1.0}  # 口岸 is itself a wording of the group
     assert coverage("区内有福田口岸和皇岗口岸两个陆路口岸。", terms) == 0.75  # 跨境 found as 口岸; 合作区 not
+
+
+def test_a_word_no_source_uses_weighs_more_than_its_idf_but_does_not_swamp_the_rest(parser: QueryParser) -> None:
+    # 食堂 is in no source: telling (an off-topic question is about it), yet plain words the sources put
+    # otherwise are unseen too, so it weighs UNSEEN_BOOST (1.5) times its IDF, not double.
+    terms = parser.parse("合作区的食堂").terms
+    assert terms["食堂"] == pytest.approx(UNSEEN_BOOST * 3.0) and UNSEEN_BOOST == 1.5
+    assert terms["合作区"] == pytest.approx(1.0)
