@@ -18,7 +18,12 @@ from assistant.lang import to_simplified
 KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "date": (re.compile(r"哪天|哪一天|几号|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
                         r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
-             re.compile(r"\d{4}年|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:年|个月|天|日|周|个工作日)")),
+             re.compile(r"\d{4}年|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:年|个月|天|日|周|个工作日|小时)"
+                        r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时)"  # 三个工作日, 四小时
+                        # a weekday, a time of day, a clock time: "每周五下午" answers "什么时候"
+                        r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日|上午|下午|中午|晚上|凌晨"
+                        r"|\d{1,2}[:：]\d{2}|\d{1,2}\s*点"
+                        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
