@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 from assistant.messages import text as message
 
 _WANTS_DATE = re.compile(r"\bwhen\b|\bwhat (?:date|day|year|time)\b|\bwhich (?:date|day|year)\b|\bsince when\b", re.I)
 _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|\bwhat(?:'s| is| was| are)? the "
-                           r"(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b|\bpercent", re.I)
+                           r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
+                           r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
-_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*"
-                     r"(万平方米|平方公里|平方米|公里|米|亿元|万元|元|%|万人次|人次|万人|人|个|项|条|家|年|倍)?")
+_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*(万|亿)?"
+                     r"(平方公里|平方米|公里|米|港元|美元|元|%|人次|人|个|项|条|家|年|倍)?")
+#: 万 and 亿 are magnitudes, not units: 500万元 is 5 million yuan, 1.5万人 15,000 people.
+_MAGNITUDE = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
+#: English for the units the glossary has no phrase for; counters (项, 条, 个, 家) stay as the number alone.
+_UNITS = {"平方米": "square metres", "公里": "km", "米": "metres", "港元": "HK dollars", "美元": "US dollars",
+          "元": "yuan", "人次": "visits", "人": "people", "年": "years", "倍": "times"}
+_COUNTERS = frozenset("个项条家")
 _APPROX = {"约": "about ", "近": "nearly ", "超过": "over ", "逾": "over ", "不超过": "at most ", "最高": "up to "}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
@@ -35,10 +43,20 @@ def _date(m: re.Match[str]) -> str:
 
 
 def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
-    approx, number, unit = m.group(1), m.group(2), m.group(3)
-    unit_en = (english(unit) or unit) if unit else ""
+    approx, number, magnitude, unit = m.group(1), m.group(2), m.group(3), m.group(4)
+    if magnitude:
+        number = _magnitude(Decimal(number.replace(",", "")) * _MAGNITUDE[magnitude])
+    unit_en = "" if not unit or unit in _COUNTERS else english(unit) or _UNITS.get(unit, unit)
     sep = "" if unit_en in ("", "%") else " "
     return f"{_APPROX.get(approx or '', '')}{number}{sep}{unit_en}".strip()
+
+
+def _magnitude(value: Decimal) -> str:
+    """5000000 → "5 million", 689700 → "689,700", 1200000000 → "1.2 billion"."""
+    for size, name in ((Decimal(10) ** 9, "billion"), (Decimal(10) ** 6, "million")):
+        if value >= size:
+            return f"{(value / size).normalize():f} {name}"
+    return f"{value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize():,f}"
 
 
 def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], str | None], *,
@@ -57,7 +75,7 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
             return message("lead.date", "en").format(items=", ".join(found[:3]))
     if _WANTS_FIGURE.search(question):
         found = list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(best)
-                                   if m.group(3) or m.group(1) or "." in m.group(2)))
+                                   if m.group(4) or m.group(3) or m.group(1) or "." in m.group(2)))
         if found:
             return message("lead.figure", "en").format(items="; ".join(found[:3]))
     if is_list and len(quotes) > 1:

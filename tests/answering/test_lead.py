@@ -8,14 +8,21 @@ from support import REPO
 from assistant.answering.lead import english_lead
 from assistant.answering.query import Glossary
 
-ENGLISH = {"平方公里": "square kilometres", "万元": "10,000 yuan"}.get
+ENGLISH = {"平方公里": "square kilometres"}.get
 
 
 @pytest.mark.parametrize(("question", "quotes", "lead"), [
     ("How large is the zone?", ["合作区共约3.89平方公里。"],
      "In short: about 3.89 square kilometres (约3.89平方公里) [1]."),
+    # 万 and 亿 are magnitudes: the English says the number they make, never "500 10,000 yuan" or "500万元".
     ("How much can a project get?", ["每个项目资助最高500万元。"],
-     "In short: up to 500 10,000 yuan (最高500万元) [1]."),
+     "In short: up to 5 million yuan (最高500万元) [1]."),
+    ("How many researchers are there?", ["科研人员1.5万人。"], "In short: 15,000 people (1.5万人) [1]."),
+    ("How big is the building?", ["总建筑面积约68.97万平方米。"],
+     "In short: about 689,700 square metres (约68.97万平方米) [1]."),
+    ("How large is the fund?", ["基金规模10亿元。"], "In short: 1 billion yuan (10亿元) [1]."),
+    ("How many measures does the plan have?", ["规划共提出30项措施。"], "In short: 30 (30项) [1]."),
+    ("What's the corporate income tax rate?", ["企业所得税减按15%征收。"], "In short: 15% (15%) [1]."),
     ("When was the outline published?", ["2024年11月20日公布。"], "In short: 20 November 2024 [1]."),
     ("Which year is the target?", ["到2035年建成。"], "In short: 2035 [1]."),
     ("When does it apply?", ["自2023年8月起施行。"], "In short: August 2023 [1]."),
