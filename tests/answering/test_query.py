@@ -84,3 +84,9 @@ def test_a_word_no_source_uses_weighs_more_than_its_idf_but_does_not_swamp_the_r
     terms = parser.parse("合作区的食堂").terms
     assert terms["食堂"] == pytest.approx(UNSEEN_BOOST * 3.0) and UNSEEN_BOOST == 1.5
     assert terms["合作区"] == pytest.approx(1.0)
+
+
+def test_research_goods_in_plain_english_reach_the_customs_terms(parser: QueryParser) -> None:
+    # What researchers carry (reagents, instruments, lab kit) is 科研货物 in the customs measures.
+    q = parser.parse("Can I bring lab reagents and instruments from Hong Kong into the park?")
+    assert {"试剂", "科研货物", "仪器", "实验室"} <= set(q.expansion)
