@@ -30,11 +30,28 @@ class TermStats(Protocol):
     def known(self, term: str) -> bool: ...
 
 
+#: Endings an English word takes in a question but not in the glossary (declare, declared, declaration).
+_ENDINGS = ("ations", "ation", "ions", "ion", "es", "ed", "s", "e")
+_INFLECTED = r"(?:e|es|ed|d|s|ation|ations|ion|ions|ing)?"
+
+
+def _word_pattern(word: str) -> str:
+    """A glossary word as a regex for its inflected forms: its stem (at least five letters; shorter words
+    take only a plural) and one ending. ``declaration`` matches declare, declared, declarations."""
+    if not word.isalpha():
+        return re.escape(word) + "s?"
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 5:
+            return re.escape(word[: -len(ending)]) + _INFLECTED
+    return re.escape(word) + (_INFLECTED if len(word) >= 5 else "s?")
+
+
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """English phrases match as whole words (plural allowed); Chinese keys (synonyms) as substrings."""
+    """English phrases match as whole words, each in its inflected forms; Chinese keys (synonyms) as substrings."""
     if re.search(r"[\u3400-\u9fff]", phrase):
         return re.compile(re.escape(phrase))
-    return re.compile(r"\b" + re.escape(phrase).replace(r"\ ", r"[\s-]+") + r"s?\b", re.I)
+    words = re.split(r"[\s-]+", phrase)
+    return re.compile(r"\b" + r"[\s-]+".join(_word_pattern(w) for w in words) + r"\b", re.I)
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,14 @@ def test_research_goods_in_plain_english_reach_the_customs_terms(parser: QueryPa
     # What researchers carry (reagents, instruments, lab kit) is 科研货物 in the customs measures.
     q = parser.parse("Can I bring lab reagents and instruments from Hong Kong into the park?")
     assert {"试剂", "科研货物", "仪器", "实验室"} <= set(q.expansion)
+
+
+def test_english_words_match_the_glossary_in_their_inflected_forms(parser: QueryParser) -> None:
+    # The glossary lists "declaration", "inspection", "approval": questions say declared, inspected, approvals.
+    assert "申报" in parser.parse("Must the samples be declared?").expansion
+    assert "申报" in parser.parse("Are customs declarations needed?").expansion
+    assert "检验" in parser.parse("Are reagents inspected at the border?").expansion
+    assert "审批" in parser.parse("How many approvals are needed?").expansion
+    # A short word takes only its plural: parking is not the park (园区), nor is a parked car.
+    assert "园区" not in parser.parse("Is there parking?").expansion
+    assert "园区" in parser.parse("Which parks are there?").expansion
