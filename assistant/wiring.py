@@ -147,6 +147,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         lenient_gate=settings.lenient_gate,
         eligibility=Cues.load(settings.index_dir / "eligibility.tsv"),
         judge_checklist=settings.judge_checklist,
+        prime_model=settings.uses_local_model,  # llama.cpp keeps the prefix in its prompt cache; an API may not
     )
 
 

@@ -57,8 +57,9 @@ class Assistant:
                  llm_context: str = "window", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
-                 judge_checklist: bool = True) -> None:
+                 judge_checklist: bool = True, prime_model: bool = False) -> None:
         self.retriever = retriever
+        self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.request_budget_s = request_budget_s
@@ -103,8 +104,12 @@ class Assistant:
     def warm_up(self, wait: bool = False) -> None:
         """Load what the first question would otherwise wait for: the embedding model and the channel line now;
         the vectors of the policies' conditions (for eligibility checklists, a few seconds) in the background,
-        or before returning with ``wait`` (benchmarks and the evaluator measure warm answers)."""
+        or before returning with ``wait`` (benchmarks and the evaluator measure warm answers). With
+        ``prime_model`` the chat model reads the fixed start of the answer prompt now, into its server's prompt
+        cache, so the first question reads only its passages and itself."""
         self.retriever.embedder.embed(["河套"], "query")
+        if self.prime_model and self.generative is not None:
+            self.generative.prime(timeout_s=self.request_budget_s)
         self.decliner.official_channel()
         self.homophones.prepare()  # the sound table (0.16 s on the shipped index), not on a first question
         if self.eligibility is not None:

@@ -23,6 +23,7 @@ text. A reply of which no cited sentence remains raises :class:`UnverifiedAnswer
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -52,6 +53,8 @@ from assistant.errors import LLMError
 from assistant.lang import to_simplified, to_traditional
 from assistant.messages import text as message
 from assistant.text.markers import marker_numbers
+
+log = logging.getLogger(__name__)
 
 _END = re.compile(r"[。．.！!？?；;：:]$")
 
@@ -100,6 +103,22 @@ class GenerativeAnswerer:
     def name(self) -> str:
         return self.chat_model.name
 
+    def system_prompt(self) -> str:
+        """The system prompt of every answer: byte-identical for the life of this answerer (see ``canary``)."""
+        return self.prompts.render("system", canary=self.canary)
+
+    def prime(self, timeout_s: float = 60.0) -> Usage | None:
+        """Have the model read the start every answer prompt shares (the system prompt and the answer template up
+        to its passages) once, so that the first question finds it in the server's prompt cache instead of
+        reading it (~230 tokens, ~3.5 s on 2 cores). None when the model fails: the first question pays then."""
+        user = self.prompts.render("answer", passages="", question="", language="")
+        try:
+            return collect(self.chat_model.stream([Message("system", self.system_prompt()), Message("user", user)],
+                                                  max_tokens=1, timeout_s=timeout_s))[1]
+        except LLMError as exc:
+            log.warning("the chat model could not read the system prompt ahead of the first question: %s", exc)
+            return None
+
     def condense(self, question: str, history: Sequence[Message], deadline: Deadline | None = None) -> str | None:
         """The follow-up ``question`` rewritten as a standalone question, or None when the model fails."""
         convo = "\n".join(f"{m.role}: {fence(m.content)}" for m in history[-6:])
@@ -125,7 +144,7 @@ class GenerativeAnswerer:
         """Yield checked sentences as the model writes them, then the :class:`Answer`."""
         lang = query.lang
         context, used, blocks, block_spans = self.context(self.pieces(query, passages, spans))
-        system = self.prompts.render("system", canary=self.canary)
+        system = self.system_prompt()
         user = self.prompts.render("answer", passages=context, question=fence(query.standalone),
                                    language=message("language.name", lang))
         attributor = Attributor(blocks, self.embed, expand=self.expand)

@@ -32,6 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.answering.local_model import LocalModel
 from assistant.data import Message, Usage
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 180.0
 #: Restart pauses after a death: 1 s, 2 s, 4 s … up to a minute; a server that stays up resets them.
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+#: RAM for prompts pushed out of a slot (llama.cpp's host prompt cache): the packaged model's state is ~28 KB a
+#: token, so this keeps about 60 prompts of ~600 tokens (llama.cpp would take up to 8 GiB).
+CACHE_RAM_MIB = 1024
 
 
 def free_port() -> int:
@@ -265,9 +269,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def serve(model: str, alias: str, chat_template: str, host: str, port: int, n_ctx: int, threads: int,
-          parallel: int) -> None:
-    """Child body: load the model and serve HTTP until SIGTERM/SIGINT."""
+def server_params(model: str, alias: str, chat_template: str, host: str, port: int, n_ctx: int, threads: int,
+                  parallel: int) -> Any:
+    """llama.cpp's server settings (an ``xllamacpp.CommonParams``) for the child."""
     import xllamacpp as xlc
 
     params = xlc.CommonParams()
@@ -280,10 +284,24 @@ def serve(model: str, alias: str, chat_template: str, host: str, port: int, n_ct
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.n_threads_http = 2
+    # Every answer prompt starts with the same system prompt: the slot keeps the last prompt's computation and
+    # reuses its longest shared prefix (cache_prompt), and a prompt pushed out of the slot by another one (a
+    # condensed follow-up, a judge call) is kept in RAM and brought back when a later prompt shares more of it.
+    params.cache_prompt = True
+    params.cache_ram_mib = CACHE_RAM_MIB
     # A built-in template name: with jinja on, chat_template would be read as Jinja source.
     params.use_jinja = False
     params.chat_template = chat_template
     params.sampling.seed = 1234
+    return params
+
+
+def serve(model: str, alias: str, chat_template: str, host: str, port: int, n_ctx: int, threads: int,
+          parallel: int) -> None:
+    """Child body: load the model and serve HTTP until SIGTERM/SIGINT."""
+    import xllamacpp as xlc
+
+    params = server_params(model, alias, chat_template, host, port, n_ctx, threads, parallel)
     server = xlc.Server(params)  # serves on a background thread
     print(f"serving {model} as {alias!r} at http://{host}:{port}/v1", flush=True)
     stop = threading.Event()

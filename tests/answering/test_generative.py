@@ -376,3 +376,30 @@ def test_the_local_model_reads_its_own_smaller_context_budget(fake_settings: Set
     remote = build_assistant(endpoint, embedder=FakeEmbedder(), chat_model=FakeChatModel())
     assert remote.generative is not None and remote.generative.context_tokens == 2500
     assert Settings.from_env({"PARK_LOCAL_CONTEXT_TOKENS": "300"}).local_context_tokens == 300
+
+
+def test_warm_up_has_the_local_model_read_the_prompt_start_every_answer_shares(fake_settings: Settings) -> None:
+    # llama.cpp keeps the longest prefix a prompt shares with earlier ones: read at warm-up, the system prompt
+    # and the answer template's opening are taken from its cache by the first question too.
+    local = fake_settings.with_(local_model="/models/any.gguf")
+    model = FakeChatModel(["合作区共约3.89平方公里。"])
+    assistant = build_assistant(local, embedder=FakeEmbedder(), chat_model=model)
+    assistant.warm_up(wait=True)
+    assert len(model.requests) == 1 and model.max_tokens == [1]
+    _stream(assistant, AREA_Q)
+    (system, primer), (answer_system, answer_user) = model.requests[0], model.requests[1]
+    assert system == answer_system  # byte-identical: the same canary
+    opening = primer.content[: primer.content.index("<passages>") + len("<passages>\n")]
+    assert answer_user.content.startswith(opening) and AREA_Q not in primer.content
+
+
+def test_warm_up_reads_nothing_on_an_endpoint_and_survives_a_failing_model(fake_settings: Settings) -> None:
+    endpoint = fake_settings.with_(openai_base_url="http://127.0.0.1:8000/v1")
+    model = FakeChatModel()
+    build_assistant(endpoint, embedder=FakeEmbedder(), chat_model=model).warm_up(wait=True)
+    assert model.requests == []  # a paid API with its own caching rules is not called for nothing
+    failing = FakeChatModel(fail=True)
+    local = build_assistant(fake_settings.with_(local_model="/models/any.gguf"), embedder=FakeEmbedder(),
+                            chat_model=failing)
+    local.warm_up(wait=True)  # logged; the first question reads the prompt itself
+    assert len(failing.requests) == 1

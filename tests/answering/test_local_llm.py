@@ -22,8 +22,10 @@ from assistant.answering import local_model
 from assistant.answering.assistant import Assistant
 from assistant.answering.budget import GuardedChatModel, ModelGate
 from assistant.answering.citations import figures
+from assistant.answering.llm import collect
 from assistant.answering.llm_server import LocalChatModel, Supervisor
 from assistant.answering.output_checks import chinese_beyond_names
+from assistant.config import Settings
 from assistant.data import Answer, Delta, Message, Sources, Usage
 from assistant.messages import text as message
 from assistant.text.markers import MARKER, marker_numbers, strip_markers
@@ -49,11 +51,16 @@ def supervisor() -> Iterator[Supervisor]:
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory, supervisor: Supervisor) -> Assistant:
+def settings(tmp_path_factory: pytest.TempPathFactory, supervisor: Supervisor) -> Settings:
     settings = make_tiny_settings(tmp_path_factory.mktemp("local-llm"), request_budget_s=800, local_max_tokens=120)
     build_indexer(settings).build()
+    return settings.with_(llm_max_tokens=120, local_model=str(supervisor.server.model.path))
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings, supervisor: Supervisor) -> Assistant:
     chat = GuardedChatModel(LocalChatModel(supervisor, timeout_s=600), ModelGate(max_wait_s=800))
-    return build_assistant(settings.with_(llm_max_tokens=120), chat_model=chat)
+    return build_assistant(settings, chat_model=chat)
 
 
 def _figures_are_cited(answer: Answer) -> None:
@@ -85,6 +92,33 @@ def test_the_system_prompt_is_computed_once_then_read_from_the_servers_cache(ass
     assert answer.mode == "llm", answer.meta.get("fallback_reason")
     assert answer.usage.cached_tokens >= 150 and answer.usage.prompt_s > 0, answer.usage
     assert answer.timings_ms["model_prompt"] > 0 and answer.timings_ms["model_generate"] > 0
+
+
+def test_a_warmed_up_assistants_first_answer_finds_its_system_prompt_in_the_cache(settings: Settings,
+                                                                                   supervisor: Supervisor) -> None:
+    # A new assistant has a new canary, so no earlier prompt shares its system prompt: warm_up has the server
+    # read it, and the first question reads only its passages and itself.
+    fresh = build_assistant(settings, chat_model=LocalChatModel(supervisor, timeout_s=600))
+    assert fresh.prime_model and fresh.generative is not None
+    fresh.warm_up(wait=True)
+    answer = fresh.answer("河套合作区总面积有多大？")
+    assert answer.mode == "llm", answer.meta.get("fallback_reason")
+    assert answer.usage.cached_tokens >= 150, answer.usage
+
+
+def test_the_system_prompt_survives_a_different_prompt_in_the_slot(assistant: Assistant,
+                                                                   supervisor: Supervisor) -> None:
+    # One slot holds one prompt's computation: a condensed follow-up pushes the answer prompt out, and the
+    # server's RAM prompt cache brings its system prompt back for the next answer.
+    assert assistant.generative is not None
+    system, chat = assistant.generative.system_prompt(), LocalChatModel(supervisor, timeout_s=600)
+    ask = [Message("system", system), Message("user", "<passages>\n[1] 合作区共约3.89平方公里。\n</passages>")]
+    other = [Message("user", "把这段对话里的最后一个问题改写成一个完整、独立的问题：用户：河套在哪里？用户：多大？")]
+    for messages in (ask, other):
+        collect(chat.stream(messages, max_tokens=1))
+    usage = collect(chat.stream([ask[0], Message("user", "<passages>\n[1] 深圳园区3.02平方公里。\n</passages>")],
+                                max_tokens=1))[1]
+    assert usage is not None and usage.cached_tokens >= 150, usage
 
 
 def test_english_question_gets_an_english_answer(assistant: Assistant) -> None:
