@@ -4,7 +4,10 @@ Starts ``python app.py`` (the local model as its child process) on a free loopba
 ``POST /api/v1/ask/stream``:
 
 1. sequential: N dev questions (answerable, single-turn, the given split) one after another: the time to the
-   ``sources`` event, to the first ``delta`` (first token shown) and to ``done``; p50/p95 of each;
+   ``sources`` event, to the first ``delta`` (first token shown) and to ``done``; p50/p95 of each. An answer's
+   first ``delta`` is its first checked sentence, not the model's first token (a sentence is shown once it is
+   complete and attributed); ``first_delta_s`` counts every answer (declines and quoted fallbacks show theirs
+   at once), ``first_delta_llm_s`` only the model's;
 2. concurrent: 10 users ask at the same moment: each one's time to ``done``, how long each waited in the
    queue for the model slot (``timings_ms.queue_wait`` of the ``done`` event), how many answers came from the
    model, how many were quoted because the model was busy (queue) or failing, and errors (non-200 or an
@@ -145,9 +148,14 @@ def main() -> None:
         log.close()
 
     def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return {key: {"p50": _pct([r[key] for r in rows if r[key] is not None], 0.5),
-                      "p95": _pct([r[key] for r in rows if r[key] is not None], 0.95)}
-                for key in ("sources_s", "first_delta_s", "done_s", "queue_s", "model_prompt_s", "model_generate_s")}
+        out = {key: {"p50": _pct([r[key] for r in rows if r[key] is not None], 0.5),
+                     "p95": _pct([r[key] for r in rows if r[key] is not None], 0.95)}
+               for key in ("sources_s", "first_delta_s", "done_s", "queue_s", "model_prompt_s", "model_generate_s")}
+        # first_delta_s counts every answer (a decline's or a quoted one's first line comes at once): this one
+        # only the model's, whose first delta is its first checked sentence
+        by_model = [r["first_delta_s"] for r in rows if r["mode"] == "llm" and r["first_delta_s"] is not None]
+        out["first_delta_llm_s"] = {"p50": _pct(by_model, 0.5), "p95": _pct(by_model, 0.95)}
+        return out
 
     busy_words = ("较多", "較多", "Many people")
     result = {
