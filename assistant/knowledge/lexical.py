@@ -41,7 +41,7 @@ STOPWORDS = frozenset(
     为什么 是不是 会不会 能否 the a an of to in on for and or is are was were be been by with as at
     from what which who whom how when where why does do did can could should would will there their
     its it this that these those any some about into than then also please tell me i we you
-    哪几 几方面 做什么 是什么 有何 何种 哪种 哪类 多久 多长 怎么样 怎么办 要求 一些
+    哪几 几方面 做什么 是什么 有何 何种 哪种 哪类 多久 多长 怎么样 怎么办 要求 一些 时候 什么时候 何时 几时
     呀 么 到 给 让 向 从 来 去 得 着 过 方面
     """.split()
 )
