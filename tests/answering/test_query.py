@@ -109,3 +109,9 @@ def test_asking_when_is_no_topic(parser: QueryParser) -> None:
     for question in ("香港园区什么时候开园的？", "香港園區幾時開園？", "何时开园？"):
         own = {key.split("|")[0] for key in parser.parse(question).terms}  # a term before its equivalents
         assert not {"时候", "什么时候", "何时", "几时"} & own, question
+
+
+def test_who_runs_a_place_reaches_the_operator(parser: QueryParser) -> None:
+    expansion = parser.parse("Who manages the Hong Kong Science Park Shenzhen branch?").expansion
+    assert {"香港科学园", "深圳分园", "管理", "运营"} <= set(expansion)
+    assert "运营" in parser.parse("Who operates it?").expansion  # operate ~ operates
