@@ -30,7 +30,7 @@ class Judge:
       claims (e.g. a declined one) gets ``None``.
     * ``answer_correctness`` = ``weights[0]·F1 + weights[1]·similarity`` (RAGAS defaults 0.75/0.25), where
       TP = answer claims the ground truth supports, FP = answer claims it does not, FN = ground-truth facts
-      (one statement per fact group, alternatives joined by "or") the answer does not support, and
+      (one statement per fact group: "question — alternatives joined by or") the answer does not support, and
       F1 = TP / (TP + (FP + FN) / 2). ``similarity`` defaults to the cosine of character bigrams (offline;
       RAGAS uses embeddings, so pass an embedding-based one for fidelity).
 
@@ -74,9 +74,12 @@ class Judge:
         correctness = None
         if q.facts:
             truth = [" or ".join(group) for group in q.facts]
-            tp = sum(self._verdicts(claims, "\n".join(truth))) if claims else 0
+            # The facts are bare values (3.89, 国务院): each is stated as the answer to the question, or a
+            # judge shown "3.89" alone cannot tell whether a claim about the zone's area agrees with it.
+            expected = "\n".join(f"{q.question} — {t}" for t in truth)
+            tp = sum(self._verdicts(claims, expected)) if claims else 0
             fp = len(claims) - tp
-            fn = len(truth) - (sum(self._verdicts(truth, text)) if claims else 0)
+            fn = len(truth) - (sum(self._verdicts([f"{q.question} — {t}" for t in truth], text)) if claims else 0)
             f1 = tp / (tp + (fp + fn) / 2) if tp + fp + fn else 0.0
             sim = self.similarity(text, "；".join(truth)) if text else 0.0
             correctness = round(self.weights[0] * f1 + self.weights[1] * sim, 4)

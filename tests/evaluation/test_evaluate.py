@@ -498,7 +498,10 @@ def test_judge_faithfulness_and_answer_correctness() -> None:
     assert prompts[1].index("总面积约3.89平方公里") < prompts[1].index("STATEMENT:\n合作区面积约3.89平方公里")
     assert "合作区位于北京" not in prompts[1] and "STATEMENT:\n合作区位于北京" in prompts[2]
     assert prompts[1].split("STATEMENT:")[0] == prompts[2].split("STATEMENT:")[0]
-    assert "3.89 or 3.89 km²" in prompts[3].split("STATEMENT:")[0] and "STATEMENT:\n3.89 or 3.89 km²" in prompts[5]
+    # The expected facts are stated as answers to the question: "3.89" alone says nothing a claim can match.
+    q_text = q.question
+    assert f"{q_text} — 3.89 or 3.89 km²" in prompts[3].split("STATEMENT:")[0]
+    assert f"STATEMENT:\n{q_text} — 3.89 or 3.89 km²" in prompts[5]
 
 
 def test_judge_skips_unanswerable_and_scores_declines_low() -> None:
