@@ -21,7 +21,7 @@ _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|
                            r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
                            r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
-_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*(万|亿)?"
+_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*(多|余)?(万|亿)?(多|余)?"
                      r"(平方公里|平方米|公里|米|港元|美元|元|%|人次|人|个|项|条|家|年|倍)?")
 #: 万 and 亿 are magnitudes, not units: 500万元 is 5 million yuan, 1.5万人 15,000 people.
 _MAGNITUDE = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
@@ -29,6 +29,7 @@ _MAGNITUDE = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 _UNITS = {"平方米": "square metres", "公里": "km", "米": "metres", "港元": "HK dollars", "美元": "US dollars",
           "元": "yuan", "人次": "visits", "人": "people", "年": "years", "倍": "times"}
 _COUNTERS = frozenset("个项条家")
+_CLAUSE = re.compile(r"[，、；。,;]")
 _APPROX = {"约": "about ", "近": "nearly ", "超过": "over ", "逾": "over ", "不超过": "at most ", "最高": "up to "}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
@@ -43,12 +44,27 @@ def _date(m: re.Match[str]) -> str:
 
 
 def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
-    approx, number, magnitude, unit = m.group(1), m.group(2), m.group(3), m.group(4)
+    approx, number, magnitude, unit = m.group(1), m.group(2), m.group(4), m.group(6)
+    more = m.group(3) or m.group(5)  # 60多家, 1.5万多人, 3000余人: more than the number
+    if more and not approx:
+        approx = "超过"
     if magnitude:
         number = _magnitude(Decimal(number.replace(",", "")) * _MAGNITUDE[magnitude])
     unit_en = "" if not unit or unit in _COUNTERS else english(unit) or _UNITS.get(unit, unit)
     sep = "" if unit_en in ("", "%") else " "
     return f"{_APPROX.get(approx or '', '')}{number}{sep}{unit_en}".strip()
+
+
+def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
+    """The amounts ``text`` states (a unit, a magnitude, an "about" or a decimal point makes one; a year does
+    not), in English with the original in brackets."""
+    return list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(text)
+                              if (m.group(6) or m.group(4) or m.group(1) or "." in m.group(2)) and not _is_year(m)))
+
+
+def _is_year(m: re.Match[str]) -> bool:
+    """到2035年, 2023年: a point in time, not an amount ("2035 years" would misread it)."""
+    return bool(re.fullmatch(r"(?:19|20)\d\d", m.group(2))) and not m.group(4) and m.group(6) in (None, "年")
 
 
 def _magnitude(value: Decimal) -> str:
@@ -60,11 +76,13 @@ def _magnitude(value: Decimal) -> str:
 
 
 def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], str | None], *,
-                 is_list: bool = False) -> str | None:
+                 is_list: bool = False, terms: Sequence[str] = ()) -> str | None:
     """One English sentence naming what the quotes answer, or None when there is nothing to name.
 
     ``quotes`` are the answer's quoted lines, best first (marker ``[1]`` is the first); ``english`` maps a
-    Chinese term to the glossary's English phrase for it; ``is_list``: the question asks for several items.
+    Chinese term to the glossary's English phrase for it; ``is_list``: the question asks for several items;
+    ``terms``: the question's Chinese terms (its glossary expansion) — figures in a clause that names one of
+    them come first ("how many researchers": 科研人员1.5万多人 before 研发中心8家).
     """
     if not quotes:
         return None
@@ -74,8 +92,8 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
         if found:
             return message("lead.date", "en").format(items=", ".join(found[:3]))
     if _WANTS_FIGURE.search(question):
-        found = list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(best)
-                                   if m.group(4) or m.group(3) or m.group(1) or "." in m.group(2)))
+        named = "，".join(c for c in _CLAUSE.split(best) if any(t in c for t in terms))
+        found = _figures(named, english) or _figures(best, english)
         if found:
             return message("lead.figure", "en").format(items="; ".join(found[:3]))
     if is_list and len(quotes) > 1:

@@ -23,12 +23,25 @@ ENGLISH = {"平方公里": "square kilometres"}.get
     ("How large is the fund?", ["基金规模10亿元。"], "In short: 1 billion yuan (10亿元) [1]."),
     ("How many measures does the plan have?", ["规划共提出30项措施。"], "In short: 30 (30项) [1]."),
     ("What's the corporate income tax rate?", ["企业所得税减按15%征收。"], "In short: 15% (15%) [1]."),
+    # A year is a point in time, not an amount: never "2035 years"; a span of years still is one.
+    ("How many companies are there?", ["到2035年形成全面发展格局，已有60多家企业。"],
+     "In short: over 60 (60多家) [1]."),
+    ("How many researchers?", ["科研人员1.5万多人。"], "In short: over 15,000 people (1.5万多人) [1]."),
+    ("How long is the endorsement valid?", ["可申请3年多次往返港澳的人才签注。"], "In short: 3 years (3年) [1]."),
     ("When was the outline published?", ["2024年11月20日公布。"], "In short: 20 November 2024 [1]."),
     ("Which year is the target?", ["到2035年建成。"], "In short: 2035 [1]."),
     ("When does it apply?", ["自2023年8月起施行。"], "In short: August 2023 [1]."),
 ])
 def test_figure_and_date_questions_name_what_the_best_quote_says(question: str, quotes: list[str], lead: str) -> None:
     assert english_lead(question, quotes, ENGLISH) == lead
+
+
+def test_the_figure_of_what_was_asked_about_comes_first() -> None:
+    # One quote, several counts: the question's own terms (its glossary expansion) pick the clause.
+    quote = ["园区有世界500强研发中心8家、高端科研项目200多个、科技企业400多家、科研人员1.5万多人。"]
+    assert english_lead("How many researchers work there?", quote, ENGLISH, terms=("科研人员",)) == \
+        "In short: over 15,000 people (1.5万多人) [1]."
+    assert english_lead("How many researchers work there?", quote, ENGLISH).startswith("In short: 8 (8家)")
 
 
 def test_list_and_other_questions_and_nothing_to_name() -> None:
