@@ -22,7 +22,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时)"  # 三个工作日, 四小时
                         # a weekday, a time of day, a clock time: "每周五下午" answers "什么时候"
                         r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日|上午|下午|中午|晚上|凌晨"
-                        r"|\d{1,2}[:：]\d{2}|\d{1,2}\s*点"
+                        r"|\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点"  # 9点, not 第1点 (a list's point)
                         r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),

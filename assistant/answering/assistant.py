@@ -26,7 +26,7 @@ from assistant.answering.decline import Decliner
 from assistant.answering.eligibility.checklist import EligibilityChecker
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.judge import ConditionJudge
-from assistant.answering.evidence import OFF_TOPIC_MIN_COVERAGE, Evidence, EvidenceJudge, quoted_coverage
+from assistant.answering.evidence import Evidence, EvidenceJudge, speaks_to
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.followups import FollowUps
 from assistant.answering.generative import GenerativeAnswerer
@@ -176,7 +176,7 @@ class Assistant:
         if not evidence.answerable and joined:  # perhaps a follow-up that did not say it is one
             again, found, judged = self._search(question, language, joined, filters)
             # Taken when the quotes found with the previous question speak to this one's own words too.
-            if judged.answerable and quoted_coverage(query.terms, found.passages, judged) >= OFF_TOPIC_MIN_COVERAGE:
+            if judged.answerable and speaks_to(query.terms, found.passages, judged):
                 query, result, evidence = again, found, judged
         passages = list(result.passages)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}

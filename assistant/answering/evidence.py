@@ -134,14 +134,14 @@ class EvidenceJudge:
         return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, missing=missing)
 
 
-def quoted_coverage(terms: Mapping[str, float], passages: Sequence[Passage], evidence: Evidence, n: int = 2) -> float:
-    """The weighted share of ``terms`` that the first ``n`` quotes of ``evidence`` state (a quarter for a term
-    found only elsewhere in the quote's passage): how much of what *these* words ask the quotes speak to, when
-    the evidence was gathered for a longer question (a follow-up joined to the question before it)."""
-    quotes = evidence.quotes[:n]
+def speaks_to(terms: Mapping[str, float], passages: Sequence[Passage], evidence: Evidence, n: int = 2) -> bool:
+    """Do the first ``n`` quotes of ``evidence`` state at least the off-topic share
+    (:data:`OFF_TOPIC_MIN_COVERAGE`) of ``terms`` (a quarter for a term found only elsewhere in the quote's
+    passage)? Asked of evidence gathered for a longer question than ``terms`` come from (a follow-up joined
+    to the question before it): whether what *these* words ask is spoken to, and not only the other question."""
     return max((term_coverage(_quoted(passages[q.passage_index], q), terms,
                               passage=passages[q.passage_index].chunk.text)
-                for q in quotes), default=0.0)
+                for q in evidence.quotes[:n]), default=0.0) >= OFF_TOPIC_MIN_COVERAGE
 
 
 def _quoted(passage: Passage, quote: Quote) -> str:

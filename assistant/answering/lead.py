@@ -21,8 +21,10 @@ _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|
                            r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
                            r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
-_FIGURE = re.compile(r"(约|近|超过|逾|不超过|最高)?(\d+(?:[.,]\d+)*)\s*(多|余)?(万|亿)?(多|余)?"
-                     r"(平方公里|平方米|公里|米|港元|美元|元|%|人次|人|个|项|条|家|年|倍)?")
+_FIGURE = re.compile(r"(?P<approx>约|近|超过|逾|不超过|最高)?(?P<number>\d+(?:[.,]\d+)*)\s*(?P<more>多|余)?"
+                     r"(?P<magnitude>万|亿)?(?P<more2>多|余)?"
+                     r"(?P<unit>平方公里|平方米|公里|米|港元|美元|元|%|人次|人|个|项|条|家|年|倍)?")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 #: 万 and 亿 are magnitudes, not units: 500万元 is 5 million yuan, 1.5万人 15,000 people.
 _MAGNITUDE = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 #: English for the units the glossary has no phrase for; counters (项, 条, 个, 家) stay as the number alone.
@@ -44,27 +46,27 @@ def _date(m: re.Match[str]) -> str:
 
 
 def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
-    approx, number, magnitude, unit = m.group(1), m.group(2), m.group(4), m.group(6)
-    more = m.group(3) or m.group(5)  # 60多家, 1.5万多人, 3000余人: more than the number
-    if more and not approx:
-        approx = "超过"
+    number, magnitude, unit = m["number"], m["magnitude"], m["unit"]
+    # 60多家, 1.5万多人, 3000余人: more than the number
+    approx = _APPROX.get(m["approx"] or "", "") or ("over " if m["more"] or m["more2"] else "")
     if magnitude:
         number = _magnitude(Decimal(number.replace(",", "")) * _MAGNITUDE[magnitude])
     unit_en = "" if not unit or unit in _COUNTERS else english(unit) or _UNITS.get(unit, unit)
     sep = "" if unit_en in ("", "%") else " "
-    return f"{_APPROX.get(approx or '', '')}{number}{sep}{unit_en}".strip()
+    return f"{approx}{number}{sep}{unit_en}".strip()
 
 
 def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
     """The amounts ``text`` states (a unit, a magnitude, an "about" or a decimal point makes one; a year does
     not), in English with the original in brackets."""
     return list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(text)
-                              if (m.group(6) or m.group(4) or m.group(1) or "." in m.group(2)) and not _is_year(m)))
+                              if (m["unit"] or m["magnitude"] or m["approx"] or "." in m["number"])
+                              and not _is_year(m)))
 
 
 def _is_year(m: re.Match[str]) -> bool:
     """到2035年, 2023年: a point in time, not an amount ("2035 years" would misread it)."""
-    return bool(re.fullmatch(r"(?:19|20)\d\d", m.group(2))) and not m.group(4) and m.group(6) in (None, "年")
+    return bool(_YEAR.fullmatch(m["number"])) and not m["magnitude"] and m["unit"] in (None, "年")
 
 
 def _magnitude(value: Decimal) -> str:

@@ -76,10 +76,10 @@ class Judge:
             truth = [" or ".join(group) for group in q.facts]
             # The facts are bare values (3.89, 国务院): each is stated as the answer to the question, or a
             # judge shown "3.89" alone cannot tell whether a claim about the zone's area agrees with it.
-            expected = "\n".join(f"{q.question} — {t}" for t in truth)
-            tp = sum(self._verdicts(claims, expected)) if claims else 0
+            stated = [f"{q.question} — {t}" for t in truth]
+            tp = sum(self._verdicts(claims, "\n".join(stated))) if claims else 0
             fp = len(claims) - tp
-            fn = len(truth) - (sum(self._verdicts([f"{q.question} — {t}" for t in truth], text)) if claims else 0)
+            fn = len(truth) - (sum(self._verdicts(stated, text)) if claims else 0)
             f1 = tp / (tp + (fp + fn) / 2) if tp + fp + fn else 0.0
             sim = self.similarity(text, "；".join(truth)) if text else 0.0
             correctness = round(self.weights[0] * f1 + self.weights[1] * sim, 4)

@@ -33,7 +33,7 @@ def test_holds() -> None:
     # "什么时候 / when" is also answered by a weekday, a time of day, a clock time or a span in words.
     for when in ("每周五下午出借焊台。", "须提前三个工作日预约。", "每次最长四小时。", "Open on Fridays.", "9:30 am"):
         assert holds(when, "date"), when
-    assert not holds("一线管理，第一条规定五项措施。", "date")
+    assert not holds("一线管理，第一条规定五项措施。", "date") and not holds("见第1点。", "date")
     assert holds("每个项目最高资助500万元。", "money") and not holds("给予资金支持。", "money")
     assert holds("共28方面任务、79条事项。", "figure") and not holds("1. 深圳园区", "figure")  # a list label
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
