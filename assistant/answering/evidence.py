@@ -96,7 +96,7 @@ class EvidenceJudge:
                 "unseen": unseen / total, "unmatched": query.unmatched, "latin": float(query.latin),
                 # The question asks for a date, an amount, a contact … that the best quotes do not state.
                 "kind_missing": float(any(not holds(quoted, k)
-                                          for k in (answer_type.asked(query.standalone) if kinds is None else kinds)))}
+                                          for k in (answer_type.asked(query.asked) if kinds is None else kinds)))}
 
     def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = (), *,
                lenient: bool = False) -> Evidence:
@@ -109,15 +109,15 @@ class EvidenceJudge:
         def meaning(i: int, start: int) -> float:  # normalised over this question's sentences
             return (sims.get((i, start), lo) - lo) / (hi - lo) if hi > lo else 0.0
 
-        kinds = answer_type.asked(query.standalone)
-        quotes, coverage = select_quotes(query.standalone, passages, query.terms,
+        kinds = answer_type.asked(query.asked)
+        quotes, coverage = select_quotes(query.asked, passages, query.terms,
                                          paragraph_of=self.reader.paragraph_before, meaning=meaning if sims else None,
                                          weight=self.meaning_weight if sims else 0.0, kinds=kinds,
                                          kind_bonus=self.kind_bonus)
         quoted = "\n".join(_quoted(passages[q.passage_index], q) for q in quotes[:2])
         values = self.features(query, passages, coverage, sims, quoted, kinds)
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
-        if missing is None and answer_type.years_not_stated(query.standalone, quoted):
+        if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage

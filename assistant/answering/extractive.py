@@ -305,7 +305,7 @@ class ExtractiveAnswerer:
             bullets.setdefault(one_line(c.meta.get("shown", c.quote)).lstrip("-*• "), []).append(c.n)
         if lang == "en":
             lead = english_lead(query.original, [one_line(c.quote) for c in citations], self.english,
-                                is_list=is_list_question(query.standalone), terms=query.expansion)
+                                is_list=is_list_question(query.asked), terms=query.expansion)
             if lead:
                 lines.append(lead)
         lines.extend(f"- {quote}{''.join(f'[{n}]' for n in ns)}" for quote, ns in bullets.items())

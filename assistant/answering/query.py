@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from assistant.answering.exclusion import without_excluded
 from assistant.knowledge.lexical import STOPWORDS, tokenize
 from assistant.lang import Lang, detect_lang, to_simplified
 
@@ -205,6 +206,17 @@ class Query:
     expansion: tuple[str, ...] = ()
     terms: Mapping[str, float] = field(default_factory=dict)
     unmatched: float = 0.0  # share of an English question's content words the glossary does not cover
+    #: Clauses the question says it is not asking about (不是问谁印发的 → 谁印发的; see :mod:`exclusion`):
+    #: left out of ``text`` and ``terms``.
+    excluded: tuple[str, ...] = ()
+    #: ``simplified`` in written Mandarin without the ``excluded`` clauses: what the question asks for
+    #: (its answer kind, its years, whether it wants a list). Empty: ``simplified``.
+    focus: str = ""
+
+    @property
+    def asked(self) -> str:
+        """The words that say what is asked: :attr:`focus`, or the whole simplified question."""
+        return self.focus or self.simplified
 
     @property
     def latin(self) -> bool:
@@ -238,7 +250,7 @@ class QueryParser:
         """The :class:`Query` for ``question``; ``standalone`` is its self-contained form, when different."""
         language: Lang = lang if lang is not None else detect_lang(question)
         standalone = standalone or question
-        simplified = self._corrected(self.colloquial.rewrite(to_simplified(standalone)))
+        simplified, excluded = without_excluded(self._corrected(self.colloquial.rewrite(to_simplified(standalone))))
         expansion, groups = self.glossary.expand_groups(simplified)
         text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
@@ -246,7 +258,8 @@ class QueryParser:
         terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
-                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers))
+                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers),
+                     excluded=excluded, focus=simplified)
 
 
 IdfFn = Callable[[str], float]
