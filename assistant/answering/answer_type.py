@@ -11,11 +11,17 @@ no quoted sentence holds is weaker evidence (the sources talk about the topic bu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from assistant.answering.output_checks import contact_parts
 from assistant.lang import to_simplified
 
+#: How a text states a kind: a pattern it holds, or a test of the whole text (a phone number, not a period
+#: such as 2023-2035).
+Statement = re.Pattern[str] | Callable[[str], bool]
+
 #: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
-KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "date": (re.compile(r"哪天|哪一天|几号|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
                         r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
              re.compile(r"\d{4}年|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:年|个月|天|日|周|个工作日|小时)"
@@ -30,16 +36,24 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例"
                           r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)", re.I),
                re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])")),
-    "contact": (re.compile(r"电话|热线|邮箱|地址|网址|官网|联系方式|phone|hotline|e-?mail|address|website", re.I),
-                re.compile(r"\d{3,4}[-\s]?\d{7,8}|\d{8}|@|https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)"
-                           r"|\d+号|路\d|大道|大厦", re.I)),
+    # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
+    "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),
+    "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
+    "website": (re.compile(r"网址|官网|网站|网页|website|web ?site|url\b", re.I),
+                lambda text: bool(contact_parts(text)[1])),
+    "address": (re.compile(r"地址|在哪办公|办公地点|\baddress\b", re.I),
+                re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")),
+    # Asked for contact details of any kind: any of them answers.
+    "contact": (re.compile(r"联系方式|怎么联系|如何联系|\bcontact\b", re.I),
+                lambda text: any(contact_parts(text)) or bool(re.search(r"\d+号|路\d|大道|大厦", text))),
 }
 
 
 #: Kinds that only the detail itself answers: when no quoted sentence states the date, amount or contact asked
-#: for, the sources talk about the topic but do not answer (on the tune split, 5 of 5 such questions were
-#: unanswerable). A bare figure ("多少") is not one of them: a rule or a list often answers it.
-SPECIFIC = ("date", "money", "contact")
+#: for (the phone number, e-mail, website or address asked), the sources talk about the topic but do not
+#: answer (on the tune split, 5 of 5 such questions were unanswerable). A bare figure ("多少") is not one of
+#: them: a rule or a list often answers it.
+SPECIFIC = ("date", "money", "phone", "email", "website", "address", "contact")
 
 
 def asked(question: str) -> set[str]:
@@ -50,7 +64,9 @@ def asked(question: str) -> set[str]:
 
 def holds(text: str, kind: str) -> bool:
     """Does ``text`` state an answer of ``kind``?"""
-    return bool(KINDS[kind][1].search(to_simplified(text)))
+    statement = KINDS[kind][1]
+    text = to_simplified(text)
+    return bool(statement.search(text)) if isinstance(statement, re.Pattern) else statement(text)
 
 
 #: A year named as a point in time (2030年, by 2030); not one inside a document number (财税〔2024〕5号).

@@ -56,12 +56,17 @@ def leaks_prompt(text: str, rules: str, canary: str, window: int = 24) -> bool:
 
 def contacts(text: str) -> list[str]:
     """URLs, e-mail addresses and phone numbers in ``text``, in that order."""
+    emails, urls, numbers = contact_parts(text)
+    return [*urls, *emails, *numbers]
+
+
+def contact_parts(text: str) -> tuple[list[str], list[str], list[str]]:
+    """The e-mail addresses, URLs and phone numbers of ``text`` (a URL inside an address is not one)."""
     emails = _EMAIL.findall(text)
     rest = _EMAIL.sub(" ", text)
     urls = _URL.findall(rest)
     rest = _URL.sub(" ", rest)
-    phones = [p.strip() for p in _PHONE.findall(rest) if not _YEARISH.match(p.strip())]
-    return [*urls, *emails, *phones]
+    return emails, urls, [p.strip() for p in _PHONE.findall(rest) if not _YEARISH.match(p.strip())]
 
 
 def foreign_contacts(text: str, passages_text: str) -> list[str]:

@@ -20,7 +20,10 @@ from assistant.wiring import build_assistant
     ("新措施从哪天开始实施？", {"date"}),
     ("When was the outline published?", {"date"}),
     ("項目最多資助多少錢？", {"money", "figure"}),
-    ("河套發展署有冇查詢電話？", {"contact"}),
+    ("河套發展署有冇查詢電話？", {"phone"}),
+    ("官网网址是什么？", {"website"}),
+    ("What is the park's e-mail address?", {"email", "address"}),
+    ("怎么联系河套发展署？", {"contact"}),
     ("How many ports are there?", {"figure"}),
     ("深圳园区由哪两个片区组成？", set()),
 ])
@@ -37,6 +40,16 @@ def test_holds() -> None:
     assert holds("每个项目最高资助500万元。", "money") and not holds("给予资金支持。", "money")
     assert holds("共28方面任务、79条事项。", "figure") and not holds("1. 深圳园区", "figure")  # a list label
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
+
+
+def test_a_contact_holds_only_the_kind_it_is() -> None:
+    """A website does not answer "查询电话", nor a period such as 2023-2035 a phone question."""
+    site, phone, mail = "官网为 htcz.sz.gov.cn。", "咨询电话 0755-8888 1234。", "邮箱 info@htcz.example.org。"
+    assert holds(site, "website") and not holds(site, "phone") and not holds(site, "email")
+    assert holds(phone, "phone") and not holds(phone, "website")
+    assert holds(mail, "email") and not holds(mail, "phone")
+    assert not holds("规划期为2023-2035年。", "phone")
+    assert holds("地址：福田区福华路88号。", "address") and not holds(site, "address")
 
 
 def test_a_sentence_stating_the_kind_asked_for_ranks_first() -> None:
@@ -81,6 +94,19 @@ def test_a_date_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: P
     lead = when.text.splitlines()[0]
     assert lead == message("decline.detail", lang).format(detail=message("kind.date", lang))
     assert {"zh-Hans": "所问的日期", "zh-Hant": "所問的日期", "en": "the date asked for"}[lang] in lead
+
+
+def test_a_phone_number_no_quote_states_is_declined_though_the_website_is_quoted(tmp_path: Path) -> None:
+    source = tmp_path / "office.md"
+    source.write_text("# 办理渠道\n\n## 联系信息\n\n- 河套测试服务中心：官网为 test.htcz.example.cn，刊载服务指南。\n",
+                      encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    site = assistant.answer("河套测试服务中心的官网是什么？")
+    assert site.answerable and "test.htcz.example.cn" in site.text
+    phone = assistant.answer("河套測試服務中心有冇查詢電話？", lang="zh-Hant")
+    assert not phone.answerable and phone.meta["missing_detail"] == "phone"
+    assert phone.text.splitlines()[0] == message("decline.detail", "zh-Hant").format(
+        detail=message("kind.phone", "zh-Hant"))
 
 
 @pytest.mark.parametrize(("question", "quoted", "missing"), [
