@@ -144,6 +144,41 @@ def _is_list_shaped(text: str) -> bool:
     return sum(1 for line in text.splitlines() if is_item(line)) >= 2
 
 
+_ITEM_NUMBER = re.compile(r"^\s*(?:(\d{1,2})[.、．]|[（(](\d{1,2})[）)])\s*")
+
+
+def last_item_number(text: str) -> int | None:
+    """The number of ``text``'s last line when ``text`` introduces a numbered list (a line ending with ：
+    followed by items) that its last line is still an item of (``4. …``); else None. A quote that is one
+    item of a list of facts (``6. 面积：…``) introduces nothing."""
+    lines = text.rstrip().splitlines()
+    intro = next((n for n, line in enumerate(lines) if line.rstrip().endswith(("：", ":"))), None)
+    if intro is None or intro == len(lines) - 1:
+        return None
+    return _last_number(text)
+
+
+def _last_number(text: str) -> int | None:
+    lines = text.rstrip().splitlines()
+    m = _ITEM_NUMBER.match(lines[-1]) if lines else None
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def list_continuation(text: str, after: int) -> int:
+    """How much of ``text`` (a chunk that follows one ending with item ``after``) carries the same list on:
+    the lines numbered ``after + 1``, ``after + 2`` … from its start, with their wrapped lines. 0 when the
+    chunk does not open with the next item."""
+    end, expected = 0, after + 1
+    for line in text.splitlines(keepends=True):
+        m = _ITEM_NUMBER.match(line)
+        if m and int(m.group(1) or m.group(2)) == expected:
+            expected += 1
+        elif m or not end or not line.startswith((" ", "\t")):  # another list, or text that is no item's
+            break
+        end += len(line)
+    return len(text[:end].rstrip())
+
+
 def sentence_end(text: str, offset: int) -> int:
     """Index just past the full stop (。！？ or line end) at or after ``offset``."""
     m = _FULL_STOP.search(text, offset)
@@ -224,7 +259,10 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
             # Numbered items under a heading that names what is asked (（二）三大发展定位) form the list.
             parent = c.section[-2] if len(c.section) >= 2 else ""
             whole_list = item and coverage(parent, terms) >= 0.5
-        continues = wants_list and end == c.end and not _FULL_STOP.search(c.text[-2:])
+        # Cut by the chunk's end: a list sentence without its full stop, or a numbered list whose next item
+        # opens the next chunk (the list is quoted whole either way; see ExtractiveAnswerer.spans).
+        continues = end == c.end and ((wants_list and not _FULL_STOP.search(c.text[-2:]))
+                                      or last_item_number(c.text[start - c.start:]) is not None)
         quotes.append(Quote(i, start, end, whole_list, continues))
     return quotes, evidence
 
@@ -273,12 +311,31 @@ class ExtractiveAnswerer:
                 else:
                     out.append((Passage(chunk=c, score=p.score), (c.start, c.end)))
             if q.continues:
-                # A list sentence cut by the chunk budget: quote on to its full stop in the next chunk.
-                nxt = self.reader.next_chunk(p.chunk)
-                if nxt is not None and nxt.id not in seen:
+                out.extend(self._continuation(p, q, seen))
+        return out
+
+    def _continuation(self, p: Passage, q: Quote, seen: set[str], limit: int = 4) -> list[Span]:
+        """What the next chunks carry on of a quote cut by the chunk budget: a numbered list's next items
+        (over as many chunks as it runs, up to ``limit``), or a list sentence up to its full stop."""
+        out: list[Span] = []
+        chunk, text = p.chunk, p.chunk.text[q.start - p.chunk.start : q.end - p.chunk.start]
+        number = last_item_number(text)
+        while len(out) < limit:
+            nxt = self.reader.next_chunk(chunk)
+            if nxt is None or nxt.id in seen:
+                break
+            length = list_continuation(nxt.text, number) if number is not None and nxt.section == chunk.section else 0
+            if not length:
+                if not out and not _FULL_STOP.search(chunk.text[-2:]):  # a sentence cut mid-way
                     seen.add(nxt.id)
-                    end = nxt.start + sentence_end(nxt.text, 0)
-                    out.append((Passage(chunk=nxt, score=p.score), (nxt.start, end)))
+                    out.append((Passage(chunk=nxt, score=p.score), (nxt.start, nxt.start + sentence_end(nxt.text, 0))))
+                break
+            seen.add(nxt.id)
+            out.append((Passage(chunk=nxt, score=p.score), (nxt.start, nxt.start + length)))
+            if length < len(nxt.text.rstrip()):  # the list ends inside this chunk
+                break
+            number = _last_number(nxt.text)
+            chunk = nxt
         return out
 
     def quoted_lines(self, passages: Sequence[Passage], quotes: Sequence[Quote]) -> list[str]:

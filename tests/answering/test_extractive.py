@@ -1,15 +1,18 @@
-"""The extractive answerer's pure parts: list questions, question terms, coverage, quote selection."""
+"""The extractive answerer: list questions, question terms, coverage, quote selection, lists kept whole."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, make_fake_index
 
 from assistant.answering.extractive import (
     coverage,
     is_list_question,
+    last_item_number,
+    list_continuation,
     notes_for,
     select_quotes,
     sentence_end,
@@ -19,6 +22,8 @@ from assistant.answering.query import question_terms
 from assistant.data import Chunk, Passage
 from assistant.knowledge.lexical import load_user_dict
 from assistant.knowledge.reader import siblings
+from assistant.testing import FakeEmbedder
+from assistant.wiring import build_assistant
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -263,3 +268,39 @@ def test_notes_for() -> None:
     assert notes_for(["在可读到的页面中不完整", "与发布会实录不一致"]) == (True, True)
     assert notes_for(["合作区共约3.89平方公里。"]) == (False, False)
     assert notes_for([]) == (False, False)
+
+
+def test_a_list_introduced_in_a_quote_goes_on_with_its_next_items_only() -> None:
+    quote = "- 报告列出五项措施：\n  1. 方便往来。\n  2. 便利资金流动。"
+    assert last_item_number(quote) == 2
+    assert last_item_number("6. 面积：合作区共约3.89平方公里。") is None  # one item of a list of facts
+    assert last_item_number("- 报告列出五项措施：") is None  # nothing listed yet
+    nxt = "3. 便利数据交流。\n   含临床样本。\n4. 发挥人才优势。\n- 2024年报告：另一项。\n"
+    assert nxt[: list_continuation(nxt, 2)] == "3. 便利数据交流。\n   含临床样本。\n4. 发挥人才优势。"
+    assert list_continuation(nxt, 5) == 0  # the next chunk does not carry this list on
+
+
+LIST_DOC = """# 测试施政报告
+
+## 相关措施
+
+- 2099年施政报告列出正在探索的五项测试措施：
+  1. 方便测试人员往来：预先登记的人员可在两园区之间便捷通行，并利用人脸识别等技术实现无感通关。
+  2. 便利测试区内的跨境资金流动，支持测试机构开立多币种账户并办理跨境结算业务。
+  3. 便利测试或试验所需数据和样本的交流，建立数据跨境流动的安全评估和备案机制。
+  4. 发挥香港汇聚国际测试人才的优势，为国际人才提供签证、住房和子女教育等便利。
+  5. 推动前沿研究和中试转化，例如建立测试医药公共研发服务平台。
+- 2100年施政报告：香港与深圳合作建立测试协作平台。
+"""
+
+
+def test_a_list_cut_over_several_chunks_is_quoted_whole(tmp_path: Path) -> None:
+    source = tmp_path / "report.md"
+    source.write_text(LIST_DOC, encoding="utf-8")
+    settings = make_fake_index(tmp_path / "index", source, chunk_max_tokens=120)
+    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    assert len(assistant.reader.chunks) >= 3  # the list is spread over chunks
+    answer = assistant.answer("2099年施政报告讲了哪些正在探索的测试措施？")
+    quoted = "\n".join(c.quote for c in answer.citations)
+    assert all(f"{n}. " in quoted for n in range(1, 6)) and "测试医药公共研发服务平台" in quoted
+    assert "2100年" not in quoted  # the list ends where its numbering does
