@@ -25,6 +25,8 @@ from assistant.wiring import build_assistant
     ("What is the park's e-mail address?", {"email", "address"}),
     ("怎么联系河套发展署？", {"contact"}),
     ("How many ports are there?", {"figure"}),
+    ("是海关总署几号公告？", set()),  # a document's number, not a day
+    ("几号开始实施？", {"date"}),
     ("深圳园区由哪两个片区组成？", set()),
 ])
 def test_asked(question: str, kinds: set[str]) -> None:
@@ -37,6 +39,8 @@ def test_holds() -> None:
     for when in ("每周五下午出借焊台。", "须提前三个工作日预约。", "每次最长四小时。", "Open on Fridays.", "9:30 am"):
         assert holds(when, "date"), when
     assert not holds("一线管理，第一条规定五项措施。", "date") and not holds("见第1点。", "date")
+    # A year inside a document number (2026年第20号公告) dates nothing; a span of years does.
+    assert not holds("以2026年第20号公告发布。", "date") and holds("有效期3年。", "date")
     assert holds("每个项目最高资助500万元。", "money") and not holds("给予资金支持。", "money")
     assert holds("共28方面任务、79条事项。", "figure") and not holds("1. 深圳园区", "figure")  # a list label
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
