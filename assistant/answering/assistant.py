@@ -27,7 +27,7 @@ from assistant.answering.eligibility.checklist import EligibilityChecker
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.eligibility.judge import ConditionJudge
 from assistant.answering.evidence import Evidence, EvidenceJudge, speaks_to
-from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.extractive import ExtractiveAnswerer, Quote
 from assistant.answering.followups import FollowUps
 from assistant.answering.generative import GenerativeAnswerer
 from assistant.answering.guard import is_injection, without_instructions
@@ -36,6 +36,7 @@ from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Colloquial, Query, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever, SearchResult
+from assistant.answering.topics import Topics
 from assistant.answering.typos import Homophones
 from assistant.answering.with_model import ModelAnswering, emit
 from assistant.data import Answer, Chunk, Message, Sources, StreamEvent
@@ -57,7 +58,7 @@ class Assistant:
                  llm_context: str = "window", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
-                 judge_checklist: bool = True, prime_model: bool = False) -> None:
+                 judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None) -> None:
         self.retriever = retriever
         self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k
@@ -69,7 +70,8 @@ class Assistant:
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial, self.homophones.correct)
         self.judge = EvidenceJudge(self.reader, answerability)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
-        self.decliner = Decliner(self.reader, prompts)
+        self.topics = topics or Topics()
+        self.decliner = Decliner(self.reader, prompts, self.topics)
         embedder, glossary = retriever.embedder, retriever.glossary
         # Conditions recur across questions about a policy: their vectors are kept (the user's words are new).
         # With a chat model, it also judges each condition against the user's words (LLM mode).
@@ -169,6 +171,13 @@ class Assistant:
         if asked != question:  # answered without what the question told the assistant to say or leave out
             for event in self._stream(asked, history, deadline, lang=language, filters=filters):
                 yield _ignoring(event, language) if isinstance(event, Answer) else event
+            return
+        overview = self.topics.overview(question, self.reader.chunks)
+        if overview:  # one of our own follow-up questions came back: the section it names, quoted
+            yield Sources(tuple(make_citation(n, p) for n, p in enumerate(overview, start=1)))
+            quotes = [Quote(i, p.chunk.start, p.chunk.end) for i, p in enumerate(overview)]
+            yield from emit(_timed(self.extractive.answer(self.parser.parse(question, lang=language), overview,
+                                                          quotes), {}, t0))
             return
         standalone = self.followups.standalone(question, history, deadline)
         query, result, evidence = self._search(question, language, standalone, filters)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from assistant.answering.citations import make_citation
 from assistant.answering.extractive import one_line
 from assistant.answering.prompts import Prompts
+from assistant.answering.topics import Topics
 from assistant.data import Answer, Citation, Passage
 from assistant.knowledge.chunking import split_sentences, strip_item_marker
 from assistant.knowledge.reader import IndexReader
@@ -21,18 +22,16 @@ from assistant.lang import Lang, to_traditional
 from assistant.messages import text as message
 
 _WEB_ADDRESS = re.compile(r"https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)\b", re.I)
-#: Section names that are list labels or enumerations (1., （二）, 一是), not topics.
-_NOT_A_TOPIC = re.compile(r"^[\d（(]|^[一二三四五六七八九十]+是")
-_ORDINAL_PREFIX = re.compile(r"^[〇一二三四五六七八九十]+、|^（[一二三四五六七八九十]+）|^P\d+\s*")
 MAX_SUGGESTIONS = 3
 
 
 class Decliner:
     """Builds decline answers (see the module docstring). ``reason`` is ``no-evidence`` or ``injection``."""
 
-    def __init__(self, reader: IndexReader, prompts: Prompts) -> None:
+    def __init__(self, reader: IndexReader, prompts: Prompts, topics: Topics | None = None) -> None:
         self.reader = reader
         self.prompts = prompts
+        self.topics = topics or Topics()
         self._channel: tuple[str, Passage] | None = None
         self._channel_looked_up = False  # the official-channel sentence is looked up on first decline
 
@@ -66,11 +65,9 @@ class Decliner:
                             **({"missing_detail": missing} if missing is not None else {})})
 
     def suggestions(self, passages: Sequence[Passage], lang: Lang) -> list[str]:
-        """Follow-up questions about the topics of the nearest passages (or the corpus' main topics)."""
-        topics = _topics(passages) or message("decline.topics.default", "zh-Hans").split("、")
-        template = message("decline.suggestion", lang)
-        out = [template.format(topic=to_traditional(t) if lang == "zh-Hant" else t) for t in topics]
-        return out[:MAX_SUGGESTIONS]
+        """Follow-up questions about the topics of the nearest passages (or the corpus' main topics), in
+        ``lang`` (see :class:`~assistant.answering.topics.Topics`)."""
+        return [self.topics.question(t, lang) for t in self.topics.nearest(passages, lang)][:MAX_SUGGESTIONS]
 
     def official_channel(self) -> tuple[str, Passage] | None:
         """The corpus' own sentence naming the official website (looked up once)."""
@@ -92,15 +89,3 @@ def _span_of(passage: Passage, sentence: str) -> tuple[int, int]:
     c = passage.chunk
     i = c.text.find(sentence)
     return (c.start + i, c.start + i + len(sentence)) if i >= 0 else (c.start, c.end)
-
-
-def _topics(passages: Sequence[Passage]) -> list[str]:
-    """Section names of the nearest passages, as topics (list labels and numbering removed)."""
-    names: list[str] = []
-    for p in passages[:6]:
-        section = [s for s in p.chunk.section[1:] if not _NOT_A_TOPIC.match(s)]
-        if section:
-            name = _ORDINAL_PREFIX.sub("", section[-1]).strip()
-            if name and name not in names and len(name) <= 24:
-                names.append(name)
-    return names
