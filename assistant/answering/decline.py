@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from assistant.answering.citations import make_citation
 from assistant.answering.extractive import one_line
+from assistant.answering.output_checks import contact_parts
 from assistant.answering.prompts import Prompts
 from assistant.answering.topics import Topics
 from assistant.data import Answer, Citation, Passage
@@ -52,6 +53,9 @@ class Decliner:
                 citation = dataclasses.replace(citation, meta={**citation.meta, "shown": shown_quote})
             citations = (citation,)
             channel_text = f"{shown}[1]"
+            sites = contact_parts(shown)[1]
+            if lang == "en" and sites:  # the address first, then the source's own (Chinese) words
+                channel_text = message("decline.channel.site", lang).format(site=sites[0], quote=channel_text)
         else:
             channel_text = message("decline.channel", lang)
         lead = (message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))

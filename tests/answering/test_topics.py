@@ -80,3 +80,12 @@ def test_an_english_decline_on_the_shipped_sources_suggests_in_english(shipped: 
     for chunk in shipped.reader.chunks:  # whichever passages were nearest
         suggestions = shipped.decliner.suggestions([Passage(chunk=chunk, score=1.0)], "en")
         assert suggestions and not any(CJK.search(s) for s in suggestions), (chunk.section, suggestions)
+
+
+def test_an_english_decline_names_the_official_website_before_the_chinese_quote(shipped: Assistant) -> None:
+    english = shipped.decliner.decline("Where can I park my car?", "en", [], reason="no-evidence")
+    channel = english.text.splitlines()[-1]
+    assert re.match(r"Official channel: [a-z0-9.-]+\.cn \(in the sources' words: .*\[1\]\)$", channel), channel
+    chinese = shipped.decliner.decline("哪里可以停车？", "zh-Hans", [], reason="no-evidence")
+    assert chinese.text.splitlines()[-1] == (  # the source's sentence as it stands
+        "官方渠道：河套发展署：官网为 htcz.sz.gov.cn，其“入驻—政策—文件”栏目刊载园区条例等文件。[1]")
