@@ -115,3 +115,17 @@ def test_who_runs_a_place_reaches_the_operator(parser: QueryParser) -> None:
     expansion = parser.parse("Who manages the Hong Kong Science Park Shenzhen branch?").expansion
     assert {"香港科学园", "深圳分园", "管理", "运营"} <= set(expansion)
     assert "运营" in parser.parse("Who operates it?").expansion  # operate ~ operates
+
+
+def test_which_one_question_words_are_not_read_as_topics() -> None:
+    """哪一年 asks "which year": 一年 ("one year", as jieba also cuts it) is no term of the question."""
+    colloquial = Colloquial.load(REPO / "index" / "colloquial.tsv")
+    parser = QueryParser(Glossary(), Stats({"规划", "近期", "目标"}), colloquial)
+    terms = parser.parse("规划的近期目标是哪一年？").terms
+    assert {"规划", "近期", "目标"} <= set(terms) and not any("一" in t for t in terms), terms
+    assert not any("一" in t for t in parser.parse("审批找哪一级批？").terms)
+
+
+@pytest.mark.parametrize("phrase", ["Channel No. 1", "channel no 1", "Channel 1", "channel one", "the No. 1 Channel"])
+def test_the_park_facilities_english_names_reach_their_chinese_names(phrase: str) -> None:
+    assert "一号通道" in Glossary.load(REPO / "index" / "glossary.tsv").expand(f"what is {phrase} used for?".lower())
