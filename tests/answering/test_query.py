@@ -129,3 +129,13 @@ def test_which_one_question_words_are_not_read_as_topics() -> None:
 @pytest.mark.parametrize("phrase", ["Channel No. 1", "channel no 1", "Channel 1", "channel one", "the No. 1 Channel"])
 def test_the_park_facilities_english_names_reach_their_chinese_names(phrase: str) -> None:
     assert "一号通道" in Glossary.load(REPO / "index" / "glossary.tsv").expand(f"what is {phrase} used for?".lower())
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("How many institutions have permits for Channel No. 1 vehicles?", "车辆"),
+    ("What happens to goods moving inside the customs supervision area?", "海关监管区域"),
+    ("What happens to goods moving inside the customs supervision area?", "流动"),
+    ("What is the total area of the zone?", "面积"),  # area as size, and as a region (区域): both wordings
+])
+def test_general_english_policy_words_reach_the_sources_wording(question: str, term: str) -> None:
+    assert term in Glossary.load(REPO / "index" / "glossary.tsv").expand(question.lower())
