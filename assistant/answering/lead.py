@@ -84,7 +84,7 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
     ``quotes`` are the answer's quoted lines, best first (marker ``[1]`` is the first); ``english`` maps a
     Chinese term to the glossary's English phrase for it; ``is_list``: the question asks for several items;
     ``terms``: the question's Chinese terms (its glossary expansion) — figures in a clause that names one of
-    them come first ("how many researchers": 科研人员1.5万多人 before 研发中心8家).
+    most of them come first ("how many researchers": 科研人员1.5万多人 before 研发中心8家).
     """
     if not quotes:
         return None
@@ -94,7 +94,11 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
         if found:
             return message("lead.date", "en").format(items=", ".join(found[:3]))
     if _WANTS_FIGURE.search(question):
-        named = "，".join(c for c in _CLAUSE.split(best) if any(t in c for t in terms))
+        # The clauses that name most of the question's terms, longer (more specific) terms counting more:
+        # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
+        named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(best)]
+        most = max((n for n, _ in named_by), default=0)
+        named = "，".join(c for n, c in named_by if most and n == most)
         found = _figures(named, english) or _figures(best, english)
         if found:
             return message("lead.figure", "en").format(items="; ".join(found[:3]))

@@ -42,6 +42,13 @@ def test_the_figure_of_what_was_asked_about_comes_first() -> None:
     assert english_lead("How many researchers work there?", quote, ENGLISH, terms=("科研人员",)) == \
         "In short: over 15,000 people (1.5万多人) [1]."
     assert english_lead("How many researchers work there?", quote, ENGLISH).startswith("In short: 8 (8家)")
+    # Several clauses name a term: the one naming most of them (longer terms count more) is the answer.
+    areas = ["面积：合作区共约3.89平方公里。其中深圳园区3.02平方公里；香港园区0.87平方公里。"]
+    size = ("面积", "平方公里")
+    assert english_lead("How big is the Hong Kong Park?", areas, ENGLISH, terms=("香港园区", *size)) == \
+        "In short: 0.87 square kilometres (0.87平方公里) [1]."
+    assert english_lead("How big is the zone?", areas, ENGLISH, terms=("合作区", *size)) == \
+        "In short: about 3.89 square kilometres (约3.89平方公里) [1]."
 
 
 def test_list_and_other_questions_and_nothing_to_name() -> None:
