@@ -140,3 +140,12 @@ def test_the_park_facilities_english_names_reach_their_chinese_names(phrase: str
 ])
 def test_general_english_policy_words_reach_the_sources_wording(question: str, term: str) -> None:
     assert term in Glossary.load(REPO / "index" / "glossary.tsv").expand(question.lower())
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("What is the whitelist system?", "制度"),
+    ("What is Channel No. 1 used for?", "用于"),
+    ("Where is the science park located?", "位于"),
+])
+def test_what_is_and_where_is_questions_carry_their_words_over(question: str, term: str) -> None:
+    assert term in Glossary.load(REPO / "index" / "glossary.tsv").expand(question.lower())
