@@ -34,7 +34,7 @@ def _quotes(answer: Answer) -> str:
 
 
 @pytest.mark.parametrize(("previous", "question"), [
-    ("What do first line and second line mean in the Shenzhen Park?", "Can goods move freely inside?"),
+    ("What do first line and second line mean in the Shenzhen Park?", "What about goods once they're in?"),
     ("深圳园区的一线和二线分别指什么？", "货物进来以后能随便流动吗"),
 ])
 def test_an_elliptical_follow_up_is_answered_with_the_question_before_it(shipped: Assistant, previous: str,
@@ -44,6 +44,12 @@ def test_an_elliptical_follow_up_is_answered_with_the_question_before_it(shipped
     answer = shipped.answer(question, [Message("user", previous)])
     assert answer.answerable and "自由流动" in _quotes(answer)
     assert answer.meta["standalone"] == f"{previous} {question}"
+
+
+def test_goods_moving_freely_inside_is_answered_on_its_own(shipped: Assistant) -> None:
+    # The glossary carries move / freely / inside over (流动, 自由, 区域): no conversation needed.
+    answer = shipped.answer("Can goods move freely inside?")
+    assert answer.answerable and "自由流动" in _quotes(answer) and answer.meta["standalone"] == answer.question
 
 
 def test_a_question_answered_by_its_own_words_is_not_joined(shipped: Assistant) -> None:
