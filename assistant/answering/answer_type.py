@@ -31,12 +31,20 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
                         r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日|上午|下午|中午|晚上|凌晨"
                         r"|\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点"  # 9点, not 第1点 (a list's point)
                         r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
+    # The hours of a day: a date ("2023年9月7日开园") does not say when a place opens each day.
+    "time": (re.compile(r"几点|开放时间|办公时间|营业时间|上班时间|\b(?:opening|office|business) hours\b"
+                        r"|what time", re.I),
+             re.compile(r"\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点|上午|下午|中午|晚上|全天|24小时"
+                        r"|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
     "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例"
                           r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)", re.I),
-               re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])")),
+               # 3.89平方公里, 15%; 共八章, 三大定位, 四项任务 (a count in Chinese numerals with its counter)
+               re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])"
+                          r"|(?<![第之唯统万])[一二两三四五六七八九十百千万]+\s*[章条项个家类大点方面所名人次批期]"
+                          r"|[共有][一二两三四五六七八九十百千万]+")),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
@@ -54,7 +62,7 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
 #: for (the phone number, e-mail, website or address asked), the sources talk about the topic but do not
 #: answer (on the tune split, 5 of 5 such questions were unanswerable). A bare figure ("多少") is not one of
 #: them: a rule or a list often answers it.
-SPECIFIC = ("date", "money", "phone", "email", "website", "address", "contact")
+SPECIFIC = ("date", "time", "money", "phone", "email", "website", "address", "contact")
 
 
 def asked(question: str) -> set[str]:

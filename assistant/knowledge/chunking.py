@@ -273,3 +273,39 @@ def chunk_documents(docs: list[Document], count: TokenCounter, max_tokens: int =
                 seen.add(chunk.id)
                 out.append(chunk)
     return out
+
+
+_ITEM_NUMBER = re.compile(r"^\s*(?:(\d{1,2})[.、．]|[（(](\d{1,2})[）)])\s*")
+
+
+def last_item_number(text: str) -> int | None:
+    """The number of ``text``'s last line when ``text`` introduces a numbered list (a line ending with ：
+    followed by items) that its last line is still an item of (``4. …``); else None. A quote that is one
+    item of a list of facts (``6. 面积：…``) introduces nothing."""
+    lines = text.rstrip().splitlines()
+    intro = next((n for n, line in enumerate(lines) if line.rstrip().endswith(("：", ":"))), None)
+    if intro is None or intro == len(lines) - 1:
+        return None
+    return last_line_number(text)
+
+
+def last_line_number(text: str) -> int | None:
+    """The number of ``text``'s last line when it is a numbered list item (``4. …``), else None."""
+    lines = text.rstrip().splitlines()
+    m = _ITEM_NUMBER.match(lines[-1]) if lines else None
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def list_continuation(text: str, after: int) -> int:
+    """How much of ``text`` (a chunk that follows one ending with item ``after``) carries the same list on:
+    the lines numbered ``after + 1``, ``after + 2`` … from its start, with their wrapped lines. 0 when the
+    chunk does not open with the next item."""
+    end, expected = 0, after + 1
+    for line in text.splitlines(keepends=True):
+        m = _ITEM_NUMBER.match(line)
+        if m and int(m.group(1) or m.group(2)) == expected:
+            expected += 1
+        elif m or not end or not line.startswith((" ", "\t")):  # another list, or text that is no item's
+            break
+        end += len(line)
+    return len(text[:end].rstrip())

@@ -27,6 +27,8 @@ from assistant.wiring import build_assistant
     ("How many ports are there?", {"figure"}),
     ("是海关总署几号公告？", set()),  # a document's number, not a day
     ("几号开始实施？", {"date"}),
+    ("跨境巴士几点发车？", {"time"}),
+    ("What are the opening hours of the branch?", {"time"}),
     ("深圳园区由哪两个片区组成？", set()),
 ])
 def test_asked(question: str, kinds: set[str]) -> None:
@@ -44,6 +46,44 @@ def test_holds() -> None:
     assert holds("每个项目最高资助500万元。", "money") and not holds("给予资金支持。", "money")
     assert holds("共28方面任务、79条事项。", "figure") and not holds("1. 深圳园区", "figure")  # a list label
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
+
+
+def test_a_time_of_day_is_not_a_date() -> None:
+    assert holds("深圳开出时间为10:00、12:30。", "time") and holds("每周五下午开放。", "time")
+    assert not holds("2023年9月7日开园。", "time") and not holds("见第3点。", "time")
+
+
+BUS = """# 测试园区政策清单
+
+## 交通
+
+### P99 测试跨境巴士
+
+- 首条专线：2099年10月在测试园区启动，往返测试科学园。
+  - 试行期每天3班。深圳开出时间为10:00、12:30、15:00，香港开出时间为11:15、13:45、16:15。
+  - 园区白名单人员可免费预约乘坐，单程约45分钟。
+- 2099年8月5日：首班由测试园区开往香港的测试跨境巴士发车。
+- 测试跨境巴士由测试园区管理部门协调运营，白名单科研机构人员可预约乘坐。
+"""
+
+
+def test_the_time_asked_for_is_quoted_from_the_same_policy_though_its_words_are_elsewhere(tmp_path: Path) -> None:
+    source = tmp_path / "bus.md"
+    source.write_text(BUS, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source, chunk_max_tokens=60),
+                                embedder=FakeEmbedder())
+    answer = assistant.answer("测试跨境巴士几点发车？")
+    assert answer.answerable and any("10:00" in c.quote for c in answer.citations), answer.text
+
+
+def test_hours_no_quote_states_are_declined_though_a_date_is_quoted(tmp_path: Path) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    hours = assistant.answer("《河套测试促进条例》规定的园区测试服务几点开放？")
+    assert not hours.answerable and hours.meta["missing_detail"] == "time"
+    assert hours.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
+        detail=message("kind.time", "zh-Hans"))
 
 
 def test_a_contact_holds_only_the_kind_it_is() -> None:

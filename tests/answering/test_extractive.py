@@ -11,8 +11,6 @@ from support import REPO, make_fake_index
 from assistant.answering.extractive import (
     coverage,
     is_list_question,
-    last_item_number,
-    list_continuation,
     notes_for,
     select_quotes,
     sentence_end,
@@ -20,6 +18,7 @@ from assistant.answering.extractive import (
 )
 from assistant.answering.query import question_terms
 from assistant.data import Chunk, Passage
+from assistant.knowledge.chunking import last_item_number, list_continuation
 from assistant.knowledge.lexical import load_user_dict
 from assistant.knowledge.reader import siblings
 from assistant.testing import FakeEmbedder
