@@ -74,6 +74,9 @@ LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "late
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
 CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_precision": True,
                            "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}
+#: The parts of ``Answer.meta`` a result record keeps: what the model wrote, what its checks dropped, why the
+#: answer fell back to quotes or was declined.
+_DIAGNOSTIC_META = ("raw", "dropped", "fallback_reason", "declined_by", "decline_reason")
 
 
 # --- scoring ----------------------------------------------------------------------------------------------
@@ -377,6 +380,8 @@ def _ask(assistant: AssistantLike, q: Question, k: int, judge: Judge | None, ind
                       "score": round(float(p.score), 4), "text": p.chunk.text,
                       "hit": _contains_any(p.chunk.text, evidence)} for i, p in enumerate(answer.passages[:k], 1)],
         "checklist": None if error else checklist_to_dict(answer),
+        # why an answer is what it is: what the model wrote, what the checks dropped, why it fell back or declined
+        "meta": {} if error else {k: answer.meta[k] for k in _DIAGNOSTIC_META if k in answer.meta},
         "metrics": metrics, "latency_ms": None if error else latency_ms, "timings_ms": dict(answer.timings_ms),
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens,
                   "cached_tokens": answer.usage.cached_tokens},

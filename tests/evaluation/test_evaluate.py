@@ -318,6 +318,21 @@ def test_records_hold_answer_citations_passages_and_metrics(tmp_path: Path) -> N
     assert summary["meta"]["mode"] == "extractive" and summary["meta"]["n"] == len(ROWS)
 
 
+class Explained(FakeAssistant):
+    def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
+        answer = super().answer(question, history, lang=lang)
+        return dataclasses.replace(answer, meta={"raw": "约3.89。", "dropped": ["question or repeat: 多大？"],
+                                                 "fallback_reason": "the model's answer cited no source passage",
+                                                 "standalone": question, "vectors": object()})
+
+
+def test_records_keep_what_the_model_wrote_and_why_sentences_were_dropped(tmp_path: Path) -> None:
+    run_eval(Explained(), write_jsonl(tmp_path / "q.jsonl", ROWS[:1]), tmp_path / "out", progress=False)
+    (record,) = load_results(tmp_path / "out")
+    assert record["meta"] == {"raw": "约3.89。", "dropped": ["question or repeat: 多大？"],
+                              "fallback_reason": "the model's answer cited no source passage"}
+
+
 class Confident(FakeAssistant):
     def answer(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None) -> Answer:
         answer = super().answer(question, history, lang=lang)
