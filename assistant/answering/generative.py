@@ -10,11 +10,15 @@ it streams (a list item's ordinal is no sentence end); each complete sentence is
 - ``NO_ANSWER`` first → :class:`ModelDeclined` (the orchestrator declines in the decline format);
 - the system prompt (its canary or a long stretch of it), or a URL, phone number or e-mail address that is
   not in the passages → the sentence is dropped;
-- questions (the model parroting), repeats, and Chinese in an English answer beyond names quoted from the
-  passages (a list of ports may name them in Chinese) are dropped;
+- questions and sentences made only of the question's words (the model parroting), repeats, and Chinese in an
+  English answer beyond names quoted from the passages (a list of ports may name them in Chinese) are dropped;
 - every other sentence is attributed to the passage that supports it
   (:class:`~assistant.answering.attribution.Attributor`: its figures must be in it, its wording or meaning
   close), whatever markers the model wrote; unsupported ones are dropped with a notice.
+
+A Chinese answer that carries too little of the best evidence quote (a small model's "有。", or the wrong
+item of a list) is followed by that quote, verbatim, cited and labelled ``原文：``
+(:mod:`assistant.answering.backstop`).
 
 Markers are numbered in order of first citation as sentences are shown, so the streamed text is the final
 text. A reply of which no cited sentence remains raises :class:`UnverifiedAnswer`; any backend failure raises
@@ -30,11 +34,20 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from assistant.answering.attribution import Attributor, Block, SentenceStream, marker_free, without_ordinal
+from assistant.answering.attribution import (
+    Attributor,
+    Block,
+    SentenceStream,
+    marker_free,
+    overlap,
+    without_ordinal,
+)
+from assistant.answering.backstop import MIN_CARRIED, carried
 from assistant.answering.budget import Deadline
-from assistant.answering.citations import make_citation
+from assistant.answering.citations import figures, make_citation
 from assistant.answering.context import Span, blocks
 from assistant.answering.context import pieces as context_pieces
+from assistant.answering.extractive import one_line
 from assistant.answering.llm import ChatModel, collect
 from assistant.answering.output_checks import (
     chinese_beyond_names,
@@ -48,7 +61,7 @@ from assistant.answering.output_checks import (
 from assistant.answering.output_checks import says_not_given as not_given
 from assistant.answering.prompts import Prompts
 from assistant.answering.query import Query
-from assistant.data import Answer, Delta, Message, Passage, Usage
+from assistant.data import Answer, Citation, Delta, Message, Passage, Usage
 from assistant.errors import LLMError
 from assistant.lang import to_simplified, to_traditional
 from assistant.messages import text as message
@@ -63,9 +76,10 @@ _END = re.compile(r"[。．.！!？?；;：:]$")
 class UnverifiedAnswer(LLMError):
     """The model answered, but nothing in its answer could be tied to a source passage."""
 
-    def __init__(self, reason: str, usage: Usage | None = None) -> None:
+    def __init__(self, reason: str, usage: Usage | None = None, raw: str = "") -> None:
         super().__init__(reason)
         self.usage = usage or Usage()  # what the call cost, although its answer is not shown
+        self.raw = raw  # what the model wrote, for whoever reads the log or an evaluation
 
 
 class ModelDeclined(Exception):  # an outcome, not a failure
@@ -86,7 +100,8 @@ class GenerativeAnswerer:
     def __init__(self, chat_model: ChatModel, prompts: Prompts, count_tokens: Callable[[str], int], *,
                  context_tokens: int = 2500, max_tokens: int = 700, context: str = "window",
                  embed: Callable[[list[str]], np.ndarray] | None = None,
-                 expand: Callable[[str], Sequence[str]] | None = None) -> None:
+                 expand: Callable[[str], Sequence[str]] | None = None,
+                 min_carried: float = MIN_CARRIED) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
         self.count_tokens = count_tokens
@@ -95,6 +110,8 @@ class GenerativeAnswerer:
         self.context_kind = context  # "window", "passages" or "evidence": see assistant.answering.context
         self.embed = embed
         self.expand = expand
+        #: Below this share of the best quote's wording in the checked answer, the quote is added (0: never).
+        self.min_carried = min_carried
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
         #: prefix stays the same across requests, so the server can reuse its cached computation.
         self.canary = "PK-" + secrets.token_hex(6)
@@ -148,7 +165,8 @@ class GenerativeAnswerer:
         user = self.prompts.render("answer", passages=context, question=fence(query.standalone),
                                    language=message("language.name", lang))
         attributor = Attributor(blocks, self.embed, expand=self.expand)
-        check = _Checker(attributor, system, self.canary, "\n".join(b.passage_text for b in blocks), lang)
+        check = _Checker(attributor, system, self.canary, "\n".join(b.passage_text for b in blocks), lang,
+                         query.standalone)
         splitter = SentenceStream()
         raw: list[str] = []
         usage: Usage | None = None
@@ -172,27 +190,59 @@ class GenerativeAnswerer:
             raise ModelDeclined(usage)
         if not check.mapping:
             reason = "the model's answer cited no source passage"
-            raise UnverifiedAnswer(f"{reason} ({'; '.join(check.dropped[:3])})" if check.dropped else reason, usage)
-        citations = tuple(make_citation(n, used[b], block_spans[b]) for b, n in check.mapping.items())
+            raise UnverifiedAnswer(f"{reason} ({'; '.join(check.dropped[:3])})" if check.dropped else reason, usage,
+                                   raw="".join(raw))
+        extra: list[Citation] = []
+        if spans and self.min_carried > 0 and lang != "en":
+            line, extra = self._source_words(query, spans[0], check, used)
+            if line:
+                yield Delta(line)
+        citations = (*(make_citation(n, used[b], block_spans[b]) for b, n in check.mapping.items()), *extra)
         notice = message("note.removed", lang) if check.unsupported else None
         yield Answer(question=query.original, text="".join(check.shown).rstrip(), citations=citations,
                      answerable=True, mode="llm", model=self.chat_model.name, lang=lang, passages=tuple(passages),
                      notice=notice, usage=usage,
                      meta={"standalone": query.standalone, "unsupported": check.unsupported,
-                           "dropped": check.dropped, "raw": "".join(raw)})
+                           "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(check.added)})
+
+    def _source_words(self, query: Query, best: Span, check: _Checker,
+                      used: Sequence[Passage]) -> tuple[str, list[Citation]]:
+        """The best evidence quote as a labelled, cited line when the checked (Chinese) answer carries too little
+        of it (:mod:`assistant.answering.backstop`), with its citation when its passage is not cited yet; else
+        ''."""
+        passage, (start, end) = best
+        quote = one_line(passage.chunk.text[start - passage.chunk.start : end - passage.chunk.start])
+        if not quote or carried("".join(check.shown), quote, query.standalone) >= self.min_carried:
+            return "", []
+        block = next((b for b, p in enumerate(used) if p.chunk.id == passage.chunk.id), None)
+        extra: list[Citation] = []
+        if block is not None:
+            n = check.mapping.setdefault(block, len(check.mapping) + 1)
+        else:  # cut from the prompt by the token budget: cited as the quote alone
+            n = len(check.mapping) + 1
+            extra.append(make_citation(n, passage, (start, end)))
+        shown = to_traditional(quote) if check.lang == "zh-Hant" else quote
+        text = message("answer.source_words", check.lang).format(quote=shown, n=n)
+        line = ("\n" if check.shown and not check.shown[-1].endswith("\n") else "") + text
+        check.shown.append(line)
+        check.added = True
+        return line, extra
 
 
 class _Checker:
     """The per-answer state of the sentence checks: what was shown, dropped, and the marker numbering."""
 
-    def __init__(self, attributor: Attributor, system: str, canary: str, passages_text: str, lang: str) -> None:
+    def __init__(self, attributor: Attributor, system: str, canary: str, passages_text: str, lang: str,
+                 question: str = "") -> None:
         self.attributor = attributor
         self.system, self.canary, self.passages_text, self.lang = system, canary, passages_text, lang
+        self.question = question
         self.mapping: dict[int, int] = {}  # block index (0-based) → answer marker number
         self.shown: list[str] = []
         self.unsupported: list[str] = []
         self.dropped: list[str] = []
         self.declined = False
+        self.added = False  # the best quote was added after the model's sentences (the source's words)
         self._seen: set[str] = set()
 
     def _drop(self, sentence: str, why: str) -> str | None:
@@ -219,7 +269,7 @@ class _Checker:
         if foreign := foreign_contacts(text, self.passages_text):
             return self._drop(text, f"contact not in the passages ({foreign[0]})")
         key = re.sub(r"\W", "", to_simplified(text)).lower()
-        if text.rstrip().endswith(("?", "？")) or key in self._seen:
+        if text.rstrip().endswith(("?", "？")) or key in self._seen or self._parrots(text):
             return self._drop(text, "question or repeat")
         self._seen.add(key)
         if self.lang == "en" and chinese_beyond_names(text, self.passages_text):
@@ -231,6 +281,12 @@ class _Checker:
             self.unsupported.append(text)
             return self._drop(text, verdict.reason)
         return self._emit(text, self.mapping.setdefault(verdict.block, len(self.mapping) + 1), sep)
+
+    def _parrots(self, text: str) -> bool:
+        """Is ``text`` only the question's own words ("審批會唔會快啲。" after "…審批會唔會快啲？"), with no figure
+        the question lacks? It says nothing, and the passage it would be attributed to does not support it."""
+        return (bool(self.question) and overlap(text, self.question) >= 1.0
+                and figures(text) <= figures(self.question))
 
     def _emit(self, text: str, n: int | None, sep: str) -> str:
         body = text.strip()

@@ -56,7 +56,7 @@ class ModelAnswering:
                                                coverage=evidence.coverage)
             answer = dataclasses.replace(answer, meta={**answer.meta, "fallback_reason": str(exc)})
             if isinstance(exc, UnverifiedAnswer):  # the model's call was made: its tokens were spent
-                answer = dataclasses.replace(answer, usage=exc.usage)
+                answer = dataclasses.replace(answer, usage=exc.usage, meta={**answer.meta, "raw": exc.raw})
             yield from emit(answer)
 
 

@@ -16,6 +16,7 @@ from support import make_tiny_settings
 from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.assistant import Assistant
 from assistant.answering.attribution import SentenceStream
+from assistant.answering.backstop import MIN_CARRIED, carried
 from assistant.answering.evidence import FEATURES, EvidenceJudge
 from assistant.answering.output_checks import (
     chinese_beyond_names,
@@ -44,6 +45,12 @@ def fake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def _assistant(settings: Settings, model: object) -> Assistant:
     return build_assistant(settings, embedder=FakeEmbedder(), chat_model=model)  # type: ignore[arg-type]
+
+
+def _model_part(answer: Answer) -> str:
+    """What the model wrote, without the source's words added after it (see the backstop tests)."""
+    label = message("answer.source_words", answer.lang).split("{", 1)[0]
+    return answer.text.split("\n" + label, 1)[0]
 
 
 def _stream(assistant: Assistant, question: str) -> tuple[list[object], Answer]:
@@ -87,6 +94,16 @@ def test_repeats_questions_and_chinese_in_english_answers_are_dropped(fake_setti
     assert answer.mode == "llm" and answer.lang == "en"
     assert answer.text == "The zone covers about 3.89 square kilometres[1]."
     assert not re.search(r"[\u4e00-\u9fff]", answer.text)
+
+
+def test_a_sentence_made_only_of_the_questions_words_is_dropped(fake_settings: Settings) -> None:
+    reply = "合作区总面积多大。合作区共约3.89平方公里。"
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel([reply])), "合作区总面积多大")
+    assert answer.text.splitlines()[0] == "合作区共约3.89平方公里[1]。"
+    assert any(d.startswith("question or repeat: 合作区总面积多大") for d in answer.meta["dropped"])
+    # the question's words with a figure it lacks are an answer
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel(["合作区总面积3.89。"])), "合作区总面积多大")
+    assert answer.text.startswith("合作区总面积3.89[1]。")
 
 
 def test_traditional_answers_are_written_in_traditional_characters(fake_settings: Settings) -> None:
@@ -212,9 +229,10 @@ def test_an_english_answer_may_list_chinese_names_quoted_from_the_passages(fake_
              "两园区隔深圳河相望，区内有两个口岸。\n")
     _, answer = _stream(_assistant(fake_settings, FakeChatModel([reply])), "Which land crossings does the zone have?")
     assert answer.mode == "llm" and answer.lang == "en", answer.meta
-    assert "福田口岸" in answer.text and "皇岗口岸" in answer.text
-    assert "罗湖" not in answer.text  # a Chinese name the passages do not hold
-    assert "相望" not in answer.text  # a Chinese clause is not a name
+    written = _model_part(answer)
+    assert "福田口岸" in written and "皇岗口岸" in written
+    assert "罗湖" not in written  # a Chinese name the passages do not hold
+    assert "相望" not in written  # a Chinese clause is not a name
     assert any("not in English" in d for d in answer.meta["dropped"])
 
 
@@ -226,6 +244,45 @@ def test_chinese_beyond_names() -> None:
     assert chinese_beyond_names("- 罗湖口岸", source)
     assert chinese_beyond_names("福田口岸，很近。", source)
     assert chinese_beyond_names("区内有福田口岸和皇岗口岸两个连通深港的陆路口岸", source)  # a sentence, not a name
+
+
+# -- the source's words after an answer that leaves out the best quote -----------------------------------------
+
+
+def test_an_answer_that_leaves_out_the_best_quote_is_followed_by_it_verbatim_and_cited(fake_settings: Settings) -> None:
+    events, answer = _stream(_assistant(fake_settings, FakeChatModel(["两园区隔深圳河相望。"])), AREA_Q)
+    assert answer.mode == "llm" and answer.meta["source_words"], answer.meta
+    first, added = answer.text.splitlines()
+    assert first == "两园区隔深圳河相望[1]。"
+    m = re.fullmatch(r"原文：(.+)\[(\d)\]", added)
+    assert m and "合作区共约3.89平方公里" in m.group(1), added
+    cited = {c.n: c for c in answer.citations}[int(m.group(2))]
+    assert m.group(1) in cited.passage_text  # verbatim, and in the passage it cites
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == answer.text
+
+
+def test_an_answer_that_says_what_the_best_quote_says_stands_alone(fake_settings: Settings) -> None:
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel(["合作区共约3.89平方公里。"])), AREA_Q)
+    assert answer.text == "合作区共约3.89平方公里[1]。" and not answer.meta["source_words"]
+
+
+def test_the_source_words_are_shown_in_traditional_characters_to_a_traditional_asker(fake_settings: Settings) -> None:
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel(["两园区隔深圳河相望。"])), "河套合作區總面積有多大？")
+    assert answer.lang == "zh-Hant" and "原文：" in answer.text and "合作區共約3.89平方公里" in answer.text
+
+
+def test_an_english_answer_gets_no_chinese_quote_after_it(fake_settings: Settings) -> None:
+    model = FakeChatModel(["The two parks are separated by the Shenzhen River."])
+    _, answer = _stream(_assistant(fake_settings, model), "How large is the Hetao zone?")
+    assert answer.mode == "llm" and not answer.meta["source_words"], answer.text
+    assert not re.search(r"[\u4e00-\u9fff]", answer.text)
+
+
+def test_the_answer_is_held_to_the_quotes_clause_closest_to_the_question() -> None:
+    quote = "6. 面积：合作区共约3.89平方公里。其中深圳园区3.02平方公里，即备忘录中的“深方科创园区”。"
+    answer = "深圳园区有3.02平方公里[1]。"
+    assert carried(answer, quote, "深圳园区有多大？") >= MIN_CARRIED
+    assert carried(answer, quote, "合作区总共有多大？") < MIN_CARRIED
 
 
 # -- what the model is shown -----------------------------------------------------------------------------------
@@ -293,7 +350,7 @@ def test_every_answer_prompt_starts_with_the_same_system_prompt_and_carries_the_
 
 def test_a_bare_figure_is_attributed_to_the_passage_that_holds_it(fake_settings: Settings) -> None:
     _, answer = _stream(_assistant(fake_settings, FakeChatModel(["约3.89。"])), AREA_Q)
-    assert answer.mode == "llm" and answer.text == "约3.89[1]。", answer.meta
+    assert answer.mode == "llm" and _model_part(answer) == "约3.89[1]。", answer.meta
     _, answer = _stream(_assistant(fake_settings, FakeChatModel(["3.98"])), AREA_Q)
     assert answer.mode == "extractive" and answer.notice == message("note.unverified", "zh-Hans")
 
