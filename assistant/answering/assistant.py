@@ -83,7 +83,8 @@ class Assistant:
         self.generative = (GenerativeAnswerer(chat_model, prompts, count_tokens, context_tokens=context_tokens,
                                               max_tokens=max_tokens, context=llm_context,
                                               embed=lambda texts: embedder.embed(texts, "query"),
-                                              expand=lambda text: expand_query(text, glossary)[1])
+                                              expand=lambda text: expand_query(text, glossary)[1],
+                                              names=glossary.names_in)
                            if chat_model is not None else None)
         self.with_model = (ModelAnswering(self.generative, self.extractive, self.decliner)
                            if self.generative is not None else None)

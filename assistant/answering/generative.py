@@ -18,7 +18,8 @@ it streams (a list item's ordinal is no sentence end); each complete sentence is
 
 A Chinese answer that carries too little of the best evidence quote (a small model's "有。", or the wrong
 item of a list) is followed by that quote, verbatim, cited and labelled ``原文：``
-(:mod:`assistant.answering.backstop`).
+(:mod:`assistant.answering.backstop`). An English question's prompt lists the glossary's English names of the
+passages' terms (行政长官 = chief executive), which the model otherwise renders in words of its own.
 
 Markers are numbered in order of first citation as sentences are shown, so the streamed text is the final
 text. A reply of which no cited sentence remains raises :class:`UnverifiedAnswer`; any backend failure raises
@@ -101,6 +102,7 @@ class GenerativeAnswerer:
                  context_tokens: int = 2500, max_tokens: int = 700, context: str = "window",
                  embed: Callable[[list[str]], np.ndarray] | None = None,
                  expand: Callable[[str], Sequence[str]] | None = None,
+                 names: Callable[[str], Sequence[tuple[str, str]]] | None = None,
                  min_carried: float = MIN_CARRIED) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
@@ -110,6 +112,7 @@ class GenerativeAnswerer:
         self.context_kind = context  # "window", "passages" or "evidence": see assistant.answering.context
         self.embed = embed
         self.expand = expand
+        self.names = names  # text → its Chinese terms with their English names (the glossary's), for English
         #: Below this share of the best quote's wording in the checked answer, the quote is added (0: never).
         self.min_carried = min_carried
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
@@ -128,7 +131,7 @@ class GenerativeAnswerer:
         """Have the model read the start every answer prompt shares (the system prompt and the answer template up
         to its passages) once, so that the first question finds it in the server's prompt cache instead of
         reading it (~230 tokens, ~3.5 s on 2 cores). None when the model fails: the first question pays then."""
-        user = self.prompts.render("answer", passages="", question="", language="")
+        user = self.prompts.render("answer", passages="", names="", question="", language="")
         try:
             return collect(self.chat_model.stream([Message("system", self.system_prompt()), Message("user", user)],
                                                   max_tokens=1, timeout_s=timeout_s))[1]
@@ -162,8 +165,8 @@ class GenerativeAnswerer:
         lang = query.lang
         context, used, blocks, block_spans = self.context(self.pieces(query, passages, spans))
         system = self.system_prompt()
-        user = self.prompts.render("answer", passages=context, question=fence(query.standalone),
-                                   language=message("language.name", lang))
+        user = self.prompts.render("answer", passages=context, names=self._names(context, lang),
+                                   question=fence(query.standalone), language=message("language.name", lang))
         attributor = Attributor(blocks, self.embed, expand=self.expand)
         check = _Checker(attributor, system, self.canary, "\n".join(b.passage_text for b in blocks), lang,
                          query.standalone)
@@ -204,6 +207,15 @@ class GenerativeAnswerer:
                      notice=notice, usage=usage,
                      meta={"standalone": query.standalone, "unsupported": check.unsupported,
                            "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(check.added)})
+
+    def _names(self, context: str, lang: str) -> str:
+        """For an English answer, the glossary's English names of the passages' terms, as a line of the prompt:
+        a small model otherwise renders 行政长官 "administrative chief" and 国务院 "the government"."""
+        pairs = self.names(context) if self.names is not None and lang == "en" else []
+        if not pairs:
+            return ""
+        listed = "; ".join(f"{zh} = {en}" for zh, en in pairs)
+        return "\n" + self.prompts.render("answer_names", names=fence(listed)).strip() + "\n"
 
     def _source_words(self, query: Query, best: Span, check: _Checker,
                       used: Sequence[Passage]) -> tuple[str, list[Citation]]:

@@ -85,6 +85,26 @@ class Glossary:
                  if zh[0] == term and not _is_chinese_key(pattern)]
         return max(names, key=lambda p: (len(p), p)) if names else None  # the fullest wording: not km2
 
+    def names_in(self, text: str, limit: int = 10, min_chars: int = 3) -> list[tuple[str, str]]:
+        """The Chinese terms of ``text`` with an English phrase in the glossary (``(国务院, state council)``), in
+        order of first appearance, at most ``limit``: terms of ``min_chars`` characters or more (names and
+        terms of art; shorter ones are mostly verbs and words like 印发), each found outside the longer terms
+        listed (皇岗口岸 only inside 皇岗口岸片区 is not listed)."""
+        text = to_simplified(text)
+        found: dict[str, str] = {}
+        for pattern, zh in self.entries:
+            term = zh[0]
+            if term in found or len(term) < min_chars or _is_chinese_key(pattern) or term not in text:
+                continue
+            if (english := self.english(term)) and not english.isdigit():
+                found[term] = english
+        rest, kept = text, []
+        for term in sorted(found, key=len, reverse=True):
+            if term in rest:
+                kept.append(term)
+                rest = rest.replace(term, "\n")
+        return [(t, found[t]) for t in sorted(kept, key=text.index)[:limit]]
+
     def expand(self, text: str) -> list[str]:
         """Chinese terms for the English phrases in ``text`` (each phrase consumed once, longest first)."""
         return self.expand_groups(text)[0]

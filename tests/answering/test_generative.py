@@ -355,6 +355,17 @@ def test_a_bare_figure_is_attributed_to_the_passage_that_holds_it(fake_settings:
     assert answer.mode == "extractive" and answer.notice == message("note.unverified", "zh-Hans")
 
 
+def test_an_english_question_shows_the_model_the_english_names_of_the_passages_terms(fake_settings: Settings) -> None:
+    model = FakeChatModel(["The zone has two land crossings, Futian Port and Huanggang Port."])
+    _stream(_assistant(fake_settings, model), "Which land crossings does the zone have?")
+    prompt = model.requests[-1][-1].content
+    names = prompt.split("</passages>", 1)[1].split("<question>", 1)[0]
+    assert "皇岗口岸 = huanggang port" in names, prompt
+    model = FakeChatModel(["区内有福田口岸和皇岗口岸。"])
+    _stream(_assistant(fake_settings, model), "合作区有哪些口岸？")
+    assert "= huanggang port" not in model.requests[-1][-1].content  # a Chinese answer needs no English names
+
+
 # -- the evidence gate in llm mode: only clearly off-topic questions are declined before the model -------------
 
 

@@ -149,3 +149,14 @@ def test_general_english_policy_words_reach_the_sources_wording(question: str, t
 ])
 def test_what_is_and_where_is_questions_carry_their_words_over(question: str, term: str) -> None:
     assert term in Glossary.load(REPO / "index" / "glossary.tsv").expand(question.lower())
+
+
+def test_the_glossary_names_the_terms_of_a_text_in_english_longest_and_first_seen_first() -> None:
+    glossary = Glossary.load(REPO / "index" / "glossary.tsv")
+    text = "香港特区政府成立了由行政长官主持的督导委员会；国务院印发《河套深港科技创新合作区深圳园区发展规划》。"
+    names = dict(glossary.names_in(text))
+    assert names["行政长官"] == "chief executive" and names["国务院"] == "state council"
+    assert "印发" not in names  # two characters: mostly verbs, not names
+    assert "合作区" not in names  # inside 河套深港科技创新合作区, which is listed
+    assert list(names).index("行政长官") < list(names).index("国务院")  # in order of appearance
+    assert len(glossary.names_in(text, limit=2)) == 2
