@@ -27,6 +27,7 @@ from assistant.answering.llm_server import LocalChatModel, Supervisor
 from assistant.answering.output_checks import chinese_beyond_names
 from assistant.config import Settings
 from assistant.data import Answer, Delta, Message, Sources, Usage
+from assistant.lang import to_simplified
 from assistant.messages import text as message
 from assistant.text.markers import MARKER, marker_numbers, strip_markers
 from assistant.wiring import build_assistant, build_indexer
@@ -66,7 +67,16 @@ def assistant(settings: Settings, supervisor: Supervisor) -> Assistant:
 def _figures_are_cited(answer: Answer) -> None:
     """Every figure of every sentence appears in a passage that sentence cites (units come with the text)."""
     by_n = {c.n: c.passage_text for c in answer.citations}
-    for sentence in re.split(r"(?<=[。！？!?])|(?<=\.)(?=\s)|\n", answer.text):
+    label = message("answer.source_words", answer.lang).split("{", 1)[0]
+    lines = answer.text.splitlines()
+    for line in (line for line in lines if line.startswith(label)):  # the source's words: one quote, one marker
+        quote, numbers = strip_markers(line[len(label):]), marker_numbers(line)
+        def bare(text: str) -> str:
+            return re.sub(r"\s+", "", to_simplified(text))
+
+        assert numbers and bare(quote) in bare(by_n[numbers[-1]]), f"{line!r} is not in its passage"
+    written = "\n".join(line for line in lines if not line.startswith(label))
+    for sentence in re.split(r"(?<=[。！？!?])|(?<=\.)(?=\s)|\n", written):
         cited = [by_n[n] for n in marker_numbers(sentence) if n in by_n]
         for f in figures(strip_markers(sentence)):
             assert cited and any(f in text for text in cited), f"{f} in {sentence!r} is not in its passage"
