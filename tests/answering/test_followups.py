@@ -59,7 +59,7 @@ def test_a_question_answered_by_its_own_words_is_not_joined(shipped: Assistant) 
     assert answer.meta["standalone"] == "河套合作区总面积有多大？"
 
 
-@pytest.mark.parametrize("question", ["食堂几点开门？", "有没有停车场？", "深圳今天天气怎么样？"])
+@pytest.mark.parametrize("question", ["园区有食堂吗？", "有没有停车场？", "深圳今天天气怎么样？"])
 def test_a_change_of_subject_is_still_declined(shipped: Assistant, question: str) -> None:
     # Joined to the question before, these would find that question's passages, confidently: its quotes say
     # nothing of canteens, parking or weather, so the joined form is not taken.
@@ -67,4 +67,12 @@ def test_a_change_of_subject_is_still_declined(shipped: Assistant, question: str
     joined = shipped._search(question, "zh-Hans", f"河套合作区总面积有多大？ {question}", None)[2]
     assert joined.answerable  # what the guard is there for
     assert not shipped.answer(question, history).answerable
+
+
+def test_a_time_of_day_asked_after_another_subject_is_declined_by_its_kind(shipped: Assistant) -> None:
+    # 几点 asks for a time of day: the area's quotes hold none, so even the joined form does not answer.
+    history = [Message("user", "河套合作区总面积有多大？"), Message("assistant", "约3.89平方公里。")]
+    joined = shipped._search("食堂几点开门？", "zh-Hans", "河套合作区总面积有多大？ 食堂几点开门？", None)[2]
+    assert not joined.answerable and joined.missing == "time"
+    assert not shipped.answer("食堂几点开门？", history).answerable
 
