@@ -20,6 +20,12 @@ from assistant.lang import to_simplified
 #: such as 2023-2035).
 Statement = re.Pattern[str] | Callable[[str], bool]
 
+#: A time of day: a clock time (9:30, 9点 but not 第1点, a list's point), a part of the day, 9 am.
+_CLOCK = (r"\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点|上午|下午|中午|晚上|凌晨"
+          r"|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b")
+#: A street address: a number on a road, a building, a floor or room.
+_ADDRESS = re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")
+
 #: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
 KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "date": (re.compile(r"哪天|哪一天|几号(?!公告|文|令)|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
@@ -27,15 +33,13 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
              # 2026年第20号公告 is a document number, not a date
              re.compile(r"(?<!\d)\d+\s*年(?!第?\d+号)|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:个月|天|日|周|个工作日|小时)"
                         r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时)"  # 三个工作日, 四小时
-                        # a weekday, a time of day, a clock time: "每周五下午" answers "什么时候"
-                        r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日|上午|下午|中午|晚上|凌晨"
-                        r"|\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点"  # 9点, not 第1点 (a list's point)
-                        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
+                        # a weekday or a time of day: "每周五下午" answers "什么时候"
+                        r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日"
+                        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|" + _CLOCK, re.I)),
     # The hours of a day: a date ("2023年9月7日开园") does not say when a place opens each day.
     "time": (re.compile(r"几点|开放时间|办公时间|营业时间|上班时间|\b(?:opening|office|business) hours\b"
                         r"|what time", re.I),
-             re.compile(r"\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点|上午|下午|中午|晚上|全天|24小时"
-                        r"|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b", re.I)),
+             re.compile(_CLOCK + r"|全天|24小时", re.I)),
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
@@ -50,11 +54,10 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
     "website": (re.compile(r"网址|官网|网站|网页|website|web ?site|url\b", re.I),
                 lambda text: bool(contact_parts(text)[1])),
-    "address": (re.compile(r"地址|在哪办公|办公地点|\baddress\b", re.I),
-                re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")),
+    "address": (re.compile(r"地址|在哪办公|办公地点|\baddress\b", re.I), _ADDRESS),
     # Asked for contact details of any kind: any of them answers.
     "contact": (re.compile(r"联系方式|怎么联系|如何联系|\bcontact\b", re.I),
-                lambda text: any(contact_parts(text)) or bool(re.search(r"\d+号|路\d|大道|大厦", text))),
+                lambda text: any(contact_parts(text)) or bool(_ADDRESS.search(text))),
 }
 
 

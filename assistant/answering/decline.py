@@ -8,7 +8,6 @@ make clickable); and the park's official channel, one sentence quoted (and cited
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 
 from assistant.answering.citations import make_citation
@@ -22,7 +21,6 @@ from assistant.knowledge.reader import IndexReader
 from assistant.lang import Lang, to_traditional
 from assistant.messages import text as message
 
-_WEB_ADDRESS = re.compile(r"https?://|[a-z0-9-]+\.(?:gov\.cn|gov\.hk|com|cn|hk|org)\b", re.I)
 MAX_SUGGESTIONS = 3
 
 
@@ -82,7 +80,7 @@ class Decliner:
                          for s, e in split_sentences(chunk.text, base=chunk.start, clauses=False)
                          if "官网" in chunk.text[s - chunk.start : e - chunk.start]]
             # A sentence that gives the address beats one that only mentions the website.
-            sentences.sort(key=lambda pair: not _WEB_ADDRESS.search(pair[0]))
+            sentences.sort(key=lambda pair: not contact_parts(pair[0])[1])
             if sentences:
                 sentence, chunk = sentences[0]
                 self._channel = (sentence, Passage(chunk=chunk, score=0.0))

@@ -254,7 +254,7 @@ def _add_detail(ranked: Sequence[Unit], kinds: Collection[str], good: dict[int, 
     """The detail asked for (:data:`FETCHED_DETAILS`), from the best sentence's own document or policy, when
     no chosen sentence states it: "跨境直通巴士几点发车" wants the bus policy's timetable line, whose own words
     are few."""
-    if not ranked or DETAIL_FLOOR >= 1:
+    if not ranked:
         return
     home = group_of(ranked[0].passage_index)
     for kind in (k for k in FETCHED_DETAILS if k in kinds):

@@ -195,7 +195,7 @@ class GenerativeAnswerer:
             reason = "the model's answer cited no source passage"
             raise UnverifiedAnswer(f"{reason} ({'; '.join(check.dropped[:3])})" if check.dropped else reason, usage,
                                    raw="".join(raw))
-        extra: list[Citation] = []
+        line, extra = "", list[Citation]()
         if spans and self.min_carried > 0 and lang != "en":
             line, extra = self._source_words(query, spans[0], check, used)
             if line:
@@ -206,7 +206,7 @@ class GenerativeAnswerer:
                      answerable=True, mode="llm", model=self.chat_model.name, lang=lang, passages=tuple(passages),
                      notice=notice, usage=usage,
                      meta={"standalone": query.standalone, "unsupported": check.unsupported,
-                           "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(check.added)})
+                           "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(line)})
 
     def _names(self, context: str, lang: str) -> str:
         """For an English answer, the glossary's English names of the passages' terms, as a line of the prompt:
@@ -237,7 +237,6 @@ class GenerativeAnswerer:
         text = message("answer.source_words", check.lang).format(quote=shown, n=n)
         line = ("\n" if check.shown and not check.shown[-1].endswith("\n") else "") + text
         check.shown.append(line)
-        check.added = True
         return line, extra
 
 
@@ -254,7 +253,6 @@ class _Checker:
         self.unsupported: list[str] = []
         self.dropped: list[str] = []
         self.declined = False
-        self.added = False  # the best quote was added after the model's sentences (the source's words)
         self._seen: set[str] = set()
 
     def _drop(self, sentence: str, why: str) -> str | None:

@@ -275,9 +275,6 @@ def chunk_documents(docs: list[Document], count: TokenCounter, max_tokens: int =
     return out
 
 
-_ITEM_NUMBER = re.compile(r"^\s*(?:(\d{1,2})[.、．]|[（(](\d{1,2})[）)])\s*")
-
-
 def last_item_number(text: str) -> int | None:
     """The number of ``text``'s last line when ``text`` introduces a numbered list (a line ending with ：
     followed by items) that its last line is still an item of (``4. …``); else None. A quote that is one
@@ -289,11 +286,17 @@ def last_item_number(text: str) -> int | None:
     return last_line_number(text)
 
 
+def item_number(line: str) -> int | None:
+    """The number of a numbered list item (``4. …``, ``（4）…``), else None (a ``-`` item, ``第四条``, ``一是``)."""
+    m = _ITEM.match(line.lstrip(" \t"))
+    digits = re.fullmatch(r"[（(]?(\d+)[.、．)）]", m.group(0).strip()) if m else None
+    return int(digits.group(1)) if digits else None
+
+
 def last_line_number(text: str) -> int | None:
     """The number of ``text``'s last line when it is a numbered list item (``4. …``), else None."""
     lines = text.rstrip().splitlines()
-    m = _ITEM_NUMBER.match(lines[-1]) if lines else None
-    return int(m.group(1) or m.group(2)) if m else None
+    return item_number(lines[-1]) if lines else None
 
 
 def list_continuation(text: str, after: int) -> int:
@@ -302,10 +305,10 @@ def list_continuation(text: str, after: int) -> int:
     chunk does not open with the next item."""
     end, expected = 0, after + 1
     for line in text.splitlines(keepends=True):
-        m = _ITEM_NUMBER.match(line)
-        if m and int(m.group(1) or m.group(2)) == expected:
+        number = item_number(line)
+        if number == expected:
             expected += 1
-        elif m or not end or not line.startswith((" ", "\t")):  # another list, or text that is no item's
+        elif number is not None or not end or not line.startswith((" ", "\t")):  # another list, or no item's
             break
         end += len(line)
     return len(text[:end].rstrip())
