@@ -8,7 +8,7 @@ retrieval, quote choice or the answerability verdict: a sentence about who *issu
 >>> without_excluded("这个规划是哪个部委牵头起草的？不是问谁印发的")
 ('这个规划是哪个部委牵头起草的？', ('谁印发的',))
 >>> without_excluded("Not the 2025/2035 targets - I mean the two overall objectives. What are they?")
-(' - I mean the two overall objectives. What are they?', ('the 2025/2035 targets',))
+('- I mean the two overall objectives. What are they?', ('the 2025/2035 targets',))
 >>> without_excluded("哪些货物不是免税的？")[1]
 ()
 """
