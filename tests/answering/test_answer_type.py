@@ -45,6 +45,9 @@ def test_holds() -> None:
     assert not holds("以2026年第20号公告发布。", "date") and holds("有效期3年。", "date")
     assert holds("每个项目最高资助500万元。", "money") and not holds("给予资金支持。", "money")
     assert holds("共28方面任务、79条事项。", "figure") and not holds("1. 深圳园区", "figure")  # a list label
+    # A date says when, not how many: "2023年10月起开行" holds no figure; a count beside a date does.
+    assert not holds("2023年10月27日起开行跨境巴士。", "figure") and not holds("9月7日开园。", "figure")
+    assert holds("截至2023年9月，科研人员3000余人。", "figure") and holds("有效期3年。", "figure")
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
 
 
