@@ -25,6 +25,7 @@ from assistant.knowledge.chunking import (
     last_item_number,
     last_line_number,
     list_continuation,
+    list_lead,
     split_sentences,
 )
 from assistant.knowledge.reader import IndexReader
@@ -38,6 +39,9 @@ _LIST_QUESTION = re.compile(
 #: The evidence score is capped at (coverage of the non-figure terms) / TOPICAL_SHARE: with the answerable
 #: threshold at 0.5, the words of a question (not just its year) must be 35 % covered somewhere.
 TOPICAL_SHARE = 0.7
+#: How much a term counts when found in the line that introduces an item's list (截至2023年9月： over
+#: 科研人员3000余人) rather than in the item itself.
+LEAD_WEIGHT = 0.75
 _UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
 _DISAGREE = re.compile(r"不一致|分歧|说法不一|并列于此|存在出入")
 
@@ -52,6 +56,9 @@ class Unit:
     text: str
     score: float  # what ranks it: terms and meaning mixed
     coverage: float = 0.0  # the weighted share of the question's terms it holds (the evidence score)
+    #: Where the line introducing its list starts, when that line holds terms the unit lacks (the quote then
+    #: starts there: 截至2023年9月： … 科研人员3000余人。 says when).
+    lead_start: int | None = None
 
 
 def is_list_question(question: str) -> bool:
@@ -59,20 +66,24 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(to_simplified(question)))
 
 
-def coverage(text: str, terms: Mapping[str, float], context: str = "", passage: str = "") -> float:
-    """Weighted share of ``terms`` found in ``text`` (full weight), else in its section heading
-    ``context`` (half) or elsewhere in its ``passage`` (a quarter: the paragraph's topic sentence)."""
+def coverage(text: str, terms: Mapping[str, float], context: str = "", passage: str = "", lead: str = "") -> float:
+    """Weighted share of ``terms`` found in ``text`` (full weight), else in the ``lead`` line that introduces
+    the list it is an item of (:data:`LEAD_WEIGHT`), its section heading ``context`` (half) or elsewhere in
+    its ``passage`` (a quarter: the paragraph's topic sentence)."""
     total = sum(terms.values())
     if total <= 0:
         return 0.0
     text = to_simplified(text).lower()
     context = to_simplified(context).lower()
     passage = to_simplified(passage).lower()
+    lead = to_simplified(lead).lower()
     got = 0.0
     for t, w in terms.items():
         alternatives = t.split("|")  # a term keyed with its equivalent wordings: any of them will do
         if any(a in text for a in alternatives):
             got += w
+        elif lead and any(a in lead for a in alternatives):
+            got += LEAD_WEIGHT * w
         elif any(a in context for a in alternatives):
             got += 0.5 * w
         elif any(a in passage for a in alternatives):
@@ -111,7 +122,7 @@ def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
     score mixes its term coverage with its ``meaning`` (weight ``weight``), plus ``kind_bonus`` when it
     states an answer of a kind the question asks for (``kinds``: a date, an amount; see answer_type).
     """
-    found: list[tuple[int, int, int, str, float, float, float]] = []
+    found: list[tuple[int, int, int, str, float, float, float, int | None]] = []
     for i, p in enumerate(passages):
         c = p.chunk
         ctx = " ".join(c.section)
@@ -121,15 +132,21 @@ def units_of(passages: Sequence[Passage], terms: Mapping[str, float],
             text = c.text[s - c.start : e - c.start]
             if len(text.strip(" -*0123456789.、（）()")) < 4:
                 continue
-            found.append((i, s, e, text, coverage(text, terms, ctx, paragraph), prior,
-                          meaning(i, s) if meaning is not None else 0.0))
+            covered = coverage(text, terms, ctx, paragraph)
+            lead_at = list_lead(c.text, s - c.start)
+            lead_start = None
+            if lead_at is not None:
+                with_lead = coverage(text, terms, ctx, paragraph, c.text[lead_at[0] : lead_at[1]])
+                if with_lead > covered:
+                    covered, lead_start = with_lead, c.start + lead_at[0]
+            found.append((i, s, e, text, covered, prior, meaning(i, s) if meaning is not None else 0.0, lead_start))
     # The same sentence means the same in every source that has it (its headings differ, not its words).
     same: dict[str, float] = {}
-    for *_, text, _, _, m in found:
+    for _, _, _, text, _, _, m, _ in found:
         same[text] = max(m, same.get(text, m))
     return [Unit(i, s, e, text, (1 - weight) * covered + weight * same[text] + prior
-                 + (kind_bonus if any(holds(text, k) for k in kinds) else 0.0), covered + prior)
-            for i, s, e, text, covered, prior, _ in found]
+                 + (kind_bonus if any(holds(text, k) for k in kinds) else 0.0), covered + prior, lead_start)
+            for i, s, e, text, covered, prior, _, lead_start in found]
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,8 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
         c = passages[i].chunk
         chosen = good[i]
         start, end = min(u.start for u in chosen), max(u.end for u in chosen)
+        # An item whose list's lead line says what the item leaves out (the date, the subject) is quoted from it.
+        start = min([start, *(u.lead_start for u in chosen if u.lead_start is not None)])
         whole_list = False
         if c.text[: end - c.start].rstrip().endswith(("：", ":")):
             end = c.end

@@ -286,6 +286,36 @@ def last_item_number(text: str) -> int | None:
     return last_line_number(text)
 
 
+def list_lead(text: str, offset: int) -> tuple[int, int] | None:
+    r"""Where in ``text`` the line introducing the list whose item holds ``offset`` lies, ``(start, end)``: the
+    nearest line above it that is indented less and ends with ``：`` (``10. 截至2023年9月：`` over
+    ``    - 科研人员3000余人。``). None when the line at ``offset`` is no list item or has no such lead in ``text``.
+
+    >>> t = "10. 截至2023年9月：\n    - 园区内已有研究院。\n    - 科研人员3000余人。"
+    >>> s, e = list_lead(t, t.index("科研"))
+    >>> t[s:e]
+    '10. 截至2023年9月：'
+    """
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    if not is_item(line):
+        return None
+    indent = len(line) - len(line.lstrip(" \t"))
+    end = line_start - 1
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        above = text[start:end]
+        if above.strip() and len(above) - len(above.lstrip(" \t")) < indent:
+            lead = above.strip()
+            if not lead.endswith(("：", ":")):
+                return None
+            begin = start + above.index(lead)
+            return begin, begin + len(lead)
+        end = start - 1
+    return None
+
+
 def item_number(line: str) -> int | None:
     """The number of a numbered list item (``4. …``, ``（4）…``), else None (a ``-`` item, ``第四条``, ``一是``)."""
     m = _ITEM.match(line.lstrip(" \t"))

@@ -192,6 +192,27 @@ def test_select_quotes_numbered_item_under_a_heading_naming_the_question_asks_fo
     assert not select_quotes("三大发展定位有哪些？", _passages(plain), terms)[0][0].whole_list
 
 
+PROGRESS = _chunk("10. 截至2023年9月（据发布会）：\n    - 园区内已有量子科学中心等机构。\n"
+                  "    - 园区汇聚院士12名、科研人员3000余人。", ("规划要点", "四、进展", "10."), start=700)
+COMMUTE = _chunk("11. （进展）科研人员通勤：2023年10月起开行跨境巴士。", ("规划要点", "四、进展", "11."), start=780)
+
+
+def test_an_item_is_read_with_the_line_introducing_its_list() -> None:
+    # 2023 is only in the item's lead line: the count of researchers wins over a line naming 2023 and
+    # researchers with no count, and the quote starts at the lead line, which says when.
+    question = "2023年园区有多少科研人员？"
+    terms = {"2023": 3.0, "园区": 0.6, "科研人员": 2.0}
+    quotes, _ = select_quotes(question, _passages(COMMUTE, PROGRESS), terms, kinds={"figure"}, kind_bonus=0.15)
+    assert quotes[0].passage_index == 1
+    quoted = PROGRESS.text[quotes[0].start - PROGRESS.start : quotes[0].end - PROGRESS.start]
+    assert quoted.startswith("10. 截至2023年9月") and quoted.endswith("科研人员3000余人。")
+    # Without the year in the question the lead adds nothing: the item is quoted from its own line.
+    quotes, _ = select_quotes("园区有多少科研人员？", _passages(PROGRESS), {"园区": 0.6, "科研人员": 2.0},
+                              kinds={"figure"}, kind_bonus=0.15)
+    quoted = PROGRESS.text[quotes[0].start - PROGRESS.start : quotes[0].end - PROGRESS.start]
+    assert quoted.startswith("- 园区汇聚院士")
+
+
 def test_select_quotes_sentence_ending_with_colon_brings_its_list() -> None:
     parts = _chunk("7. 深圳园区由两片组成：\n   - 福田保税区：1.35平方公里。\n   - 皇岗口岸片区：1.67平方公里。",
                    ("规划要点", "一、序言与规划背景", "7."), start=300)
