@@ -73,13 +73,16 @@ class HybridRetriever:
     """Dense + BM25 search over a :class:`LoadedIndex`."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, glossary: Glossary | None = None, *,
-                 candidates: int = 30, alpha: float = 0.3, max_per_source: int | None = 3,
+                 candidates: int = 30, alpha: float = 0.3, max_per_source: int | None = 4,
                  brute_force_max: int = 20_000) -> None:
         self.index = index
         self.embedder = embedder
         self.glossary = glossary or Glossary()
         self.candidates = candidates
         self.alpha = alpha  # weight of the dense score against BM25
+        # At most 4 of the passages from one source while others have candidates. Chosen on the dev set's tune
+        # split (extractive): 2 / 3 / 4 / 5 / 6 → facts 86.2 / 88.8 / 91.2 / 91.2 / 90.0 %, R@5 90.0 / 93.8 /
+        # 93.8 / 91.2 / 91.2 %: the plan digest often holds both halves of an answer (a 2023 and a 2025 figure).
         self.max_per_source = max_per_source
         # A filter that keeps at most this many chunks is searched exactly, over their vectors (cached).
         self.brute_force_max = brute_force_max
