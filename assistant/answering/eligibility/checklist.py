@@ -199,6 +199,12 @@ class EligibilityChecker:
         results: list[tuple[Status, str] | None] = []
         for c, part in enumerate(parts):
             result: tuple[Status, str] | None = None
+            # Saying who they are settles whom a condition names, whichever clause is closest in meaning:
+            # "我是内地户口的研究员" against "在深圳园区工作的香港居民", though "在园区上班" is closer.
+            other = next((clause for clause in clauses if self._contrast(clause, part)), None)
+            if other is not None:
+                results.append(("met" if kind == "exclude" else "unmet", other))
+                continue
             for u in np.argsort(-sims[:, c]):
                 clause = clauses[int(u)]
                 contrast = self._contrast(clause, part)

@@ -4,8 +4,8 @@ A policy is a heading-level section of a source (``… › 二、税收 › P07 
 from the section's chunks with their exact offsets (and indents, from the gaps between chunks). Conditions are
 
 * the children of a line whose key (the text before ``：``) is a ``condition`` cue (享受条件, 适用对象, …),
-  or the value after ``：`` when it has none; a line whose children are alternatives (包括 / 任一) is one
-  condition;
+  or the value after ``：`` when it has none; a line whose children are alternatives (包括 / 任一, or a key
+  naming what the policy covers, a ``covers`` cue: 适用所得) is one condition;
 * in the measure the question is about (the item closest in meaning), the sentences that carry a ``must``,
   ``exclusion`` or ``grant`` cue (须 …, … 不适用, 白名单人员可 …);
 * the same rule sentences in the policy's plain bullets, outside a conditions header and its measures
@@ -150,7 +150,40 @@ def find_conditions(reader: IndexReader, passages: Sequence[Passage], cues: Cues
         return None
     scored = [(closeness([c.policy[-1], *(x.quote for x in c.conditions)]) + RANK_WEIGHT * rank, strength, c)
               for strength, rank, c in found]
-    return max(scored, key=lambda f: (f[0], f[1]))[2]
+    return with_companions(reader, max(scored, key=lambda f: (f[0], f[1]))[2], cues, focus)
+
+
+def subject(title: str, cues: Cues) -> str:
+    """What a policy title is about, without its label, issuer and kind of document (an ``instrument`` cue):
+    ``P07 《河套…个人所得税优惠政策实施办法》`` and ``P06 《财政部 税务总局关于河套…个人所得税优惠政策的通知》`` are
+    both about ``河套…个人所得税优惠政策``."""
+    m = re.search(r"《([^》]+)》", title)
+    name = m.group(1) if m else re.sub(r"^P\d+\s*", "", title)
+    name = name.split("关于", 1)[-1]
+    kind = cues.search("instrument", name)
+    return name[: kind.start()] if kind else name
+
+
+def with_companions(reader: IndexReader, found: ConditionList, cues: Cues,
+                    focus: Callable[[Sequence[str]], int]) -> ConditionList:
+    """``found`` with the conditions of the policies on the same subject (:func:`subject`) in other documents:
+    a notice and its implementing measures are one policy, the notice naming whom it is for (适用对象), the
+    measures its conditions (享受条件). The list is complete only when every part of it is."""
+    own = subject(found.policy[-1], cues)
+    if len(own) < 6:  # too short a subject to tell two policies apart
+        return found
+    conditions, lines, complete = list(found.conditions), list(found.lines), found.complete
+    for key in dict.fromkeys((c.source, policy_of(c)) for c in reader.chunks):
+        if key == (found.source, found.policy) or len(key[1]) < 2 or subject(key[1][-1], cues) != own:
+            continue
+        result = policy_conditions(key, section_lines(reader, *key), cues, focus)
+        if result is None:
+            continue
+        quoted = {c.quote for c in conditions}
+        conditions += [c for c in result[1].conditions if c.quote not in quoted]
+        lines += result[1].lines
+        complete = complete and result[1].complete
+    return ConditionList(found.policy, found.source, tuple(conditions), complete, tuple(lines))
 
 
 def _referenced(reader: IndexReader, chunk: Chunk) -> list[tuple[str, tuple[str, ...]]]:
@@ -185,8 +218,11 @@ def policy_conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues:
         strength = max(strength, 2 if re.search("条件|满足", m.group(1)) else 1)
         children = _children(lines, i)
         used.update(range(i, i + len(children) + 1))
-        if children and _ALTERNATIVES.search(body):
+        if children and (_ALTERNATIVES.search(body) or cues.search("covers", m.group(1))):
             value, offset = body, line.start + len(line.text) - len(body)
+            last = children[-1]
+            if last.chunk is line.chunk:  # the alternatives are part of the quote: whom or what it covers
+                value = line.chunk.text[offset - line.chunk.start : last.start + len(last.text) - line.chunk.start]
             conditions.append(Condition(value, offset, line.chunk, "any",
                                         tuple(strip_item_marker(c.text) for c in children)))
             continue

@@ -19,7 +19,8 @@ from pathlib import Path
 from assistant.errors import InputError
 
 KINDS = ("self", "ask", "condition", "exclusion", "must", "grant", "incomplete", "office", "negation", "contrast",
-         "common", "then", "both", "exclusive")
+         "common", "then", "both", "exclusive", "instrument",
+         "covers")
 
 
 @dataclass(frozen=True)
