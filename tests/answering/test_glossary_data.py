@@ -1,0 +1,34 @@
+"""The shipped glossary (index/glossary.tsv) names the sources' frequent terms in English: an English question
+reaches them, and its words are not counted as ones the sources' vocabulary cannot reach (which lowers the
+answerability of English questions)."""
+
+from __future__ import annotations
+
+import pytest
+from support import REPO
+
+from assistant.answering.query import Glossary
+
+SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "index" / "sources").rglob("*.md"))
+
+
+@pytest.fixture(scope="module")
+def glossary() -> Glossary:
+    return Glossary.load(REPO / "index" / "glossary.tsv")
+
+
+@pytest.mark.parametrize(("english", "chinese"), [
+    ("research", "科研"), ("innovation", "创新"), ("cooperation", "合作"), ("the Greater Bay Area", "大湾区"),
+    ("Guangdong", "广东"), ("projects", "项目"), ("R&D", "研发"), ("infrastructure", "基础设施"),
+    ("quantum", "量子"), ("artificial intelligence", "人工智能"), ("exceptions", "除外"), ("carried", "携带"),
+    ("supervision", "监管"), ("clinical", "临床"), ("levied", "征收"), ("validity", "有效期"),
+])
+def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
+    assert chinese in SOURCES
+    assert chinese in glossary.expand(f"What about {english}?")
+
+
+def test_a_plain_english_policy_question_is_covered_by_the_glossary(glossary: Glossary) -> None:
+    question = "Are there any exceptions for research goods carried through Channel No. 1?"
+    assert glossary.unmatched(question) < 0.2
+    assert glossary.unmatched("What is a good hiking trail?") == 1.0  # what the sources do not cover stays so
