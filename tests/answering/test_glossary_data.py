@@ -32,3 +32,8 @@ def test_a_plain_english_policy_question_is_covered_by_the_glossary(glossary: Gl
     question = "Are there any exceptions for research goods carried through Channel No. 1?"
     assert glossary.unmatched(question) < 0.2
     assert glossary.unmatched("What is a good hiking trail?") == 1.0  # what the sources do not cover stays so
+
+
+def test_a_popular_name_the_sources_give_reaches_the_policy_s_own_words(glossary: Glossary) -> None:
+    assert "（报道称“港人港税”）" in SOURCES  # the sources' own alias
+    assert {"香港居民", "个人所得税"} <= set(glossary.expand("港人港税的文号是什么？"))
