@@ -40,7 +40,8 @@ _LIST_QUESTION = re.compile(
 #: threshold at 0.5, the words of a question (not just its year) must be 35 % covered somewhere.
 TOPICAL_SHARE = 0.7
 #: How much a term counts when found in the line that introduces an item's list (截至2023年9月： over
-#: 科研人员3000余人) rather than in the item itself.
+#: 科研人员3000余人) rather than in the item itself. On the tune split 0.5 → facts 90.0%, 0.75 and 1.0 → 91.2%;
+#: below 1 the item's own words stay ahead.
 LEAD_WEIGHT = 0.75
 _UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
 _DISAGREE = re.compile(r"不一致|分歧|说法不一|并列于此|存在出入")
