@@ -84,7 +84,7 @@ class Assistant:
                                               max_tokens=max_tokens, context=llm_context,
                                               embed=lambda texts: embedder.embed(texts, "query"),
                                               expand=lambda text: expand_query(text, glossary)[1],
-                                              names=glossary.names_in)
+                                              names=glossary.names_in, english=glossary.english)
                            if chat_model is not None else None)
         self.with_model = (ModelAnswering(self.generative, self.extractive, self.decliner)
                            if self.generative is not None else None)

@@ -17,7 +17,8 @@ it streams (a list item's ordinal is no sentence end); each complete sentence is
   close), whatever markers the model wrote; unsupported ones are dropped with a notice.
 
 A Chinese answer that carries too little of the best evidence quote (a small model's "有。", or the wrong
-item of a list) is followed by that quote, verbatim, cited and labelled ``原文：``
+item of a list) is followed by that quote, verbatim, cited and labelled ``原文：``; an English answer that gives
+none of the dates or amounts asked for, by those the quote states, in English and cited
 (:mod:`assistant.answering.backstop`). An English question's prompt lists the glossary's English names of the
 passages' terms (行政长官 = chief executive), which the model otherwise renders in words of its own.
 
@@ -43,12 +44,13 @@ from assistant.answering.attribution import (
     overlap,
     without_ordinal,
 )
-from assistant.answering.backstop import MIN_CARRIED, carried
+from assistant.answering.backstop import MIN_CARRIED, carried, leaves_out
 from assistant.answering.budget import Deadline
 from assistant.answering.citations import figures, make_citation
 from assistant.answering.context import Span, blocks
 from assistant.answering.context import pieces as context_pieces
 from assistant.answering.extractive import one_line
+from assistant.answering.lead import ITEM_SEPARATOR, asked_for
 from assistant.answering.llm import ChatModel, collect
 from assistant.answering.output_checks import (
     chinese_beyond_names,
@@ -103,6 +105,7 @@ class GenerativeAnswerer:
                  embed: Callable[[list[str]], np.ndarray] | None = None,
                  expand: Callable[[str], Sequence[str]] | None = None,
                  names: Callable[[str], Sequence[tuple[str, str]]] | None = None,
+                 english: Callable[[str], str | None] | None = None,
                  min_carried: float = MIN_CARRIED) -> None:
         self.chat_model = chat_model
         self.prompts = prompts
@@ -113,7 +116,9 @@ class GenerativeAnswerer:
         self.embed = embed
         self.expand = expand
         self.names = names  # text → its Chinese terms with their English names (the glossary's), for English
-        #: Below this share of the best quote's wording in the checked answer, the quote is added (0: never).
+        self.english = english  # a Chinese term → the glossary's English phrase (units of the source's facts)
+        #: Below this share of the best quote's wording in the checked answer, the quote is added (0: never, nor
+        #: the source's facts after an English answer).
         self.min_carried = min_carried
         #: In the system prompt; an answer containing it is leaking the prompt. One per process: the prompt's
         #: prefix stays the same across requests, so the server can reuse its cached computation.
@@ -196,7 +201,7 @@ class GenerativeAnswerer:
             raise UnverifiedAnswer(f"{reason} ({'; '.join(check.dropped[:3])})" if check.dropped else reason, usage,
                                    raw="".join(raw))
         line, extra = "", list[Citation]()
-        if spans and self.min_carried > 0 and lang != "en":
+        if spans and self.min_carried > 0:
             line, extra = self._source_words(query, spans[0], check, used)
             if line:
                 yield Delta(line)
@@ -206,7 +211,8 @@ class GenerativeAnswerer:
                      answerable=True, mode="llm", model=self.chat_model.name, lang=lang, passages=tuple(passages),
                      notice=notice, usage=usage,
                      meta={"standalone": query.standalone, "unsupported": check.unsupported,
-                           "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(line)})
+                           "dropped": check.dropped, "raw": "".join(raw), "source_words": bool(line) and lang != "en",
+                           "source_facts": bool(line) and lang == "en"})
 
     def _names(self, context: str, lang: str) -> str:
         """For an English answer, the glossary's English names of the passages' terms, as a line of the prompt:
@@ -220,12 +226,23 @@ class GenerativeAnswerer:
     def _source_words(self, query: Query, best: Span, check: _Checker,
                       used: Sequence[Passage]) -> tuple[str, list[Citation]]:
         """The best evidence quote as a labelled, cited line when the checked (Chinese) answer carries too little
-        of it (:mod:`assistant.answering.backstop`), with its citation when its passage is not cited yet; else
-        ''."""
+        of it; after an English answer that gives none of the dates or amounts asked for that the quote states,
+        those, in English (:mod:`assistant.answering.backstop`). With its citation when its passage is not
+        cited yet; else ''."""
         passage, (start, end) = best
         quote = one_line(passage.chunk.text[start - passage.chunk.start : end - passage.chunk.start])
-        if not quote or carried("".join(check.shown), quote, query.standalone) >= self.min_carried:
+        answer = "".join(check.shown)
+        if not quote:
             return "", []
+        if check.lang == "en":
+            asked = asked_for(query.standalone, quote, self.english, query.expansion) if self.english else None
+            if asked is None or not leaves_out(answer, asked[1], quote):
+                return "", []
+            key, fill = "answer.source_facts", {"items": ITEM_SEPARATOR[asked[0]].join(asked[1])}
+        elif carried(answer, quote, query.standalone) >= self.min_carried:
+            return "", []
+        else:
+            key, fill = "answer.source_words", {"quote": to_traditional(quote) if check.lang == "zh-Hant" else quote}
         block = next((b for b, p in enumerate(used) if p.chunk.id == passage.chunk.id), None)
         extra: list[Citation] = []
         if block is not None:
@@ -233,8 +250,7 @@ class GenerativeAnswerer:
         else:  # cut from the prompt by the token budget: cited as the quote alone
             n = len(check.mapping) + 1
             extra.append(make_citation(n, passage, (start, end)))
-        shown = to_traditional(quote) if check.lang == "zh-Hant" else quote
-        text = message("answer.source_words", check.lang).format(quote=shown, n=n)
+        text = message(key, check.lang).format(**fill, n=n)
         line = ("\n" if check.shown and not check.shown[-1].endswith("\n") else "") + text
         check.shown.append(line)
         return line, extra

@@ -77,6 +77,35 @@ def _magnitude(value: Decimal) -> str:
     return f"{value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize():,f}"
 
 
+#: How the items of a date or figure lead are joined ("1 March 2026, 1 May 2026"; "15%; 3.89 km").
+ITEM_SEPARATOR = {"date": ", ", "figure": "; "}
+
+
+def asked_for(question: str, quote: str, english: Callable[[str], str | None],
+              terms: Sequence[str] = ()) -> tuple[str, list[str]] | None:
+    """What ``quote`` says that ``question`` asks for, in English: ``("date", dates)`` for a when-question,
+    ``("figure", amounts)`` (each with the original in brackets) for a how-much one, at most three; None for
+    any other question, or when the quote states none (``terms``: see :func:`english_lead`).
+
+    >>> asked_for("When does it apply?", "自2023年8月起施行。", {}.get)
+    ('date', ['August 2023'])
+    """
+    if _WANTS_DATE.search(question):
+        found = list(dict.fromkeys(_date(m) for m in _DATE.finditer(quote)))
+        if found:
+            return "date", found[:3]
+    if _WANTS_FIGURE.search(question):
+        # The clauses that name most of the question's terms, longer (more specific) terms counting more:
+        # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
+        named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(quote)]
+        most = max((n for n, _ in named_by), default=0)
+        named = "，".join(c for n, c in named_by if most and n == most)
+        found = _figures(named, english) or _figures(quote, english)
+        if found:
+            return "figure", found[:3]
+    return None
+
+
 def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], str | None], *,
                  is_list: bool = False, terms: Sequence[str] = ()) -> str | None:
     """One English sentence naming what the quotes answer, or None when there is nothing to name.
@@ -88,20 +117,9 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
     """
     if not quotes:
         return None
-    best = quotes[0]
-    if _WANTS_DATE.search(question):
-        found = list(dict.fromkeys(_date(m) for m in _DATE.finditer(best)))
-        if found:
-            return message("lead.date", "en").format(items=", ".join(found[:3]))
-    if _WANTS_FIGURE.search(question):
-        # The clauses that name most of the question's terms, longer (more specific) terms counting more:
-        # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
-        named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(best)]
-        most = max((n for n, _ in named_by), default=0)
-        named = "，".join(c for n, c in named_by if most and n == most)
-        found = _figures(named, english) or _figures(best, english)
-        if found:
-            return message("lead.figure", "en").format(items="; ".join(found[:3]))
+    asked = asked_for(question, quotes[0], english, terms)
+    if asked:
+        return message(f"lead.{asked[0]}", "en").format(items=ITEM_SEPARATOR[asked[0]].join(asked[1]))
     if is_list and len(quotes) > 1:
         return message("lead.list", "en").format(count=len(quotes))
     return message("lead.other", "en")

@@ -271,10 +271,41 @@ def test_the_source_words_are_shown_in_traditional_characters_to_a_traditional_a
     assert answer.lang == "zh-Hant" and "原文：" in answer.text and "合作區共約3.89平方公里" in answer.text
 
 
-def test_an_english_answer_gets_no_chinese_quote_after_it(fake_settings: Settings) -> None:
+def test_an_english_answer_that_leaves_out_the_figure_asked_for_is_followed_by_it_in_english(
+        fake_settings: Settings) -> None:
     model = FakeChatModel(["The two parks are separated by the Shenzhen River."])
+    events, answer = _stream(_assistant(fake_settings, model), "How large is the Hetao zone?")
+    assert answer.mode == "llm" and answer.meta["source_facts"] and not answer.meta["source_words"], answer.meta
+    first, added = answer.text.splitlines()
+    assert first == "The two parks are separated by the Shenzhen River[1]."
+    m = re.fullmatch(r"The source states: (about 3\.89 square kilometres) \((约3\.89平方公里)\) \[(\d)\]\.", added)
+    assert m, added  # English, the figure unaltered, with its unit as the source writes it
+    cited = {c.n: c for c in answer.citations}[int(m.group(3))]
+    assert m.group(2) in cited.passage_text
+    passages = "\n".join(c.passage_text for c in answer.citations)
+    assert not chinese_beyond_names(added, passages)  # no Chinese sentence: the figure quoted as written
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == answer.text
+
+
+@pytest.mark.parametrize("reply", ["The zone covers about 3.89 square kilometres.",
+                                   "It is 3.89 km² in total [1]."])
+def test_an_english_answer_that_states_the_figure_stands_alone(fake_settings: Settings, reply: str) -> None:
+    _, answer = _stream(_assistant(fake_settings, FakeChatModel([reply])), "How large is the Hetao zone?")
+    assert answer.mode == "llm" and not answer.meta["source_facts"], answer.text
+    assert len(answer.text.splitlines()) == 1
+
+
+def test_an_english_answer_that_gives_another_figure_of_the_quote_stands_alone(fake_settings: Settings) -> None:
+    model = FakeChatModel(["The Shenzhen Park covers 3.02 square kilometres."])
     _, answer = _stream(_assistant(fake_settings, model), "How large is the Hetao zone?")
-    assert answer.mode == "llm" and not answer.meta["source_words"], answer.text
+    assert answer.mode == "llm" and not answer.meta["source_facts"], answer.text
+
+
+def test_an_english_answer_to_a_question_for_no_date_or_amount_gets_nothing_after_it(
+        fake_settings: Settings) -> None:
+    model = FakeChatModel(["The two parks are separated by the Shenzhen River."])
+    _, answer = _stream(_assistant(fake_settings, model), "Where is the Hetao zone?")
+    assert answer.mode == "llm" and not answer.meta["source_facts"] and not answer.meta["source_words"], answer.text
     assert not re.search(r"[\u4e00-\u9fff]", answer.text)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from support import REPO
 
-from assistant.answering.lead import english_lead
+from assistant.answering.backstop import leaves_out
+from assistant.answering.lead import asked_for, english_lead
 from assistant.answering.query import Glossary
 
 ENGLISH = {"平方公里": "square kilometres"}.get
@@ -58,6 +59,45 @@ def test_list_and_other_questions_and_nothing_to_name() -> None:
     assert english_lead("Who issued it?", two, ENGLISH).startswith("In short: the passages quoted below")
     assert english_lead("How large is it?", ["没有数字。"], ENGLISH).startswith("In short: the passages")
     assert english_lead("How large is it?", [], ENGLISH) is None
+
+
+def test_what_the_question_asks_for_is_the_lead_lines_items() -> None:
+    assert asked_for("When was the outline published?", "2024年11月20日公布。", ENGLISH) == (
+        "date", ["20 November 2024"])
+    assert asked_for("How much can a project get?", "每个项目资助最高500万元。", ENGLISH) == (
+        "figure", ["up to 5 million yuan (最高500万元)"])
+    assert asked_for("Who issued it?", "国务院2023年8月印发。", ENGLISH) is None  # neither a date nor an amount
+    assert asked_for("How large is it?", "没有数字。", ENGLISH) is None
+
+
+AREA = "面积：合作区共约3.89平方公里。其中深圳园区3.02平方公里。"
+AREA_ITEM = ["about 3.89 square kilometres (约3.89平方公里)"]
+FUND = "每个项目资助最高500万元。"
+FUND_ITEM = ["up to 5 million yuan (最高500万元)"]
+OPENED = "香港科学园深圳分园于2023年9月7日开园。"
+
+
+@pytest.mark.parametrize(("answer", "items", "quote", "left_out"), [
+    ("It covers 3.89 square kilometres [1].", AREA_ITEM, AREA, False),
+    ("It covers 3.89 km² [1].", AREA_ITEM, AREA, False),
+    ("The zone is not large [1].", AREA_ITEM, AREA, True),
+    ("It covers 3 square kilometres [1].", AREA_ITEM, AREA, True),  # 3 is no figure of the quote
+    # A figure of the quote is the answer's choice from it: the Shenzhen Park's area is not the zone's.
+    ("The Shenzhen Park covers 3.02 square kilometres [1].", AREA_ITEM, AREA, False),
+    ("A project gets up to 5 million yuan.", FUND_ITEM, FUND, False),
+    ("A project gets up to 500万元.", FUND_ITEM, FUND, True),  # the source's way: 万 is no English magnitude
+    ("It opened on 2023年9月7日 [1].", ["7 September 2023"], OPENED, True),
+    ("A project gets up to 5 yuan.", FUND_ITEM, FUND, True),  # not 5 million
+    ("A project gets funding [1].", FUND_ITEM, FUND, True),
+    ("There are 1,500 people.", ["about 1500 people (约1500人)"], "约1500人完成备案", False),
+    ("It opened on September 7, 2023 [1].", ["7 September 2023"], OPENED, False),
+    ("Yes, it is open already [1].", ["7 September 2023"], OPENED, True),
+    ("It opened in 2023 [1].", ["7 September 2023"], OPENED, False),  # the quote's year: a choice, not left out
+    ("The rate is 15 [1].", ["15% (15%)"], "税率15%", True),  # a percentage is stated with its sign
+])
+def test_an_english_answer_leaves_out_the_items_when_it_gives_none_of_them_nor_a_figure_of_the_quote(
+        answer: str, items: list[str], quote: str, left_out: bool) -> None:
+    assert leaves_out(answer, items, quote) is left_out
 
 
 def test_glossary_names_a_chinese_term_in_english_by_its_fullest_phrase() -> None:

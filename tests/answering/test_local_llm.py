@@ -141,6 +141,19 @@ def test_english_question_gets_an_english_answer(assistant: Assistant) -> None:
     _figures_are_cited(answer)
 
 
+def test_english_date_question_gets_the_date_in_english(assistant: Assistant) -> None:
+    # The model may answer vaguely or write the date the source's way (2023年8月29日); the date the best quote
+    # states is then added in English, cited ("The source states: 29 August 2023 [n]."), so it is there either way.
+    answer = assistant.answer("When was the plan published?")
+    assert answer.mode == "llm" and answer.lang == "en", answer.meta.get("fallback_reason")
+    text = strip_markers(answer.text)
+    assert re.search(r"\b29\b", text) and "August" in text and "2023" in text, answer.text
+    passages = "\n".join(c.passage_text for c in answer.citations)
+    for line in answer.text.splitlines():
+        assert not chinese_beyond_names(strip_markers(line), passages), line  # no Chinese sentence
+    _figures_are_cited(answer)
+
+
 def test_english_list_answer_may_name_chinese_places_but_says_the_rest_in_english(assistant: Assistant) -> None:
     answer = assistant.answer("Which land border crossings does the Hetao zone have?")
     assert answer.mode == "llm" and answer.lang == "en", answer.meta.get("fallback_reason")
