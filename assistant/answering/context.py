@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from assistant.answering.attribution import Block
-from assistant.answering.extractive import Unit, units_of
 from assistant.answering.output_checks import fence
 from assistant.answering.query import Query
+from assistant.answering.units import Unit, units_of
 from assistant.data import Passage
 
 #: Evidence pieces (sentences, list items) given to the model at most ("evidence").

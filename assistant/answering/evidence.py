@@ -22,8 +22,8 @@ from assistant.answering import answer_type
 from assistant.answering.answer_type import holds
 from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.extractive import Quote, select_quotes
-from assistant.answering.extractive import coverage as term_coverage
 from assistant.answering.query import DIGITS, Query
+from assistant.answering.units import coverage as term_coverage
 from assistant.data import Passage
 from assistant.knowledge.reader import IndexReader
 

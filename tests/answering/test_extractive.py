@@ -9,7 +9,6 @@ import pytest
 from support import REPO, make_fake_index
 
 from assistant.answering.extractive import (
-    coverage,
     is_list_question,
     notes_for,
     select_quotes,
@@ -17,6 +16,7 @@ from assistant.answering.extractive import (
     sentence_start,
 )
 from assistant.answering.query import question_terms
+from assistant.answering.units import coverage
 from assistant.data import Chunk, Passage
 from assistant.knowledge.chunking import last_item_number, list_continuation
 from assistant.knowledge.lexical import load_user_dict

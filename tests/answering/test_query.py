@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from support import REPO
 
-from assistant.answering.extractive import coverage
 from assistant.answering.query import UNSEEN_BOOST, Colloquial, Glossary, Query, QueryParser, with_equivalents
+from assistant.answering.units import coverage
 from assistant.knowledge.lexical import load_user_dict
 
 
