@@ -127,6 +127,15 @@ def test_which_one_question_words_are_not_read_as_topics() -> None:
     assert not any("一" in t for t in parser.parse("审批找哪一级批？").terms)
 
 
+@pytest.mark.parametrize("question", ["跨境直通巴士一天几班？", "直通巴士一天有几班", "口岸一日有幾多人次過關？"])
+def test_how_often_asks_per_day_as_the_sources_write_it(question: str) -> None:
+    """一天几班 asks how many a day: the sources say 每天3班; 一天 ("one day") is no term of the question."""
+    colloquial = Colloquial.load(REPO / "index" / "colloquial.tsv")
+    parser = QueryParser(Glossary(), Stats({"每天", "每日", "巴士", "口岸"}), colloquial)
+    terms = parser.parse(question).terms
+    assert {"每天", "每日"} & set(terms) and not {"一天", "一日"} & set(terms), terms
+
+
 @pytest.mark.parametrize("phrase", ["Channel No. 1", "channel no 1", "Channel 1", "channel one", "the No. 1 Channel"])
 def test_the_park_facilities_english_names_reach_their_chinese_names(phrase: str) -> None:
     assert "一号通道" in Glossary.load(REPO / "index" / "glossary.tsv").expand(f"what is {phrase} used for?".lower())
