@@ -23,11 +23,13 @@ Statement = re.Pattern[str] | Callable[[str], bool]
 #: A time of day: a clock time (9:30, 9点 but not 第1点, a list's point), a part of the day, 9 am.
 _CLOCK = (r"\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点|上午|下午|中午|晚上|凌晨"
           r"|\d{1,2}(?::\d{2})?\s*[ap]\.?m\b")
-#: A street address: a number on a road, a building, a floor or room.
+#: A figure: 3.89平方公里, 15%; a count in Chinese numerals with its counter (共八章, 三大定位, 四项任务).
 _FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])"
                      r"|(?<![第之唯统万])[一二两三四五六七八九十百千万]+\s*[章条项个家类大点方面所名人次批期]"
                      r"|[共有][一二两三四五六七八九十百千万]+")
+#: A date's parts (2023年10月27日, 9月7日): they say when, not how many.
 _DATE_PART = re.compile(r"(?<!\d)(?:19|20)\d{2}年(?:\d{1,2}月(?:\d{1,2}日)?)?|(?<!\d)\d{1,2}月\d{1,2}日")
+#: A street address: a number on a road, a building, a floor or room.
 _ADDRESS = re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")
 
 #: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
@@ -49,8 +51,6 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
     "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例"
                           r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)", re.I),
-               # 3.89平方公里, 15%; 共八章, 三大定位, 四项任务 (a count in Chinese numerals with its counter); not a
-               # date's parts (2023年10月27日 says when, not how many)
                lambda text: bool(_FIGURE.search(_DATE_PART.sub(" ", text)))),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),

@@ -38,7 +38,7 @@ from assistant.answering.eligibility.conditions import (
     find_conditions,
     normalise,
     policy_conditions,
-    policy_of,
+    policy_keys,
     section_lines,
 )
 from assistant.answering.eligibility.cues import Cues
@@ -188,8 +188,9 @@ class EligibilityChecker:
     def _status(self, target: str, kind: str, clauses: list[str],
                 clause_vecs: np.ndarray) -> tuple[Status, str] | None:
         """Each of the condition's own clauses (up to the one granting the benefit: 即可 …) is paired with the
-        user's closest clause that addresses it; their polarity (and contrast words) decide. The condition is
-        met when every such clause is, unmet when one is not, and unknown (None) when one is not addressed."""
+        user's clauses: one naming someone else (a contrast: 内地 against 香港居民) settles it, whichever is closest;
+        otherwise the closest clause that addresses it, by polarity. The condition is met when every such clause
+        is, unmet when one is not, and unknown (None) when one is not addressed."""
         parts = self._parts(target)
         if kind == "limit":  # a rule for whom it names: the user says they are someone else (a contrast)
             other = self._someone_else(target, clauses)
@@ -201,16 +202,15 @@ class EligibilityChecker:
             result: tuple[Status, str] | None = None
             # Saying who they are settles whom a condition names, whichever clause is closest in meaning:
             # "我是内地户口的研究员" against "在深圳园区工作的香港居民", though "在园区上班" is closer.
-            other = next((clause for clause in clauses if self._contrast(clause, part)), None)
+            other = self._contrasting(part, clauses)
             if other is not None:
                 results.append(("met" if kind == "exclude" else "unmet", other))
                 continue
-            for u in np.argsort(-sims[:, c]):
+            for u in np.argsort(-sims[:, c]):  # no clause contrasts with it: polarity decides
                 clause = clauses[int(u)]
-                contrast = self._contrast(clause, part)
-                if sims[u, c] < self.threshold and not contrast and not self._share_term(clause, part):
+                if sims[u, c] < self.threshold and not self._share_term(clause, part):
                     continue
-                opposite = contrast or self._negated(clause) != self._negated(part)
+                opposite = self._negated(clause) != self._negated(part)
                 holds: Status = "met" if opposite == (kind == "exclude") else "unmet"
                 if result is None or holds == "unmet":
                     result = (holds, clause)
@@ -231,10 +231,14 @@ class EligibilityChecker:
         """The user's clause saying they are not whom a ``limit`` rule names (a contrast), if any."""
         for part in self._parts(target):
             if not self.cues.search("must", part):
-                other = next((c for c in clauses if self._contrast(c, part)), None)
+                other = self._contrasting(part, clauses)
                 if other is not None:
                     return other
         return None
+
+    def _contrasting(self, part: str, clauses: Sequence[str]) -> str | None:
+        """The first of the user's clauses that names someone other than whom ``part`` names (:meth:`_contrast`)."""
+        return next((clause for clause in clauses if self._contrast(clause, part)), None)
 
     def _parts(self, target: str) -> list[str]:
         """A condition's own clauses, up to the one granting the benefit (即可 …): what follows the grant
@@ -251,9 +255,7 @@ class EligibilityChecker:
         clauses (the embedder keeps vectors: :class:`~assistant.knowledge.embedding.CachedEmbedder`).
         Returns how many texts that was."""
         texts: list[str] = []
-        for key in dict.fromkeys((c.source, policy_of(c)) for c in self.reader.chunks):
-            if len(key[1]) < 2:
-                continue
+        for key in policy_keys(self.reader):
             lines = section_lines(self.reader, *key)
             measures: list[str] = []
             lists = [policy_conditions(key, lines, self.cues, _first_noting(measures))]

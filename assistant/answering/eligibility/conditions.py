@@ -78,6 +78,12 @@ def policy_of(chunk: Chunk) -> tuple[str, ...]:
     return tuple(section)
 
 
+def policy_keys(reader: IndexReader) -> list[tuple[str, tuple[str, ...]]]:
+    """Every policy of the index as ``(source, section path)``, in index order (a section below a document's
+    title: a top-level section names no policy)."""
+    return [key for key in dict.fromkeys((c.source, policy_of(c)) for c in reader.chunks) if len(key[1]) >= 2]
+
+
 def section_lines(reader: IndexReader, source: str, policy: tuple[str, ...]) -> list[Line]:
     """The policy's lines in document order, with offsets and indents."""
     chunks = sorted((c for c in reader.chunks if c.source == source and policy_of(c) == policy),
@@ -173,8 +179,8 @@ def with_companions(reader: IndexReader, found: ConditionList, cues: Cues,
     if len(own) < 6:  # too short a subject to tell two policies apart
         return found
     conditions, lines, complete = list(found.conditions), list(found.lines), found.complete
-    for key in dict.fromkeys((c.source, policy_of(c)) for c in reader.chunks):
-        if key == (found.source, found.policy) or len(key[1]) < 2 or subject(key[1][-1], cues) != own:
+    for key in policy_keys(reader):
+        if key == (found.source, found.policy) or subject(key[1][-1], cues) != own:
             continue
         result = policy_conditions(key, section_lines(reader, *key), cues, focus)
         if result is None:

@@ -19,8 +19,7 @@ from pathlib import Path
 from assistant.errors import InputError
 
 KINDS = ("self", "ask", "condition", "exclusion", "must", "grant", "incomplete", "office", "negation", "contrast",
-         "common", "then", "both", "exclusive", "instrument",
-         "covers")
+         "common", "then", "both", "exclusive", "instrument", "covers")
 
 
 @dataclass(frozen=True)
