@@ -47,12 +47,20 @@ def _word_pattern(word: str) -> str:
     return re.escape(word) + (_INFLECTED if len(word) >= 5 else "s?")
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     """English phrases match as whole words, each in its inflected forms; Chinese keys (synonyms) as substrings."""
-    if re.search(r"[\u3400-\u9fff]", phrase):
+    if _CJK.search(phrase):
         return re.compile(re.escape(phrase))
     words = re.split(r"[\s-]+", phrase)
-    return re.compile(r"\b" + r"[\s-]+".join(_word_pattern(w) for w in words) + r"\b", re.I)
+    body = r"[\s-]+".join(_word_pattern(w) for w in words)
+    if not re.search(r"[a-z]", phrase, re.I):  # a year (2035): in 到2035年 the Chinese already says it
+        return re.compile(r"\b" + body + r"\b")
+    # Bounded by what is not a Latin letter or digit, not by \b: in 做AI大模型 the Chinese characters are
+    # word characters to \b, and a user writing Chinese often says the English term (AI, visa, WiFi).
+    return re.compile(r"(?<![a-z0-9])" + body + r"(?![a-z0-9])", re.I)
 
 
 @dataclass(frozen=True)
@@ -115,11 +123,16 @@ class Glossary:
         terms, groups, _ = self._expand(text)
         return terms, groups
 
-    def unmatched(self, text: str, fillers: Collection[str] = ()) -> float:
+    def unmatched(self, text: str, fillers: Collection[str] = (),
+                  known: Callable[[str], bool] | None = None) -> float:
         """The share of the English content words of ``text`` that no glossary phrase covers (France, hiking):
-        what an English question asks about that the sources' vocabulary cannot reach."""
+        what an English question asks about that the sources' vocabulary cannot reach. With ``known`` (does
+        the corpus use this term?), a phrase whose Chinese terms the corpus never uses (GDP, rent → 租金) covers
+        nothing: the sources cannot speak to it."""
         words = [w for w in _LATIN_WORD.findall(text.lower()) if w not in STOPWORDS and w not in fillers]
-        rest = [w for w in _LATIN_WORD.findall(self._expand(text)[2].lower()) if w not in STOPWORDS
+        reaching = self if known is None else Glossary(
+            tuple(e for e in self.entries if _is_chinese_key(e[0]) or any(known(t.lower()) for t in e[1])))
+        rest = [w for w in _LATIN_WORD.findall(reaching._expand(text)[2].lower()) if w not in STOPWORDS
                 and w not in fillers]
         return len(rest) / len(words) if words else 0.0
 
@@ -142,7 +155,7 @@ class Glossary:
 
 
 def _is_chinese_key(pattern: re.Pattern[str]) -> bool:
-    return pattern.pattern[:1] != "\\"
+    return bool(_CJK.search(pattern.pattern))
 
 
 def _literal(pattern: re.Pattern[str]) -> str:
@@ -278,7 +291,7 @@ class QueryParser:
         terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
-                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers),
+                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers, self.stats.known),
                      excluded=excluded, focus=simplified)
 
 

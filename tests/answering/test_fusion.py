@@ -92,6 +92,9 @@ def glossary(tmp_path: Path) -> Glossary:
         "面积\t平方公里\n"
         "多大\t面积|平方公里\n"
         "talent\t人才  # trailing comment\n"
+        "ai\t人工智能\n"
+        "2035\t2035年\n"
+        "rent\t租金\n"
         "no tab on this line\n"
         "empty\t\n"
         "\t孤儿\n",
@@ -113,6 +116,25 @@ def test_glossary_whole_words_plural_hyphen_and_case(glossary: Glossary) -> None
     assert sorted(glossary.expand("parks in shenzhen")) == sorted(["园区", "深圳"])
     assert glossary.expand("airport sports") == []  # inside other words: no match
     assert glossary.expand("Shenzhenpark") == []
+
+
+def test_glossary_english_words_in_a_chinese_question(glossary: Glossary) -> None:
+    # Chinese characters are word characters to \\b: the English said inside Chinese still matches.
+    assert glossary.expand("我们是做AI大模型的") == ["人工智能"]
+    assert glossary.expand("深圳park") == ["园区"]
+    assert glossary.expand("paint talents") == ["人才"] and glossary.expand("aim") == []  # not inside a word
+    # A year is already said in the Chinese around it; in English it is a word of its own.
+    assert glossary.expand("到2035年") == [] and glossary.expand("by 2035,") == ["2035年"]
+
+
+def test_a_glossary_phrase_the_sources_never_use_leaves_the_word_unmatched(glossary: Glossary) -> None:
+    def known(term: str) -> bool:
+        return term in {"人工智能", "园区"}
+
+    assert glossary.unmatched("rent of the park") == 0.0
+    assert glossary.unmatched("rent of the park", known=known) == 0.5  # 租金: no source says it
+    assert glossary.unmatched("园区的rent是多少", known=known) == 1.0
+    assert glossary.unmatched("parking rent", known=known) == 1.0
 
 
 def test_glossary_chinese_synonym_keys_and_second_pass(glossary: Glossary) -> None:
