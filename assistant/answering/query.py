@@ -331,7 +331,8 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
       question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
     - A compound whose parts are also terms counts half (``管理模式`` with ``管理``, ``模式``), or not at all
-      when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``).
+      when the corpus never uses it (``重点任务`` counts through ``重点``, ``任务``) — unless the corpus uses
+      none of its parts either (``东南西北``): then it counts once, as itself.
     - A word the corpus never uses counts :data:`UNSEEN_BOOST` times: it is often what the question is about,
       and no source has it — unless it is a spoken form of a corpus word (备过案 → 备案).
     - Single characters weigh less (mostly grammar: 定, 给), and so do light nouns (模式, 措施: they frame
@@ -349,13 +350,21 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
             t = _joined_verb(t, known)
         if t not in cleaned and t not in drop:
             cleaned.append(t)
+    # An unseen word made of unseen words (东南西北 → 东南, 南西, 西北) is one thing the sources never say:
+    # it counts once, as itself, not once per overlapping piece.
+    pieces = {t: [o for o in cleaned if o != t and o in t] for t in cleaned}
+    whole = {t for t, ps in pieces.items() if len(t) > 2 and len(ps) >= 2 and not known(t)
+             and not any(known(p) for p in ps)}
+    within = {p for t in whole for p in pieces[t]}
     terms: dict[str, float] = {}
     for t in cleaned:
+        if t in within:
+            continue
         if drop_unknown_latin and _LATIN.match(t) and not known(t) and t not in keep:
             continue
         if _ORDINAL.match(t):  # the list is the topic; the whole list is quoted, the item within it
             continue
-        parts = sum(1 for o in cleaned if o != t and o in t)
+        parts = 0 if t in whole else len(pieces[t])
         if not known(t) and len(t) > 2 and parts >= 2:
             continue
         weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式

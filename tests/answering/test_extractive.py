@@ -15,7 +15,7 @@ from assistant.answering.extractive import (
     sentence_end,
     sentence_start,
 )
-from assistant.answering.query import question_terms
+from assistant.answering.query import UNSEEN_BOOST, question_terms
 from assistant.answering.units import coverage
 from assistant.data import Chunk, Passage
 from assistant.knowledge.chunking import last_item_number, list_continuation
@@ -102,6 +102,17 @@ def test_question_terms_drop_unseen_compounds_of_known_parts() -> None:
     assert "深圳园区" not in unseen and {"深圳", "园区", "面积"} <= set(unseen)
     seen = question_terms("深圳园区的面积", _idf({}), {"深圳", "园区", "面积", "深圳园区"}.__contains__)
     assert "深圳园区" in seen
+
+
+def test_question_terms_count_an_unseen_word_of_unseen_pieces_once() -> None:
+    # jieba's search mode cuts 东南西北 into 东南, 南西, 西北 as well: three overlapping pieces of one thing no
+    # source says (the sources write 东侧 … 为界). It counts once, at its own weight.
+    known = {"深圳园区", "为界"}.__contains__
+    terms = question_terms("深圳园区东南西北到哪里为界", _idf({}), known)
+    assert "东南西北" in terms and not {"东南", "南西", "西北"} & set(terms)
+    assert terms["东南西北"] == pytest.approx(2.0 * UNSEEN_BOOST)
+    # With a piece the corpus does use, the pieces speak for it (as for 深圳园区 above).
+    assert "东南西北" not in question_terms("东南西北为界", _idf({}), {"东南", "为界"}.__contains__)
 
 
 def test_question_terms_join_a_separable_verb_said_with_an_aspect_word(monkeypatch: pytest.MonkeyPatch) -> None:
