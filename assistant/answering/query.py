@@ -130,11 +130,19 @@ class Glossary:
         the corpus use this term?), a phrase whose Chinese terms the corpus never uses (GDP, rent → 租金) covers
         nothing: the sources cannot speak to it."""
         words = [w for w in _LATIN_WORD.findall(text.lower()) if w not in STOPWORDS and w not in fillers]
-        reaching = self if known is None else Glossary(
-            tuple(e for e in self.entries if _is_chinese_key(e[0]) or any(known(t.lower()) for t in e[1])))
+        reaching = self if known is None else self._reaching(known)
         rest = [w for w in _LATIN_WORD.findall(reaching._expand(text)[2].lower()) if w not in STOPWORDS
                 and w not in fillers]
         return len(rest) / len(words) if words else 0.0
+
+    def translated(self, text: str, known: Callable[[str], bool]) -> set[str]:
+        """The Latin words of ``text`` (lower case) that a glossary phrase puts into terms the corpus uses:
+        in 做AI大模型, ``ai`` (人工智能)."""
+        rest = self._reaching(known)._expand(text)[2].lower()
+        return set(_LATIN_TOKEN.findall(text.lower())) - set(_LATIN_TOKEN.findall(rest))
+
+    def _reaching(self, known: Callable[[str], bool]) -> Glossary:
+        return Glossary(tuple(e for e in self.entries if _is_chinese_key(e[0]) or any(known(t.lower()) for t in e[1])))
 
     def _expand(self, text: str) -> tuple[list[str], list[tuple[str, ...]], str]:
         terms: list[str] = []
@@ -286,8 +294,10 @@ class QueryParser:
         simplified, excluded = without_excluded(self._corrected(self.colloquial.rewrite(to_simplified(standalone))))
         expansion, groups = self.glossary.expand_groups(simplified)
         text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
+        # An English word said in a Chinese question (AI) counts through its Chinese terms, as in English.
+        translated = {w for w in self.glossary.translated(simplified, self.stats.known) if not self.stats.known(w)}
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
-                               keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers)
+                               keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers | translated)
         terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
@@ -298,6 +308,7 @@ class QueryParser:
 IdfFn = Callable[[str], float]
 _LATIN = re.compile(r"^[a-z]+$")
 _LATIN_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+_LATIN_TOKEN = re.compile(r"[a-z]+")
 #: Light nouns that frame a question (什么管理模式, 哪些措施) more than they name its topic: half weight.
 LIGHT_NOUNS = frozenset("模式 方式 办法 措施 政策 情况 内容 要求 规定 问题 工作 事项 方面 做法 形式 机制".split())
 _QUESTION_WORD = re.compile(r"^(哪些|哪个|哪几|哪|几|多少|什么|怎么|怎样|如何)")

@@ -169,3 +169,13 @@ def test_the_glossary_names_the_terms_of_a_text_in_english_longest_and_first_see
     assert "合作区" not in names  # inside 河套深港科技创新合作区, which is listed
     assert list(names).index("行政长官") < list(names).index("国务院")  # in order of appearance
     assert len(glossary.names_in(text, limit=2)) == 2
+
+
+def test_an_english_word_in_a_chinese_question_counts_through_its_chinese_terms() -> None:
+    glossary = Glossary.load(REPO / "index" / "glossary.tsv")
+    q = QueryParser(glossary, Stats({"人工智能", "企业"})).parse("做AI的企业有哪些？")
+    assert "人工智能" in q.expansion and "人工智能" in q.terms
+    assert "ai" not in q.terms  # not also an unseen word of its own: the sources say 人工智能
+    # Where the glossary's terms are none the sources use (GDP → GDP), the word stays what the question is about.
+    gdp = QueryParser(glossary, Stats({"企业"})).parse("园区企业的GDP是多少？")
+    assert "gdp" in gdp.terms and gdp.unmatched == 1.0
