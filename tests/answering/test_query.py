@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from support import REPO
 
+from assistant.answering import answer_type
 from assistant.answering.query import UNSEEN_BOOST, Colloquial, Glossary, Query, QueryParser, with_equivalents
 from assistant.answering.units import coverage
 from assistant.knowledge.lexical import load_user_dict
@@ -134,6 +135,14 @@ def test_how_often_asks_per_day_as_the_sources_write_it(question: str) -> None:
     parser = QueryParser(Glossary(), Stats({"每天", "每日", "巴士", "口岸"}), colloquial)
     terms = parser.parse(question).terms
     assert {"每天", "每日"} & set(terms) and not {"一天", "一日"} & set(terms), terms
+
+
+@pytest.mark.parametrize(("question", "kind"), [("首批有幾多間企業入駐？", "figure"), ("母基金規模有幾大？", "figure"),
+                                              ("政府注資咗幾多錢？", "money"), ("審批要幾耐？", "date")])
+def test_cantonese_how_much_asks_for_a_figure(question: str, kind: str) -> None:
+    """幾多 / 有幾大 / 幾耐 are Cantonese for 多少 / 有多大 / 多久: the question asks for a figure or a time."""
+    parser = QueryParser(Glossary(), Stats(set()), Colloquial.load(REPO / "index" / "colloquial.tsv"))
+    assert kind in answer_type.asked(parser.parse(question).asked)
 
 
 @pytest.mark.parametrize("phrase", ["Channel No. 1", "channel no 1", "Channel 1", "channel one", "the No. 1 Channel"])
