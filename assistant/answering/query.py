@@ -177,7 +177,7 @@ def with_equivalents(terms: Mapping[str, float], groups: Sequence[tuple[str, ...
     for term, weight in terms.items():
         alternatives = [term]
         for group in groups:
-            home = [a for a in group if term in a]
+            home = [a for a in group if term in a and len(term) > 1]  # 多 of 多大 is no wording of it
             if home and len(group) > 1:
                 alternatives.extend(a for a in group if a not in home and a not in alternatives)
         out["|".join(alternatives)] = weight

@@ -78,6 +78,8 @@ def test_glossary_wordings_are_equivalent_in_term_coverage() -> None:
     terms = with_equivalents({"跨境": 2.0, "口岸": 1.0, "合作区": 1.0}, groups)
     assert terms == {"跨境|口岸": 2.0, "口岸": 1.0, "合作区": 1.0}  # 口岸 is itself a wording of the group
     assert coverage("区内有福田口岸和皇岗口岸两个陆路口岸。", terms) == 0.75  # 跨境 found as 口岸; 合作区 not
+    # A single character of a Chinese key (多 of 多大 → 面积) is no wording of its group: 多 is not found as 面积.
+    assert with_equivalents({"多": 0.3, "多大": 1.0}, [("多大", "面积")]) == {"多": 0.3, "多大|面积": 1.0}
 
 
 def test_a_word_no_source_uses_weighs_more_than_its_idf_but_does_not_swamp_the_rest(parser: QueryParser) -> None:
