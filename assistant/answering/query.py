@@ -337,7 +337,7 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
                    drop: Collection[str] = ()) -> dict[str, float]:
     """Content terms of the (expanded, Simplified) query with their weights: IDF, adjusted by kind.
 
-    - Words in ``drop`` (spoken fillers: 到底, 那个) name no topic and are left out.
+    - Words in ``drop`` (spoken fillers: 到底, 那个) name no topic and are left out, with their pieces.
     - With ``drop_unknown_latin`` (English questions), Latin words the corpus never uses are dropped: the
       question is matched through its glossary terms. In a Chinese question they stay (GDP is a topic).
     - Question words glued to a term lose the question word (``哪三大`` → ``三大``).
@@ -350,8 +350,16 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
       the question); figures weigh more (2035, 3.89: they pin the answer).
     """
     tokens = list(dict.fromkeys(tokenize(query_text)))
+    # jieba's search mode also gives the pieces of a word (能不能 → 不能): a filler's pieces go with it, unless
+    # the question says them elsewhere.
+    fillers = [t for t in tokens if t in drop]
+    outside = query_text.lower()
+    for f in fillers:
+        outside = outside.replace(f, " ")
     cleaned: list[str] = []
     for t in tokens:
+        if t not in outside and any(t in f for f in fillers):
+            continue
         m = _QUESTION_WORD.match(t)
         if m:
             t = t[m.end():]

@@ -22,7 +22,8 @@ def glossary() -> Glossary:
     ("Guangdong", "广东"), ("projects", "项目"), ("R&D", "研发"), ("infrastructure", "基础设施"),
     ("quantum", "量子"), ("artificial intelligence", "人工智能"), ("exceptions", "除外"), ("carried", "携带"),
     ("supervision", "监管"), ("clinical", "临床"), ("levied", "征收"), ("validity", "有效期"),
-    ("bring in", "携带"), ("imported", "运入"), ("transport", "运输"),
+    ("bring in", "携带"), ("imported", "运入"), ("transport", "运输"), ("staff", "员工"),
+    ("business endorsements", "商务备案"), ("the Shenzhen Data Exchange", "数据交易所"), ("launched", "揭牌"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
