@@ -83,6 +83,21 @@ def sentence_start(text: str, offset: int) -> int:
     return start
 
 
+#: A sentence opening with this, that or its (该试点, 此类, 上述, 这类, 其) speaks of what the sentence before it names.
+_ANAPHOR = re.compile(r"(?:该|此|上述|这|其)")
+
+
+def with_referent(text: str, offset: int) -> int:
+    """Where to start quoting the sentence at ``offset`` so that it says what it is about: a sentence that
+    opens with an anaphor (该试点为外资科研机构汇入科研经费开通了渠道) brings the sentence before it in
+    its line (“科汇通”试点：…), and so on while that one opens with one too."""
+    while True:
+        line = text.rfind("\n", 0, offset) + 1
+        if offset <= line or not _ANAPHOR.match(text, offset):
+            return offset
+        offset = sentence_start(text, offset - 1)
+
+
 def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str, float], *,
                   paragraph_of: Callable[[Chunk], str] | None = None, max_quotes: int = 4, relative: float = 0.8,
                   other_source_relative: float = 0.75, corroboration_relative: float = 0.55,
@@ -135,6 +150,7 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
         start, end = min(u.start for u in chosen), max(u.end for u in chosen)
         # An item whose list's lead line says what the item leaves out (the date, the subject) is quoted from it.
         start = min([start, *(u.lead_start for u in chosen if u.lead_start is not None)])
+        start = c.start + with_referent(c.text, start - c.start)
         whole_list = False
         if c.text[: end - c.start].rstrip().endswith(("：", ":")):
             end = c.end

@@ -14,6 +14,7 @@ from assistant.answering.extractive import (
     select_quotes,
     sentence_end,
     sentence_start,
+    with_referent,
 )
 from assistant.answering.query import UNSEEN_BOOST, question_terms
 from assistant.answering.units import coverage
@@ -335,3 +336,24 @@ def test_a_list_cut_over_several_chunks_is_quoted_whole(tmp_path: Path) -> None:
     quoted = "\n".join(c.quote for c in answer.citations)
     assert all(f"{n}. " in quoted for n in range(1, 6)) and "测试医药公共研发服务平台" in quoted
     assert "2100年" not in quoted  # the list ends where its numbering does
+
+
+def test_a_sentence_opening_with_this_is_quoted_with_the_one_it_points_back_to() -> None:
+    item = "- “科汇通”试点：园区科研机构多为事业单位。该试点为外资科研机构汇入科研经费开通了渠道。截至报道时已有5家。"
+    at = item.index("该试点")
+    assert item[with_referent(item, at):].startswith("- “科汇通”试点：")
+    later = item.index("截至")
+    assert with_referent(item, later) == later  # no anaphor: the sentence stands alone
+    # Never across a line: the line before is another item or paragraph.
+    lines = "1. 适用对象：白名单机构。\n其余措施：未读到。"
+    assert with_referent(lines, lines.index("其余")) == lines.index("其余")
+    chain = "甲项目启动。该项目分两期。其一期已完工。"
+    assert with_referent(chain, chain.index("其一期")) == 0
+
+
+def test_the_quote_of_a_sentence_opening_with_this_names_what_it_is_about() -> None:
+    fund = _chunk("- “科汇通”试点：园区科研机构多为事业单位。该试点为外资科研机构汇入科研经费开通了渠道。",
+                  ("政策清单", "P14 跨境科研资金"), start=50)
+    quotes, _ = select_quotes("科研经费怎样汇入？", _passages(fund), {"科研经费": 2.0, "汇入": 2.0})
+    q = quotes[0]
+    assert fund.text[q.start - fund.start : q.end - fund.start].startswith("- “科汇通”试点：")
