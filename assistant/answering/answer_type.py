@@ -57,7 +57,8 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
     "website": (re.compile(r"网址|官网|网站|网页|website|web ?site|url\b", re.I),
                 lambda text: bool(contact_parts(text)[1])),
-    "address": (re.compile(r"地址|在哪办公|办公地点|\baddress\b", re.I), _ADDRESS),
+    # The Policy Address (施政报告) is a speech, not a place.
+    "address": (re.compile(r"地址|在哪办公|办公地点|(?<!policy )\baddress\b", re.I), _ADDRESS),
     # Asked for contact details of any kind: any of them answers.
     "contact": (re.compile(r"联系方式|怎么联系|如何联系|\bcontact\b", re.I),
                 lambda text: any(contact_parts(text)) or bool(_ADDRESS.search(text))),

@@ -30,6 +30,8 @@ from assistant.wiring import build_assistant
     ("跨境巴士几点发车？", {"time"}),
     ("What are the opening hours of the branch?", {"time"}),
     ("深圳园区由哪两个片区组成？", set()),
+    ("What did the 2025 Policy Address say about clinical trials?", set()),  # a speech, not a place
+    ("What is the address of the office?", {"address"}),
 ])
 def test_asked(question: str, kinds: set[str]) -> None:
     assert asked(question) == kinds

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from support import REPO
 
-from assistant.answering.query import Glossary
+from assistant.answering.query import Colloquial, Glossary
+from assistant.lang import to_simplified
 
 SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "index" / "sources").rglob("*.md"))
 
@@ -24,6 +25,8 @@ def glossary() -> Glossary:
     ("supervision", "监管"), ("clinical", "临床"), ("levied", "征收"), ("validity", "有效期"),
     ("bring in", "携带"), ("imported", "运入"), ("transport", "运输"), ("staff", "员工"),
     ("business endorsements", "商务备案"), ("the Shenzhen Data Exchange", "数据交易所"), ("launched", "揭牌"),
+    ("the individual income tax incentive", "优惠"), ("which departments", "发文机关"),
+    ("the implementation measures", "实施办法"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
@@ -40,3 +43,17 @@ def test_a_plain_english_policy_question_is_covered_by_the_glossary(glossary: Gl
 def test_a_popular_name_the_sources_give_reaches_the_policy_s_own_words(glossary: Glossary) -> None:
     assert "（报道称“港人港税”）" in SOURCES  # the sources' own alias
     assert {"香港居民", "个人所得税"} <= set(glossary.expand("港人港税的文号是什么？"))
+
+
+@pytest.mark.parametrize("question", ["企业所得税的文件是哪年发的？", "合作安排是哪天签的？", "條例邊日生效？"])
+def test_asking_which_year_or_day_reaches_the_records_date_field(glossary: Glossary, question: str) -> None:
+    # The policy records say 文号与日期：…; 哪年 / 哪天 ask for it as 什么时候 does.
+    text = Colloquial.load(REPO / "index" / "colloquial.tsv").rewrite(to_simplified(question))
+    assert "日期" in glossary.expand(text) and "日期：" in SOURCES
+
+
+def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
+    # Named, so that the topic counts as one the sources lack; not read as 空间 (shared space) of "spaces".
+    expansion = glossary.expand("How many parking spaces does the branch have?")
+    assert "停车位" in expansion and "空间" not in expansion and "停车" not in SOURCES
+    assert glossary.unmatched("Is there parking?", known=lambda t: t in SOURCES) == 1.0
