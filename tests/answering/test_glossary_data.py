@@ -26,7 +26,7 @@ def glossary() -> Glossary:
     ("bring in", "携带"), ("imported", "运入"), ("transport", "运输"), ("staff", "员工"),
     ("business endorsements", "商务备案"), ("the Shenzhen Data Exchange", "数据交易所"), ("launched", "揭牌"),
     ("the individual income tax incentive", "优惠"), ("which departments", "发文机关"),
-    ("the implementation measures", "实施办法"),
+    ("the implementation measures", "实施办法"), ("the same year", "同一年度"), ("at the same time", "同时"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
