@@ -17,9 +17,9 @@ from assistant.answering.budget import CircuitBreaker, GuardedChatModel, ModelGa
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
-from assistant.answering.query import Colloquial
 from assistant.answering.retrieval import Glossary, HybridRetriever
 from assistant.answering.topics import Topics, load_topic_names
+from assistant.answering.vocabulary import Colloquial
 from assistant.config import Settings
 from assistant.errors import IndexNotBuiltError, LLMError
 from assistant.knowledge.embedding import E5Embedder, Embedder, OpenAIEmbedder

@@ -29,8 +29,9 @@ from synth import (
     write_index,
 )
 
-from assistant.answering.query import Glossary, is_mostly_latin
+from assistant.answering.query import is_mostly_latin
 from assistant.answering.retrieval import Filters, HybridRetriever, filter_mask
+from assistant.answering.vocabulary import Glossary
 from assistant.config import Settings
 from assistant.knowledge.embedding import Embedder, embed_batched
 from assistant.knowledge.indexing import LoadedIndex, chunk_index_text, load_index, store_dir

@@ -34,10 +34,11 @@ from assistant.answering.guard import is_injection, without_instructions
 from assistant.answering.lifecycle import mark_lifecycle
 from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
-from assistant.answering.query import Colloquial, Query, QueryParser, expand_query
+from assistant.answering.query import Query, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever, SearchResult
 from assistant.answering.topics import Topics
 from assistant.answering.typos import Homophones
+from assistant.answering.vocabulary import Colloquial
 from assistant.answering.with_model import ModelAnswering, emit
 from assistant.data import Answer, Chunk, Message, Sources, StreamEvent
 from assistant.errors import InputError

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answering.query import Glossary, Query, expand_query, is_mostly_latin
+from assistant.answering.query import Query, expand_query, is_mostly_latin
+from assistant.answering.vocabulary import Glossary
 from assistant.data import Filters, Passage
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.indexing import LoadedIndex

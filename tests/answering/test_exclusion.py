@@ -9,7 +9,8 @@ import pytest
 from support import REPO, make_fake_index
 
 from assistant.answering.exclusion import without_excluded
-from assistant.answering.query import Colloquial, Glossary, QueryParser
+from assistant.answering.query import QueryParser
+from assistant.answering.vocabulary import Colloquial, Glossary
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_assistant
 

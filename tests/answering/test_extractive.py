@@ -14,6 +14,7 @@ from assistant.answering.extractive import (
     select_quotes,
     sentence_end,
     sentence_start,
+    whole_item,
     with_referent,
 )
 from assistant.answering.query import UNSEEN_BOOST, question_terms
@@ -160,7 +161,8 @@ def test_select_quotes_picks_the_best_sentence() -> None:
     assert len(quotes) == 1
     q = quotes[0]
     assert q.passage_index == 1
-    assert AREA.text[q.start - AREA.start : q.end - AREA.start] == "6. 面积：合作区共约3.89平方公里。"
+    # A short list item is quoted whole (its sentences after the best one say what it is part of).
+    assert AREA.text[q.start - AREA.start : q.end - AREA.start] == AREA.text
     assert not q.whole_list
 
 
@@ -357,3 +359,31 @@ def test_the_quote_of_a_sentence_opening_with_this_names_what_it_is_about() -> N
     quotes, _ = select_quotes("科研经费怎样汇入？", _passages(fund), {"科研经费": 2.0, "汇入": 2.0})
     q = quotes[0]
     assert fund.text[q.start - fund.start : q.end - fund.start].startswith("- “科汇通”试点：")
+
+
+def test_a_short_list_item_is_quoted_whole() -> None:
+    text = ("7. 深圳园区由两片组成：\n   - 皇岗口岸片区：1.67平方公里。东到华强南路，北到滨河大道。\n"
+            "   - 福田保税区：1.35平方公里。")
+    s = text.index("皇岗口岸片区")
+    start, end = whole_item(text, s, text.index("。", s) + 1)
+    assert text[start:end] == "- 皇岗口岸片区：1.67平方公里。东到华强南路，北到滨河大道。"
+    # A line that introduces a list, a long item and a paragraph keep the sentence alone.
+    assert whole_item(text, 0, 5) == (0, 5)
+    assert whole_item(text, s, s + 5, limit=20) == (s, s + 5)
+    prose = "皇岗口岸片区：1.67平方公里。东到华强南路。"
+    assert whole_item(prose, 0, 16) == (0, 16)
+
+
+def test_the_quote_of_a_list_item_s_sentence_brings_the_rest_of_the_item() -> None:
+    area = _chunk("7. 深圳园区由两片组成：\n   - 皇岗口岸片区：1.67平方公里。东到华强南路，北到滨河大道。",
+                  ("规划要点", "一、序言与规划背景", "7."))
+    quotes, _ = select_quotes("皇岗口岸片区有多大？", _passages(area), {"皇岗口岸片区": 3.0})
+    q = quotes[0]
+    assert area.text[q.start - area.start : q.end - area.start].endswith("北到滨河大道。")
+
+
+def test_question_terms_drop_the_counter_after_how_many() -> None:
+    # 30项措施 answers 多少条措施: the counter 条 names no topic. A unit of time is what is asked, and stays.
+    assert "条" not in question_terms("规划一共有多少条措施？", _idf({}), lambda t: True)
+    assert "家" not in question_terms("首批有几家企业入驻？", _idf({}), lambda t: True)
+    assert "天" in question_terms("审批要多少天？", _idf({}), lambda t: True)

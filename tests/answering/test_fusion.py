@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from support import REPO
 
-from assistant.answering.retrieval import Glossary, diversify, mix_scores
+from assistant.answering.retrieval import diversify, mix_scores
+from assistant.answering.vocabulary import Glossary
 
 SHIPPED_GLOSSARY = REPO / "index" / "glossary.tsv"
 

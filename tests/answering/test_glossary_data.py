@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from support import REPO
 
-from assistant.answering.query import Colloquial, Glossary
+from assistant.answering.vocabulary import Colloquial, Glossary
 from assistant.lang import to_simplified
 
 SOURCES = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "index" / "sources").rglob("*.md"))

@@ -7,7 +7,7 @@ from support import REPO
 
 from assistant.answering.backstop import leaves_out
 from assistant.answering.lead import asked_for, english_lead
-from assistant.answering.query import Glossary
+from assistant.answering.vocabulary import Glossary
 
 ENGLISH = {"平方公里": "square kilometres"}.get
 

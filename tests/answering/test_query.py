@@ -8,8 +8,9 @@ import pytest
 from support import REPO
 
 from assistant.answering import answer_type
-from assistant.answering.query import UNSEEN_BOOST, Colloquial, Glossary, Query, QueryParser, with_equivalents
+from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser
 from assistant.answering.units import coverage
+from assistant.answering.vocabulary import Colloquial, Glossary, with_equivalents
 from assistant.knowledge.lexical import load_user_dict
 
 

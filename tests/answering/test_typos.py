@@ -46,7 +46,8 @@ def test_the_table_is_built_once_and_only_when_needed() -> None:
 
 
 def test_the_parser_reads_a_typo_as_the_word_meant_before_search_and_weighting() -> None:
-    from assistant.answering.query import Glossary, QueryParser
+    from assistant.answering.query import QueryParser
+    from assistant.answering.vocabulary import Glossary
 
     class Stats:
         def idf(self, term: str) -> float:
