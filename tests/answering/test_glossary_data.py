@@ -27,6 +27,7 @@ def glossary() -> Glossary:
     ("business endorsements", "商务备案"), ("the Shenzhen Data Exchange", "数据交易所"), ("launched", "揭牌"),
     ("the individual income tax incentive", "优惠"), ("which departments", "发文机关"),
     ("the implementation measures", "实施办法"), ("the same year", "同一年度"), ("at the same time", "同时"),
+    ("drew up", "编制"), ("the Shenzhen River", "深圳河"), ("which river separates", "相望"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
@@ -50,6 +51,13 @@ def test_asking_which_year_or_day_reaches_the_records_date_field(glossary: Gloss
     # The policy records say 文号与日期：…; 哪年 / 哪天 ask for it as 什么时候 does.
     text = Colloquial.load(REPO / "index" / "colloquial.tsv").rewrite(to_simplified(question))
     assert "日期" in glossary.expand(text) and "日期：" in SOURCES
+
+
+@pytest.mark.parametrize(("english", "chinese"), [("Singapore", "新加坡"), ("students", "学生"), ("Hengqin", "横琴"),
+                                                  ("the United States", "美国")])
+def test_places_and_people_no_source_covers_are_named(glossary: Glossary, english: str, chinese: str) -> None:
+    # Named so that they count as a topic the sources lack, not dropped as an unknown English word.
+    assert chinese not in SOURCES and chinese in glossary.expand(f"What is the tax rate for {english}?")
 
 
 def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
