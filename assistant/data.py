@@ -186,13 +186,14 @@ def checklist_to_dict(answer: Answer) -> dict[str, Any] | None:
     """An answer's checklist as plain JSON (API, SSE ``checklist`` event, evaluation), or None without one."""
     if answer.verdict is None:
         return None
-    office = answer.meta.get("office")
+    office, benefit = answer.meta.get("office"), answer.meta.get("benefit")
     return {"verdict": answer.verdict, "policy": answer.meta.get("policy"),
             "complete": bool(answer.meta.get("conditions_complete")),
             "items": [{"condition": i.condition, "status": i.status, "kind": i.kind, "user_words": i.user_words,
                        "judged_by": i.judged_by, "citation": citation_to_dict(i.citation) if i.citation else None}
                       for i in answer.checklist],
             "office": citation_to_dict(office) if isinstance(office, Citation) else None,
+            "benefit": citation_to_dict(benefit) if isinstance(benefit, Citation) else None,
             "note": answer.meta.get("prevail")}
 
 

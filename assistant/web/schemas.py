@@ -159,16 +159,18 @@ class ChecklistOut(BaseModel):
     complete: bool = Field(description="False when the sources say the rest of the conditions is missing.")
     items: list[ChecklistItemOut]
     office: CitationOut | None = Field(description="The competent office, quoted from the sources.")
+    benefit: CitationOut | None = Field(None, description="What the policy gives (its 优惠内容 line), quoted from "
+                                        "the sources.")
     note: str | None = Field(description="Official texts prevail.")
     labels: dict[str, str] = Field(description="Strings a client shows in the answer's language: title, verdict, "
-                                   "office, yes, no, fact_yes and fact_no (the words a ticked box adds to the "
+                                   "office, benefit, yes, no, fact_yes and fact_no (the words a ticked box adds to the "
                                    "question when it is asked again).")
 
     @classmethod
     def of(cls, a: Answer) -> ChecklistOut | None:
         if a.verdict is None:
             return None
-        office = a.meta.get("office")
+        office, benefit = a.meta.get("office"), a.meta.get("benefit")
         return cls(verdict=a.verdict, policy=a.meta.get("policy"), complete=bool(a.meta.get("conditions_complete")),
                    items=[ChecklistItemOut(condition=i.condition, status=i.status, kind=i.kind,
                                            user_words=i.user_words, judged_by=i.judged_by,
@@ -177,11 +179,12 @@ class ChecklistOut(BaseModel):
                                            **_asks(a, i))
                           for i in a.checklist],
                    office=CitationOut.of(office) if isinstance(office, Citation) else None,
+                   benefit=CitationOut.of(benefit) if isinstance(benefit, Citation) else None,
                    note=a.meta.get("prevail"),
                    labels={"title": message("eligibility.title", a.lang),
                            "verdict": message(f"eligibility.verdict.{a.verdict}", a.lang),
                            **{k.replace(".", "_"): message(f"eligibility.{k}", a.lang)
-                              for k in ("office", "yes", "no", "fact.yes", "fact.no")}})
+                              for k in ("office", "benefit", "yes", "no", "fact.yes", "fact.no")}})
 
 
 class AskResponse(DoneEvent):

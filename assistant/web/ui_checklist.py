@@ -56,7 +56,7 @@ def _item(answer: Answer, item: ChecklistItem, turn: int) -> str:
 
 def render_checklist(answer: Answer, turn: int = 0) -> str:
     """The answer's checklist as one HTML block (empty for an answer without one): title, the conditions,
-    the verdict, the competent office and "official texts prevail"."""
+    the verdict, what the policy gives, the competent office and "official texts prevail"."""
     if answer.verdict is None:
         return ""
     lang = answer.lang
@@ -65,6 +65,10 @@ def render_checklist(answer: Answer, turn: int = 0) -> str:
            f'<ul class="hp-ci-list">{"".join(_item(answer, i, turn) for i in answer.checklist)}</ul>',
            f'<div class="hp-verdict hp-verdict-{_esc(answer.verdict)}">'
            f'{_esc(message(f"eligibility.verdict.{answer.verdict}", lang))}</div>']
+    benefit = answer.meta.get("benefit")
+    if isinstance(benefit, Citation):
+        out.append(f'<div class="hp-benefit">{_esc(message("eligibility.benefit", lang))} '
+                   f"“{_esc(benefit.quote)}”{_source(benefit, answer, turn)}</div>")
     office = answer.meta.get("office")
     if isinstance(office, Citation):
         out.append(f'<div class="hp-office">{_esc(message("eligibility.office", lang))} '

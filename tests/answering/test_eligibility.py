@@ -108,6 +108,8 @@ def test_conditions_are_quoted_exactly_and_the_truncated_list_says_so(assistant:
     assert missing.citation is not None and "未读到" in missing.citation.quote
     office = answer.meta["office"]
     assert office.quote == "某区税务局。"  # 执行单位 before 发文机关
+    benefit = answer.meta["benefit"]  # what the policy gives, its own line whole
+    assert benefit.quote == "优惠内容：个人所得税税负高出香港税负的部分免征。" and benefit.quote in CORPUS
     assert answer.meta["prevail"].startswith("以官方文本为准")
 
 
@@ -170,6 +172,9 @@ def test_api_ask_and_stream_carry_the_checklist(assistant: Assistant, settings: 
     assert names.index("checklist") < names.index("done")
     checklist = json.loads(events[names.index("checklist")][1].removeprefix("data: "))
     assert checklist["verdict"] == "unlikely" and checklist["items"][-1]["status"] == "missing"
+    for shown in (checklist, body["checklist"]):
+        assert shown["benefit"]["quote"] == "优惠内容：个人所得税税负高出香港税负的部分免征。"
+        assert shown["labels"]["benefit"] == "政策内容（据资料）："
     # an unknown condition carries the question asked again with it met / not met; a decided one does not
     items = {i["status"]: i for i in body["checklist"]["items"]}
     unknown = next(i for i in assistant.answer(QUESTION).checklist if i.status == "unknown")
@@ -186,6 +191,7 @@ def test_openai_route_renders_a_markdown_checklist(assistant: Assistant, setting
         {"role": "user", "content": QUESTION}]}).json()
     content = body["choices"][0]["message"]["content"]
     assert "- [ ] “具有香港居民身份。” — 不符合" in content and "以官方文本为准" in content
+    assert "政策内容（据资料）： “优惠内容：个人所得税税负高出香港税负的部分免征。”" in content
     with client.stream("POST", "/v1/chat/completions", json={"model": "park", "stream": True, "messages": [
             {"role": "user", "content": QUESTION}]}) as response:
         streamed = "".join(response.iter_text())
@@ -199,7 +205,7 @@ def test_cli_ask_prints_the_checklist(settings: Settings, monkeypatch: pytest.Mo
     monkeypatch.setenv("PARK_INDEX_DIR", str(settings.index_dir))
     result = CliRunner().invoke(cli.cli, ["ask", QUESTION])
     assert result.exit_code == 0, result.output
-    assert "具有香港居民身份" in result.output and "不符合" in result.output
+    assert "具有香港居民身份" in result.output and "不符合" in result.output and "部分免征" in result.output
 
 
 def test_render_is_empty_without_a_checklist(assistant: Assistant) -> None:

@@ -99,6 +99,19 @@ def test_ticking_an_unknown_condition_asks_again_and_updates_the_verdict(site: s
         assert asked.startswith(QUESTION) and ("我已满足" if button == "是" else "我未满足") in asked
 
 
+def test_the_widget_checklist_says_what_the_policy_gives(site: str) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{site}/index.html")
+        page.locator(f"{W} .launcher").click()
+        page.locator(f"{W} textarea").fill("我具有香港居民身份，在园区注册的企业任职，我能享受个人所得税优惠吗？")
+        page.locator(f"{W} textarea").press("Enter")
+        checklist = page.locator(f"{W} .msg.bot .checklist").last
+        checklist.wait_for(timeout=20_000)
+        benefit = checklist.locator(".note.benefit").inner_text()
+        assert benefit.startswith(message("eligibility.benefit", "zh-Hans")) and "高出香港税负的部分免征" in benefit
+
+
 @pytest.fixture(scope="module")
 def webchat(settings: Settings, assistant: Assistant) -> Iterator[str]:
     with gradio_env():

@@ -36,7 +36,8 @@ def _answer(lang: str = "zh-Hans", question: str = QUESTION, **changes: Any) -> 
     base: dict[str, Any] = {
         "question": question, "text": "摘录：具有香港居民身份。[1]", "lang": lang, "checklist": items,
         "verdict": "cannot_tell", "citations": (_citation(1, "具有香港居民身份。"),),
-        "meta": {"office": _citation(9, "某区税务局。"), "conditions_complete": False},
+        "meta": {"office": _citation(9, "某区税务局。"), "conditions_complete": False,
+                 "benefit": _citation(8, "优惠内容：高出香港税负的部分免征。")},
     }
     base.update(changes)
     return Answer(**base)
@@ -65,6 +66,8 @@ def test_verdict_office_and_official_texts_prevail() -> None:
     verdict = message("eligibility.verdict.cannot_tell", "zh-Hans")
     assert f'<div class="hp-verdict hp-verdict-cannot_tell">{verdict}</div>' in out
     assert "“某区税务局。”" in _tags(out.split('class="hp-office"')[1])
+    benefit = _tags(out.split('class="hp-benefit">')[1].split("</div>")[0])
+    assert benefit.startswith(message("eligibility.benefit", "zh-Hans") + " “优惠内容：高出香港税负的部分免征。”")
     assert message("eligibility.prevail", "zh-Hans") in out
 
 
@@ -85,7 +88,8 @@ def test_only_an_unknown_condition_has_yes_no_buttons_that_ask_again_with_the_fa
 def test_labels_come_from_the_askers_language(lang: str) -> None:
     out = render_checklist(_answer(lang, question="I live in Hong Kong. Can I get the tax relief?"), turn=1)
     for key in ("eligibility.title", "eligibility.status.met", "eligibility.status.unknown", "eligibility.yes",
-                "eligibility.no", "eligibility.verdict.cannot_tell", "eligibility.office", "eligibility.prevail"):
+                "eligibility.no", "eligibility.verdict.cannot_tell", "eligibility.office", "eligibility.benefit",
+                "eligibility.prevail"):
         assert message(key, lang) in _tags(out), key
     assert message("eligibility.fact.yes", lang) in out
     if lang == "en":

@@ -150,7 +150,7 @@ class EligibilityChecker:
         verdict = decide([i.status for i in items], found.complete)
         office = self._office(found)
         meta = {**answer.meta, **judged_meta, "policy": " › ".join(found.policy[1:]) or found.policy[0],
-                "conditions_complete": found.complete, "office": office,
+                "conditions_complete": found.complete, "office": office, "benefit": self._benefit(found),
                 "prevail": message("eligibility.prevail", answer.lang)}
         items = [dataclasses.replace(i, citation=dataclasses.replace(i.citation, n=n)) if i.citation else i
                  for n, i in enumerate(items, 1)]
@@ -315,6 +315,16 @@ class EligibilityChecker:
         line = next((ln for ln in found.lines if self.cues.search("incomplete", ln.text)), None)
         citation = self._cite(line.text, line.start, line.chunk) if line is not None else None
         return ChecklistItem(message("eligibility.missing", lang), "missing", citation, None, "missing")
+
+    def _benefit(self, found: ConditionList) -> Citation | None:
+        """The policy's own line saying what it gives (优惠内容：个人所得税税负高出香港税负的部分免征。), whole."""
+        line = next((ln for ln in found.lines
+                     if self.cues.fullmatch("benefit", ln.text.lstrip("-*• ").partition("：")[0].strip())
+                     and ln.text.partition("：")[2].strip()), None)
+        if line is None:
+            return None
+        text = line.text.lstrip("-*• ")
+        return self._cite(text, line.start + len(line.text) - len(text), line.chunk)
 
     def _office(self, found: ConditionList) -> Citation | None:
         """The policy's own line naming who handles it (执行单位 / 受理 before 发文机关)."""

@@ -2,11 +2,11 @@
 
 Kinds: ``self`` (the asker states their situation), ``ask`` (whether a policy applies), ``condition`` (how the
 sources introduce conditions), ``exclusion``, ``must``, ``incomplete`` (未读到 / 截断), ``office`` and
-``negation``, ``grant`` (who may use a measure), ``contrast`` (words naming mutually exclusive situations, one
-group a line, a member's synonyms joined by ``/``), ``then`` (the clause of a condition sentence that
-grants the benefit: the clauses before it are the conditions) and ``common`` (two-character words too common to
-tie a user's clause to a condition); ``both`` (the user asks to have two benefits together) and ``exclusive`` (a
-condition allowing only one of them).
+``negation``, ``benefit`` (the label of the line saying what a policy gives), ``grant`` (who may use a measure),
+``contrast`` (words naming mutually exclusive situations, one group a line, a member's synonyms joined by ``/``),
+``then`` (the clause of a condition sentence that grants the benefit: the clauses before it are the conditions)
+and ``common`` (two-character words too common to tie a user's clause to a condition); ``both`` (the user asks
+to have two benefits together) and ``exclusive`` (a condition allowing only one of them).
 Lines are ``kind<TAB>pattern``; ``#`` starts a comment line; a kind may span several lines.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from assistant.errors import InputError
 
 KINDS = ("self", "ask", "condition", "exclusion", "must", "grant", "incomplete", "office", "negation", "contrast",
-         "common", "then", "both", "exclusive", "instrument", "covers")
+         "common", "then", "both", "exclusive", "instrument", "covers", "benefit")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ def _where(c: Citation | None) -> str:
 
 def render_checklist(answer: Answer) -> str:
     """The checklist as a Markdown task list: verdict, each quoted condition with status and source,
-    the competent office, and "official texts prevail". Empty for an answer without a checklist."""
+    what the policy gives, the competent office, and "official texts prevail". Empty for an answer without a
+    checklist."""
     if answer.verdict is None:
         return ""
     lang = answer.lang
@@ -32,6 +33,9 @@ def render_checklist(answer: Answer) -> str:
         quote = f"“{item.condition}”" if item.kind != "missing" else item.condition
         lines.append(f"- {_BOX[item.status]} {quote} — {status}{said}{_where(item.citation)}")
     lines += ["", f"**{message(f'eligibility.verdict.{answer.verdict}', lang)}**"]
+    benefit = answer.meta.get("benefit")
+    if isinstance(benefit, Citation):
+        lines.append(f"{message('eligibility.benefit', lang)} “{benefit.quote}”{_where(benefit)}")
     office = answer.meta.get("office")
     if isinstance(office, Citation):
         lines.append(f"{message('eligibility.office', lang)} “{office.quote}”{_where(office)}")

@@ -413,6 +413,7 @@
     });
     box.appendChild(list);
     box.appendChild(el("div", "verdict", L.verdict || ""));
+    if (data.benefit) box.appendChild(el("div", "note benefit", (L.benefit || "") + " " + data.benefit.quote));
     if (data.office) box.appendChild(el("div", "note", (L.office || "") + " " + data.office.quote));
     if (data.note) box.appendChild(el("div", "note", data.note));
     return box;
