@@ -62,3 +62,12 @@ def test_what_a_policy_covers_is_one_condition_with_its_alternatives(assistant: 
     incomes = [i for i in answer.checklist if "所得" in i.condition and "综合所得" in i.condition]
     assert len(incomes) == 1 and "经营所得" in incomes[0].condition  # quoted with its items, not one row each
     assert incomes[0].kind == "any"  # one of them is enough
+
+
+def test_a_policy_whose_conditions_the_sources_did_not_read_says_so(assistant: Assistant) -> None:
+    answer = assistant.answer("我们公司在测试园区注册，能享受研发费用加计扣除吗？")
+    assert answer.verdict == "cannot_tell" and "P19" in str(answer.meta["policy"])
+    assert [i.kind for i in answer.checklist] == ["missing"]  # no condition to quote: the sources stop
+    missing = answer.checklist[0].citation
+    assert missing is not None and "未读到" in missing.quote
+    assert answer.meta["benefit"].quote == "内容：研发费用按比例加计扣除。"

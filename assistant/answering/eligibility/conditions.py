@@ -262,7 +262,9 @@ def policy_conditions(key: tuple[str, tuple[str, ...]], lines: list[Line], cues:
         conditions += [Condition(c.quote, c.start, c.chunk, "limit") if c.kind == "require"
                        and cues.search("must", c.quote) else c for c in found]
         strength = max(strength, 1 if found else 0)
-    if not conditions:
+    # A conditions header whose conditions the sources did not read (条件：…具体条件未读到) is still the policy's
+    # list: empty and incomplete, so the answer says the sources do not give them.
+    if not conditions and (complete or not strength):
         return None
     return strength, ConditionList(key[1], key[0], tuple(conditions), complete, tuple(lines))
 
