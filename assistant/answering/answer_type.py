@@ -49,8 +49,9 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
-    "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例"
-                          r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)", re.I),
+    "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例|什么税率|哪个税率"
+                          r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)"
+                          r"|\b(?:what|which)\b[^?.]{0,40}\brates?\b", re.I),
                lambda text: bool(_FIGURE.search(_DATE_PART.sub(" ", text)))),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),

@@ -19,6 +19,7 @@ from assistant.messages import text as message
 _WANTS_DATE = re.compile(r"\bwhen\b|\bwhat (?:date|day|year|time)\b|\bwhich (?:date|day|year)\b|\bsince when\b", re.I)
 _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|\bwhat(?:'s| is| was| are)? the "
                            r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
+                           r"|\b(?:what|which) (?:[\w-]+ ){0,3}(?:rate|percentage|amount)\b"  # "what tax rate do …"
                            r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
 _FIGURE = re.compile(r"(?P<approx>约|近|超过|逾|不超过|最高)?(?P<number>\d+(?:[.,]\d+)*)\s*(?P<more>多|余)?"
@@ -58,10 +59,14 @@ def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
 
 def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
     """The amounts ``text`` states (a unit, a magnitude, an "about" or a decimal point makes one; a year does
-    not), in English with the original in brackets."""
-    return list(dict.fromkeys(f"{_figure(m, english)} ({m.group(0)})" for m in _FIGURE.finditer(text)
+    not), in English with the original in brackets when it reads otherwise (15% needs none)."""
+    return list(dict.fromkeys(_with_original(_figure(m, english), m.group(0)) for m in _FIGURE.finditer(text)
                               if (m["unit"] or m["magnitude"] or m["approx"] or "." in m["number"])
                               and not _is_year(m)))
+
+
+def _with_original(english: str, original: str) -> str:
+    return english if english.replace(" ", "") == original.replace(" ", "") else f"{english} ({original})"
 
 
 def _is_year(m: re.Match[str]) -> bool:

@@ -31,6 +31,8 @@ from assistant.wiring import build_assistant
     ("What are the opening hours of the branch?", {"time"}),
     ("深圳园区由哪两个片区组成？", set()),
     ("What did the 2025 Policy Address say about clinical trials?", set()),  # a speech, not a place
+    ("What tax rate do companies pay?", {"figure"}),  # a rate is a figure
+    ("企业所得税按什么税率征收？", {"figure"}),
     ("What is the address of the office?", {"address"}),
 ])
 def test_asked(question: str, kinds: set[str]) -> None:

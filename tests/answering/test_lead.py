@@ -23,7 +23,9 @@ ENGLISH = {"平方公里": "square kilometres"}.get
      "In short: about 689,700 square metres (约68.97万平方米) [1]."),
     ("How large is the fund?", ["基金规模10亿元。"], "In short: 1 billion yuan (10亿元) [1]."),
     ("How many measures does the plan have?", ["规划共提出30项措施。"], "In short: 30 (30项) [1]."),
-    ("What's the corporate income tax rate?", ["企业所得税减按15%征收。"], "In short: 15% (15%) [1]."),
+    # A figure that reads the same in English is not repeated in brackets.
+    ("What's the corporate income tax rate?", ["企业所得税减按15%征收。"], "In short: 15% [1]."),
+    ("What tax rate do companies in the park pay?", ["企业所得税减按15%征收。"], "In short: 15% [1]."),
     # A year is a point in time, not an amount: never "2035 years"; a span of years still is one.
     ("How many companies are there?", ["到2035年形成全面发展格局，已有60多家企业。"],
      "In short: over 60 (60多家) [1]."),
