@@ -89,6 +89,11 @@ class QueryParser:
         self.colloquial = colloquial or Colloquial()
         self.correct = correct  # an unknown word → the corpus word it was meant to be (typos.Homophones)
 
+    def _used(self, term: str) -> bool:
+        """Do the sources use ``term``: as one word, or every word of it (国家发展改革委: 国家, 发展, 改革委)?"""
+        words = tokenize(term)
+        return self.stats.known(term) or (bool(words) and all(self.stats.known(w) for w in words))
+
     def _corrected(self, text: str) -> str:
         """``text`` with each word the corpus does not know that ``correct`` resolves (a typo: 申亲) replaced by
         the word meant (申请), so that search, glossary and term weights all see the corpus' word."""
@@ -109,13 +114,13 @@ class QueryParser:
         expansion, groups = self.glossary.expand_groups(simplified)
         text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
         # An English word said in a Chinese question (AI) counts through its Chinese terms, as in English.
-        translated = {w for w in self.glossary.translated(simplified, self.stats.known) if not self.stats.known(w)}
+        translated = {w for w in self.glossary.translated(simplified, self._used) if not self.stats.known(w)}
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
                                keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers | translated)
         terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
-                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers, self.stats.known),
+                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers, self._used),
                      excluded=excluded, focus=simplified)
 
 

@@ -11,7 +11,7 @@ from assistant.answering import answer_type
 from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser
 from assistant.answering.units import coverage
 from assistant.answering.vocabulary import Colloquial, Glossary, with_equivalents
-from assistant.knowledge.lexical import load_user_dict
+from assistant.knowledge.lexical import load_user_dict, tokenize
 
 
 class Stats:
@@ -203,3 +203,12 @@ def test_question_words_and_frames_are_no_topic(question: str) -> None:
                          Colloquial.load(REPO / "index" / "colloquial.tsv"))
     terms = set(parser.parse(question).terms)
     assert not {"天发", "天", "可否", "能不能", "不能", "要不要", "不要"} & terms, terms
+
+
+def test_a_glossary_phrase_reaches_the_sources_when_they_use_each_word_of_its_terms() -> None:
+    # 国家发展改革委 is several words to jieba's search mode: the sources use it though not as one word.
+    load_user_dict(REPO / "index" / "park_terms.txt")
+    words = set(tokenize("国家发展改革委")) - {"国家发展改革委"}
+    parser = QueryParser(Glossary.load(REPO / "index" / "glossary.tsv"), Stats(words))
+    assert parser.parse("The National Development and Reform Commission?").unmatched == 0.0
+    assert parser.parse("The Singapore one?").unmatched == 1.0  # 新加坡: no source says it
