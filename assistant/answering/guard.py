@@ -73,8 +73,11 @@ def without_instructions(question: str) -> str:
 
 _FOLLOWUP = re.compile(
     r"^(其中|那么|那|它|它们|这个|那个|这些|那些|该|上述|前者|后者|此外|另外|还有|还)|其中|上述|前者|后者|这一|该项|该条"
+    # at that time, he / she / they (Cantonese 佢, 佢哋), that one (嗰)
+    r"|当时|那时|当年|同期|嗰时|嗰阵|他们|她们|佢|嗰"
     r"|第[一二三四五六七八九十\d]+(个|项|条|点|种|类)"
-    r"|\b(it|its|they|them|their|that|those|these|the (first|second|third|fourth|fifth|last) (one|item|point))\b",
+    r"|\b(it|its|they|them|their|that|those|these|the (first|second|third|fourth|fifth|last) (one|item|point))\b"
+    r"|^(and|also|what about|how about)\b",
     re.I,
 )
 _ORDINAL_ZH = re.compile(r"第([一二三四五六七八九十\d]+)(个|项|条|点|种|类)?")

@@ -28,6 +28,7 @@ def glossary() -> Glossary:
     ("the individual income tax incentive", "优惠"), ("which departments", "发文机关"),
     ("the implementation measures", "实施办法"), ("the same year", "同一年度"), ("at the same time", "同时"),
     ("drew up", "编制"), ("the Shenzhen River", "深圳河"), ("which river separates", "相望"),
+    ("the stay in Hong Kong", "停留"), ("each time", "每次"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES

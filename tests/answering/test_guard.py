@@ -133,6 +133,13 @@ def test_resolve_followup_without_an_ordinal_joins_the_previous_question() -> No
     assert resolve_followup("它的面积多大？", history, _no_items) == "深圳园区的三大发展定位是什么？ 它的面积多大？"
     assert resolve_followup("What about its area?", [Message("user", "Where is the Shenzhen park?")],
                             _no_items) == "Where is the Shenzhen park? What about its area?"
+    # "at that time", Cantonese "it" (佢), a question opening with "and": each points back
+    opened = [Message("user", "深圳分园什么时候开园的？")]
+    joined = resolve_followup("当时有多少家企业进驻？", opened, _no_items)
+    assert joined == "深圳分园什么时候开园的？ 当时有多少家企业进驻？"
+    assert resolve_followup("佢幾時開園？", opened, _no_items).startswith("深圳分园什么时候开园的？ ")
+    assert resolve_followup("And how long is the bridge?", [Message("user", "When did the park open?")],
+                            _no_items) == "When did the park open? And how long is the bridge?"
 
 
 def test_resolve_followup_leaves_standalone_questions_alone() -> None:
