@@ -37,8 +37,8 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "date": (re.compile(r"哪天|哪一天|几号(?!公告|文|令)|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
                         r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
              # 2026年第20号公告 is a document number, not a date
-             re.compile(r"(?<!\d)\d+\s*年(?!第?\d+号)|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:个月|天|日|周|个工作日|小时)"
-                        r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时)"  # 三个工作日, 四小时
+             re.compile(r"(?<!\d)\d+\s*年(?!第?\d+号)|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:个月|天|日|周|个工作日|小时|分钟)"
+                        r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时|分钟)"  # 三个工作日, 四小时
                         # a weekday or a time of day: "每周五下午" answers "什么时候"
                         r"|(?:周|星期|礼拜)[一二三四五六日天]|每(?:周|月|年|天|日)|工作日"
                         r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|" + _CLOCK, re.I)),

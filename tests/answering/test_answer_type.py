@@ -41,6 +41,7 @@ def test_asked(question: str, kinds: set[str]) -> None:
 
 def test_holds() -> None:
     assert holds("自2024年10月1日起施行。", "date") and not holds("具体日期未读到。", "date")
+    assert holds("经皇岗口岸过关，单程约45分钟。", "date")  # how long: a duration in minutes answers it
     # "什么时候 / when" is also answered by a weekday, a time of day, a clock time or a span in words.
     for when in ("每周五下午出借焊台。", "须提前三个工作日预约。", "每次最长四小时。", "Open on Fridays.", "9:30 am"):
         assert holds(when, "date"), when
