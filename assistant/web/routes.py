@@ -113,9 +113,9 @@ def add_api_routes(app: FastAPI, deps: Deps) -> None:
               responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description":
                          "Events: `sources` {citations} (the retrieved passages, at once; empty when declined), "
                          "`delta` {text}…, then `citations` {citations}, for an eligibility question `checklist` "
-                         "{verdict, policy, complete, items, office, note, labels}, then `done` {answer, answerable, "
-                         "mode, model, lang, notice, confidence, suggestions, timings_ms, usage}; or `error` "
-                         "{message, code}."}})
+                         "{verdict, policy, complete, items, benefit, office, note, labels}, then `done` {answer, "
+                         "answerable, mode, model, lang, notice, confidence, suggestions, timings_ms, usage}; or "
+                         "`error` {message, code}."}})
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Answer as server-sent events (see the 200 response for the event types)."""
         question, history = deps.checked(body.question, body.history)
