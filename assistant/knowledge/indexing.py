@@ -278,8 +278,12 @@ class Indexer:
             "chunk_max_tokens": self.max_tokens,
             "format": INDEX_FORMAT,
         }
-        tmp = root / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _sync_files(build_dir)  # on disk before the manifest names them, so a power cut cannot leave it naming
+        tmp = root / (MANIFEST + ".tmp")  # empty files; the manifest itself is written whole, synced, renamed
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(json.dumps(manifest, ensure_ascii=False, indent=1))
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, root / MANIFEST)  # the swap: from here on the new build serves
         self._cleanup(root, keep=build_id)
         return BuildReport(build_id, len(chunks), len(todo), len(reused), len(docs), tuple(skipped),
@@ -291,6 +295,17 @@ class Indexer:
     def _cleanup(self, root: Path, keep: str | None) -> None:
         """Remove builds (folders and collections) other than ``keep`` and those a server still reads."""
         _drop_builds(self.index_dir, self.client, self.prefix, {keep} if keep else set())
+
+
+def _sync_files(folder: Path) -> None:
+    """fsync every file of ``folder`` (a build's files, before the manifest is swapped to name them)."""
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _source_digests(docs: list[Document]) -> dict[str, str]:

@@ -1,0 +1,97 @@
+"""The swap that ends a build: ``current.json`` is replaced whole (a new file written, synced to disk, then renamed
+over the old one), so a reader sees the old manifest or the new one and never part of one, and a swap that
+fails leaves the old build serving. Real builds of the tiny corpus into the real embedded chroma store."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.knowledge.indexing import MANIFEST, load_index, read_manifest, store_dir
+from assistant.testing import FakeEmbedder
+from assistant.wiring import build_client, build_indexer, build_retriever
+
+AREA_ZH = "河套合作区总面积有多大？"
+
+
+def rebuild(settings: Settings) -> str:
+    return build_indexer(settings, embedder=FakeEmbedder()).build(force=True).build_id
+
+
+@pytest.fixture
+def first(tiny_settings: Settings) -> str:
+    """The tiny corpus, built once: the build id that serves."""
+    return rebuild(tiny_settings)
+
+
+def manifest_path(settings: Settings) -> Path:
+    return store_dir(settings.index_dir) / MANIFEST
+
+
+def test_a_reader_of_the_old_manifest_reads_it_whole_after_the_swap(tiny_settings: Settings, first: str) -> None:
+    """Replaced by a rename, not rewritten in place: a reader that opened the manifest before the swap still
+    reads the old one, complete; the path then names a new file with the new build."""
+    with manifest_path(tiny_settings).open(encoding="utf-8") as before:
+        second = rebuild(tiny_settings)
+        assert json.loads(before.read())["build_id"] == first
+    assert read_manifest(tiny_settings.index_dir)["build_id"] == second  # type: ignore[index]
+
+
+def test_a_failed_swap_leaves_the_old_build_serving(tiny_settings: Settings, first: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == MANIFEST:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", replace)
+        with pytest.raises(OSError, match="No space left"):
+            rebuild(tiny_settings)
+    assert read_manifest(tiny_settings.index_dir)["build_id"] == first  # type: ignore[index]
+    index = load_index(tiny_settings.index_dir, build_client(tiny_settings))
+    assert index.manifest["build_id"] == first and index.store.count() == len(index.chunks) > 0
+    top = build_retriever(tiny_settings, embedder=FakeEmbedder()).search(AREA_ZH, k=1).passages[0]
+    assert "3.89平方公里" in top.text
+    # the next build swaps and leaves no temporary manifest behind
+    second = rebuild(tiny_settings)
+    assert read_manifest(tiny_settings.index_dir)["build_id"] == second  # type: ignore[index]
+    assert sorted(p.name for p in store_dir(tiny_settings.index_dir).iterdir() if p.is_file()
+                  and p.name.startswith(MANIFEST)) == [MANIFEST]
+
+
+def test_the_new_manifest_is_on_disk_before_it_is_swapped_in(tiny_settings: Settings, first: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a power cut the rename may survive while unsynced data does not: the new build's files and the new
+    manifest (whole) are synced before the rename, so the live name never points at an empty file."""
+    events: list[tuple[str, str]] = []
+    synced: set[str] = set()
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if Path(path).name.startswith(MANIFEST):
+            json.loads(Path(path).read_text(encoding="utf-8"))  # whole when synced
+            events.append(("fsync", path))
+        elif not events:
+            synced.add(path)
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == MANIFEST:
+            events.append(("replace", str(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    second = rebuild(tiny_settings)
+    assert [kind for kind, _ in events] == ["fsync", "replace"], events
+    build_files = {str(p.resolve()) for p in (store_dir(tiny_settings.index_dir) / "builds" / second).iterdir()}
+    assert "chunks.jsonl" in {Path(p).name for p in build_files} and build_files <= synced
+    assert events[0][1] == str(Path(events[1][1]).resolve())  # the file synced is the file renamed
