@@ -160,12 +160,15 @@ def add_admin_routes(app: FastAPI, deps: AdminDeps) -> None:
 
 
 def _store_validated(data: bytes, target: Path, root: Path) -> None:
-    """Parse ``data`` as the file ``target`` would be read; then move it there atomically (422 when unreadable)."""
+    """Parse ``data`` as the file ``target`` would be read; then move it there atomically (422 when unreadable):
+    written whole and synced to disk first, so neither a reader nor a power cut finds part of it."""
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".upload-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         try:
             load_document(Path(tmp), root)
         except Exception as exc:  # the loader's own message says what is wrong with the file

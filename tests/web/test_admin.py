@@ -10,6 +10,7 @@ Run: .venv/bin/pytest tests/web/test_admin.py
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import time
 from pathlib import Path
@@ -58,23 +59,54 @@ def make_client(tmp_path: Path, token: str | None = TOKEN, builds: Builds | None
 
 
 ROUTES = [("GET", "/api/v1/admin/documents"), ("GET", "/api/v1/admin/gaps"), ("GET", "/api/v1/admin/feedback"),
-          ("GET", "/api/v1/admin/jobs/abc"), ("DELETE", "/api/v1/admin/documents/abc")]
+          ("GET", "/api/v1/admin/jobs/abc"), ("DELETE", "/api/v1/admin/documents/abc"),
+          ("POST", "/api/v1/admin/documents")]
+UPLOAD = {"file": ("rule.md", "# 办法\n\n第一条 测试。\n".encode(), "text/markdown")}
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_off_without_a_token_404(tmp_path: Path, method: str, path: str) -> None:
-    client, _, _ = make_client(tmp_path, token=None)
-    r = client.request(method, path, headers=AUTH)
+    client, settings, _ = make_client(tmp_path, token=None)
+    r = client.request(method, path, headers=AUTH, files=UPLOAD if method == "POST" else None)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert not (settings.sources / "rule.md").exists()
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "])
 def test_401_without_the_right_token(tmp_path: Path, method: str, path: str, header: str | None) -> None:
-    client, _, _ = make_client(tmp_path)
-    r = client.request(method, path, headers={"Authorization": header} if header else {})
+    client, settings, _ = make_client(tmp_path)
+    r = client.request(method, path, headers={"Authorization": header} if header else {},
+                       files=UPLOAD if method == "POST" else None)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert "PARK_ADMIN_TOKEN" in r.json()["error"]["message"]
+    assert not (settings.sources / "rule.md").exists()  # nothing stored, no job
+
+
+def test_the_token_is_compared_in_constant_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain == would return sooner the earlier a guess differs, telling an attacker how much was right."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    client, _, _ = make_client(tmp_path)
+    assert client.get("/api/v1/admin/gaps", headers={"Authorization": "Bearer s3cret-guess"}).status_code == 401
+    assert client.get("/api/v1/admin/gaps", headers=AUTH).status_code == 200
+    assert compared == [(b"s3cret-guess", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin.js"])
+def test_the_admin_page_exists_only_with_a_token(tmp_path: Path, path: str) -> None:
+    off, _, _ = make_client(tmp_path, token=None)
+    assert off.get(path).status_code == 404
+    on, _, _ = make_client(tmp_path / "on")
+    page = on.get(path)
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 def test_200_with_the_token_and_rate_limited(tmp_path: Path) -> None:
@@ -156,6 +188,7 @@ def test_questions_are_logged_and_gaps_grouped_with_csv(tmp_path: Path) -> None:
     assert gaps[0]["languages"] == {"zh-Hans": 2} and gaps[0]["last_seen"]
     r = client.get("/api/v1/admin/gaps?format=csv", headers=AUTH)
     assert r.headers["content-type"].startswith("text/csv") and "attachment" in r.headers["content-disposition"]
+    assert r.text.startswith("\ufeff")  # the BOM that makes Excel read the file as UTF-8
     table = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     assert table[0]["question"] == "写一首诗" and table[0]["count"] == "2"
 
@@ -184,7 +217,8 @@ def test_feedback_carries_build_and_confidence_and_exports(tmp_path: Path) -> No
     assert row["rating"] == -1 and row["reason"] == "少了香港园区" and row["confidence"] == 0.42
     assert row["citations"] == [{"n": 1, "title": "规划"}] and "build" in row
     text = client.get("/api/v1/admin/feedback?format=csv", headers=AUTH).text
-    assert "少了香港园区" in text and '""title"": ""规划""' in text
+    assert "少了香港园区" in text and '""title"": ""规划""' in text and text.startswith("\ufeff")
+    assert client.get("/api/v1/admin/feedback?limit=-1", headers=AUTH).json() == {"feedback": []}
 
 
 def _wait(client: Any, job_id: str, timeout: float = 120) -> dict[str, Any]:
