@@ -11,7 +11,7 @@ alike, so no route that runs the assistant escapes a check:
 4. Requests that run the assistant count against the per-client rate limit (429 with ``Retry-After``).
 5. A body larger than the limit is refused: by ``Content-Length`` before reading, and while reading a chunked
    body, so it is never buffered whole (413).
-6. Security headers on every response.
+6. Security headers on every response, and an allowed site's CORS headers on the refusals made here.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        send = self._with_headers(send, path)
+        origin = headers.get("origin")
+        send = self._with_headers(send, path, origin if origin is not None and origin.rstrip("/") in self.allowed
+                                  else None)
         refusal = self._refusal(scope, headers, path)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -166,10 +168,16 @@ class EdgeMiddleware:
         if over and not started:
             await self._too_large(scope)(scope, receive, send)
 
-    def _with_headers(self, send: Send, path: str) -> Send:
+    def _with_headers(self, send: Send, path: str, allowed_origin: str | None) -> Send:
         async def send_with_headers(message: AsgiMessage) -> None:
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
+                if allowed_origin is not None and "access-control-allow-origin" not in h:
+                    # a refusal made here (429, 413) never passed the CORS middleware: without these an allowed
+                    # site's page could not read it, and would show a network error instead of "try again in n s"
+                    h["Access-Control-Allow-Origin"] = allowed_origin
+                    h["Access-Control-Expose-Headers"] = "Retry-After"
+                    h.add_vary_header("Origin")
                 h.setdefault("X-Content-Type-Options", "nosniff")
                 h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 if path.startswith(_LOCKED_DOWN):
