@@ -68,6 +68,13 @@ def classify(exc: AssistantError) -> tuple[int, str, str]:
     return 500, "assistant_error", INTERNAL_ERROR
 
 
+def public_message(exc: AssistantError) -> str:
+    """What a user is told of ``exc`` (the web chat too): its own message, except for faults of the machinery behind
+    the assistant (model, store, embedder, settings), whose messages may name internal hosts."""
+    _, code, message = classify(exc)
+    return message if code in _PUBLIC_MESSAGES else str(exc)
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The error body every route and middleware answers with."""
     kind = "invalid_request_error" if 400 <= status < 500 else "server_error"

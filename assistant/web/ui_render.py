@@ -27,6 +27,7 @@ from assistant.data import Answer, Citation
 from assistant.errors import AssistantError
 from assistant.knowledge.chunking import is_item, strip_item_marker
 from assistant.text.markers import TRAILING_MARKERS, marker_numbers, rewrite_markers
+from assistant.web.errors import public_message
 from assistant.web.labels import citation_label, shorten, validity_label
 from assistant.web.ui_checklist import render_checklist
 
@@ -241,9 +242,10 @@ def render_answer(answer: Answer, turn: int = 0) -> str:
 
 
 def render_error(exc: BaseException) -> str:
-    """An error as a chat message: what went wrong, never a stack trace."""
+    """An error as a chat message: what went wrong, never a stack trace, and — as the API tells it — never the
+    internal address a fault of the model, the store or the embedder names (that stays in the server log)."""
     if isinstance(exc, AssistantError):
-        detail = str(exc) or type(exc).__name__
+        detail = public_message(exc) or type(exc).__name__
     else:
         detail = "内部错误，请稍后再试。 Internal error — please try again later."
     return f'<div class="hp-error">⚠ 无法回答 Could not answer: {_esc(detail)}</div>'

@@ -14,7 +14,7 @@ from support import gradio_env
 
 from assistant.config import Settings
 from assistant.data import Answer, Citation, Delta, Message
-from assistant.errors import LLMError
+from assistant.errors import InputError, LLMError
 from assistant.testing import FakeAssistant
 from assistant.web.feedback import FeedbackStore
 from assistant.web.questions import QuestionLog
@@ -133,7 +133,8 @@ def test_suggested_follow_ups_are_buttons_with_escaped_text() -> None:
 
 
 def test_render_error_hides_internal_details() -> None:
-    assert "LLM &lt;down&gt;" in render_error(LLMError("LLM <down>"))
+    assert "The question &lt;b&gt; is empty" in render_error(InputError("The question <b> is empty"))  # as text
+    assert "language model is unavailable" in render_error(LLMError("LLM <down> at http://10.0.0.5"))
     internal = render_error(RuntimeError("secret path /etc/x"))
     assert "secret" not in internal and "Internal error" in internal
 
@@ -246,7 +247,8 @@ def test_handler_shows_assistant_errors_as_a_message(tmp_path: Path) -> None:
     chat = WebChat(_FailingAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"))
     chat_value, _, session, _ = _last(chat.respond("问题", "auto", new_session()))
     content = chat_value[-1]["content"]
-    assert "Could not answer" in content and "OPENAI_BASE_URL" in content and "Traceback" not in content
+    assert "Could not answer" in content and "language model is unavailable" in content and "Traceback" not in content
+    assert "127.0.0.1:9" not in content  # the model's address is for the server log, not the visitor
     assert session["answers"] == {} and session["history"] == []
     status, _, _ = chat.rate(1, True, "", session)
     assert "Rate an answer" in status
