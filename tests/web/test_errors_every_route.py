@@ -129,3 +129,28 @@ def test_the_web_chat_tells_the_same_without_internal_addresses(tmp_path: Path, 
     shown = value[-1]["content"]
     assert "Could not answer" in shown and SECRET not in shown and "Traceback" not in shown
     assert session["history"] == []  # the failed turn is no history
+
+
+class BrokenLog:
+    """A question log whose database cannot be written."""
+
+    def record(self, question: str, **fields: Any) -> int:
+        from assistant.errors import AssistantError
+
+        raise AssistantError(f"question log /srv/{SECRET}/feedback.sqlite3 failed: disk I/O error")
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/ask", {"question": "面积？"}), ("/api/v1/ask/stream", {"question": "面积？"}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "面积？"}]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "面积？"}], "stream": True})])
+def test_a_question_log_that_cannot_be_written_never_costs_the_answer(path: str, body: dict[str, Any]) -> None:
+    app = create_app(FakeAssistant(), Settings(allowed_hosts=("testserver",)), None, BrokenLog())  # type: ignore[arg-type]
+    r = TestClient(app, raise_server_exceptions=False).post(path, json=body)
+    assert r.status_code == 200 and "[1]" in r.text and SECRET not in r.text and "error" not in r.text
+
+
+def test_the_web_chat_answers_when_its_question_log_cannot_be_written(tmp_path: Path) -> None:
+    chat = WebChat(FakeAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"), questions=BrokenLog())
+    *_, (value, _, session, _) = chat.respond("面积？", "auto", new_session())
+    assert "Could not answer" not in value[-1]["content"] and len(session["history"]) == 2

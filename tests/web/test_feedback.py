@@ -120,3 +120,28 @@ def test_concurrent_writers_from_threads(tmp_path: Path) -> None:
     assert len(set(ids)) == threads_n * per_thread
     questions = {r["question"] for r in store.recent(10_000)}
     assert questions == {f"q{t}-{i}" for t in range(threads_n) for i in range(per_thread)}
+
+
+def test_overlong_text_is_refused_before_it_is_stored(tmp_path: Path) -> None:
+    """The web chat stores what the browser sends back; the store holds at most MAX_TEXT_CHARS of it."""
+    from assistant.web.feedback import MAX_TEXT_CHARS
+
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    for question, answer in (("q" * (MAX_TEXT_CHARS + 1), "a"), ("q", "a" * (MAX_TEXT_CHARS + 1))):
+        with pytest.raises(InputError, match=str(MAX_TEXT_CHARS)):
+            store.record(question, answer, [], 1)
+    assert store.record("q" * MAX_TEXT_CHARS, "a" * MAX_TEXT_CHARS, [], 1) == 1  # the limit itself is kept whole
+
+
+def test_a_database_that_breaks_after_it_was_made_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "fb.sqlite3"
+    store = FeedbackStore(path)
+    store.record("q", "a", [], 1)
+    for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        extra.unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database " * 100)  # overwritten by something else
+    with pytest.raises(AssistantError, match="PARK_FEEDBACK_DB") as failed:
+        store.record("q", "a", [], 1)
+    assert str(path) in str(failed.value)
+    with pytest.raises(AssistantError, match="PARK_FEEDBACK_DB"):
+        store.recent()
