@@ -95,3 +95,20 @@ def test_the_new_manifest_is_on_disk_before_it_is_swapped_in(tiny_settings: Sett
     build_files = {str(p.resolve()) for p in (store_dir(tiny_settings.index_dir) / "builds" / second).iterdir()}
     assert "chunks.jsonl" in {Path(p).name for p in build_files} and build_files <= synced
     assert events[0][1] == str(Path(events[1][1]).resolve())  # the file synced is the file renamed
+
+
+def test_a_lease_taken_after_the_cleanups_first_look_keeps_its_build(tiny_settings: Settings, first: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the tombstone handshake closes: a server leases the old build just after the next build listed the
+    leases. The cleanup's second look, build by build, sees the lease and keeps the build (and its collection)."""
+    from assistant.knowledge import indexing
+    from assistant.knowledge.builds import hold_build, release
+    from assistant.knowledge.store import collection_names
+
+    lease = hold_build(tiny_settings.index_dir, first)
+    monkeypatch.setattr(indexing, "leased_builds", lambda index_dir: set())  # the first look saw no lease
+    second = rebuild(tiny_settings)
+    builds = sorted(d.name for d in (store_dir(tiny_settings.index_dir) / "builds").iterdir())
+    assert builds == sorted([first, second])
+    assert len(collection_names(build_client(tiny_settings), tiny_settings.collection + "__")) == 2
+    release(lease)
