@@ -80,3 +80,19 @@ def test_a_collection_without_a_build_folder_is_dropped(tiny_settings: Settings,
     assert len(collection_names(client, prefix)) == 2
     build(tiny_settings, FakeEmbedder())  # nothing changed: still tidies up
     assert collection_names(client, prefix) == [read_manifest(tiny_settings.index_dir)["collection"]]  # type: ignore[index]
+
+
+def test_a_servers_cleanup_leaves_everything_to_a_build_under_way(tiny_settings: Settings, first: BuildReport) -> None:
+    """A server dropping unused builds while `park-assistant index` runs does nothing and says so: the build
+    cleans up when it is done (and the server does not wait for it)."""
+    from assistant.knowledge.builds import build_lock
+    from assistant.knowledge.indexing import drop_unused_builds
+
+    client = build_client(tiny_settings)
+    prefix = tiny_settings.collection + "__"
+    ChromaStore.create(client, prefix + "20200101000000_dead00")
+    with build_lock(tiny_settings.index_dir):
+        assert drop_unused_builds(tiny_settings.index_dir, client, tiny_settings.collection) is False
+        assert len(collection_names(client, prefix)) == 2
+    assert drop_unused_builds(tiny_settings.index_dir, client, tiny_settings.collection) is True
+    assert collection_names(client, prefix) == [read_manifest(tiny_settings.index_dir)["collection"]]  # type: ignore[index]
