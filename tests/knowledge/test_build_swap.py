@@ -112,3 +112,22 @@ def test_a_lease_taken_after_the_cleanups_first_look_keeps_its_build(tiny_settin
     assert builds == sorted([first, second])
     assert len(collection_names(build_client(tiny_settings), tiny_settings.collection + "__")) == 2
     release(lease)
+
+
+def test_a_lease_of_a_process_that_died_does_not_keep_its_build(tiny_settings: Settings, first: str) -> None:
+    """A server killed without releasing its lease leaves a stale one: it is ignored and removed, so the old build
+    goes with the next build instead of staying forever."""
+    import subprocess
+    import sys
+
+    from assistant.knowledge.builds import LEASES, leased_builds
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = store_dir(tiny_settings.index_dir) / LEASES / f"{first}@{gone.pid}-deadbeef"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.touch()
+    assert leased_builds(tiny_settings.index_dir) == set() and not stale.exists()
+    stale.touch()
+    second = rebuild(tiny_settings)
+    assert sorted(d.name for d in (store_dir(tiny_settings.index_dir) / "builds").iterdir()) == [second]
