@@ -19,10 +19,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-#: Requests that run the assistant or read the index: each counts against the per-client rate limit.
+#: Requests that run the assistant, read the index or write a file: each counts against the per-client rate limit.
 LIMITED_POSTS = ("/api/v1/ask", "/api/v1/feedback", "/v1/chat/completions",
                  # the web chat's events (gradio): answering, rating and the example buttons all start here
-                 "/gradio_api/queue/join", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/call/")
+                 "/gradio_api/queue/join", "/gradio_api/run/", "/gradio_api/api/", "/gradio_api/call/",
+                 # gradio's file upload, which writes to its temp folder (the web chat takes no files)
+                 "/gradio_api/upload")
 LIMITED_GETS = ("/api/v1/sources/",)
 #: The admin API: every request counts (a token guess too), except polling a job's status.
 ADMIN_PREFIX, UNLIMITED_ADMIN = "/api/v1/admin/", "/api/v1/admin/jobs/"

@@ -58,6 +58,7 @@ LIMITED = [
     Route("POST", "/gradio_api/run/predict", {"json": {"data": []}}),
     Route("POST", "/gradio_api/api/predict", {"json": {"data": []}}),
     Route("POST", "/gradio_api/call/predict", {"json": {"data": []}}),
+    Route("POST", "/gradio_api/upload", {"json": {}}),  # refused by gradio unread: no file written
 ]
 MODELS, JOB_STATUS = Route("GET", "/v1/models"), Route("GET", "/api/v1/admin/jobs/nope", {"headers": AUTH})
 #: Health, the widget, the schema, the model list, the web chat's page and a job's status: never limited.
@@ -67,8 +68,8 @@ UNLIMITED = [Route("GET", "/healthz"), Route("GET", "/readyz"), Route("GET", "/w
 LOCKED_DOWN = [r for r in LIMITED if not r.path.startswith("/gradio_api/")] + [
     Route("GET", "/healthz"), Route("GET", "/readyz"), Route("GET", "/openapi.json"), MODELS, JOB_STATUS,
     Route("GET", "/api/v1/nope")]
-#: Every POST whose body is a question, a rating or a gradio event (the upload has its own limit).
-BODIES = [r for r in LIMITED if r.method == "POST" and r.path != "/api/v1/admin/documents"]
+#: Every POST whose body is a question, a rating or a gradio event (the admin upload has its own limit).
+BODIES = [r for r in LIMITED if r.method == "POST" and r.path not in ("/api/v1/admin/documents", "/gradio_api/upload")]
 
 _addresses = (f"198.51.100.{i}" for i in itertools.count(1))
 
