@@ -229,3 +229,26 @@ def test_server_going_away_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="gone__1"):
         opened.vectors(["a"])
 
+
+
+class _BrokenCollection:
+    """A collection whose backend fails on every call (a server gone, a corrupt file)."""
+
+    name = "park__broken"
+
+    def __getattr__(self, verb: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(f"backend failed on {verb}")
+        return fail
+
+
+def test_every_call_of_a_failing_backend_is_a_store_error_naming_the_collection() -> None:
+    """Fast twin of the server test above: query, vectors, count and upsert each become StoreError."""
+    store = ChromaStore(_BrokenCollection())
+    store._count = 4  # as after an earlier count: query goes on to the backend
+    for call in (lambda: store.query(VECTORS[0], 2), lambda: store.vectors(["a"]),
+                 lambda: store.upsert(IDS, VECTORS, METAS)):
+        with pytest.raises(StoreError, match="park__broken"):
+            call()
+    with pytest.raises(StoreError, match="park__broken"):
+        store.count()  # the upsert reset the cached count
