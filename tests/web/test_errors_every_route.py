@@ -154,3 +154,16 @@ def test_the_web_chat_answers_when_its_question_log_cannot_be_written(tmp_path: 
     chat = WebChat(FakeAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"), questions=BrokenLog())
     *_, (value, _, session, _) = chat.respond("面积？", "auto", new_session())
     assert "Could not answer" not in value[-1]["content"] and len(session["history"]) == 2
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("POST", "/healthz", 405), ("PUT", "/widget.js", 405),
+                                                        ("DELETE", "/readyz", 405), ("GET", "/api/v1/ask", 404),
+                                                        ("POST", "/v1/models", 404)])
+def test_a_wrong_method_or_path_is_the_same_error_shape(method: str, path: str, status: int) -> None:
+    """What the framework refuses (405 with its Allow header) reads like every other error, for OpenAI clients too."""
+    r = client(RuntimeError("unused")).request(method, path)
+    error = r.json()["error"]
+    assert r.status_code == status and set(r.json()) == {"error"}
+    assert set(error) == {"message", "type", "code"} and error["type"] == "invalid_request_error"
+    if status == 405:
+        assert r.headers["allow"] and error["code"] == "http_error"
