@@ -302,3 +302,27 @@ def test_an_allowed_site_can_read_the_edges_refusals(whole_app: Any, refusal: st
     anonymous = fresh_client(whole_app)
     call(anonymous, ask)
     assert "access-control-allow-origin" not in call(anonymous, ask).headers  # no Origin: nothing to allow
+
+
+def test_the_web_chat_behind_a_tls_proxy_is_its_own_origin(tmp_path: Path) -> None:
+    """Behind a trusted proxy that ends TLS, the page's https origin is the server's own: not refused as foreign."""
+    from assistant.web.api import create_app
+
+    settings = make_tiny_settings(tmp_path, allowed_hosts=("chat.park.example",), trusted_proxies=("10.0.0.0/8",))
+    proxy = TestClient(create_app(FakeAssistant(), settings, None), base_url="http://chat.park.example",
+                       client=("10.0.0.5", 5000))
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    r = proxy.post("/api/v1/ask", json=QUESTION, headers={"Origin": "https://chat.park.example", **forwarded})
+    assert r.status_code == 200, r.text
+    r = proxy.post("/api/v1/ask", json=QUESTION, headers={"Origin": "https://chat.park.example"})
+    assert r.status_code == 403  # without the proxy's word the request came over http: another origin
+
+
+@pytest.mark.parametrize(("hosts", "host"), [(("::1",), "[::1]:7860"),
+                                             (("chat.park.example",), "CHAT.Park.Example:80")])
+def test_host_names_are_matched_without_port_brackets_or_case(tmp_path: Path, hosts: tuple[str, ...],
+                                                               host: str) -> None:
+    from assistant.web.api import create_app
+
+    app = create_app(FakeAssistant(), make_tiny_settings(tmp_path, allowed_hosts=hosts), None)
+    assert TestClient(app).get("/healthz", headers={"Host": host}).status_code == 200
