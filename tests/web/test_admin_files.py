@@ -155,3 +155,11 @@ def test_a_deletion_never_reaches_outside_the_sources_folder(tmp_path: Path) -> 
     chunks.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     r = client.delete(f"/api/v1/admin/documents/{document_id('../outside.md')}", headers=AUTH)
     assert r.status_code == 404 and outside.read_bytes() == OLD and builds.calls == 0
+
+
+@pytest.mark.parametrize("name", ["~$rule.docx", ".rule.md", "rule.md.exe", "rule"])
+def test_office_lock_files_hidden_files_and_other_types_are_refused(tmp_path: Path, name: str) -> None:
+    client, settings, builds = make(tmp_path)
+    r = upload(client, NEW, name)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_file"
+    assert not (settings.sources / name).exists() and builds.calls == 0
