@@ -28,7 +28,8 @@ def glossary() -> Glossary:
     ("the individual income tax incentive", "优惠"), ("which departments", "发文机关"),
     ("the implementation measures", "实施办法"), ("the same year", "同一年度"), ("at the same time", "同时"),
     ("drew up", "编制"), ("the Shenzhen River", "深圳河"), ("which river separates", "相望"),
-    ("the stay in Hong Kong", "停留"), ("each time", "每次"),
+    ("the stay in Hong Kong", "停留"), ("each time", "每次"), ("how many pages", "页"),
+    ("the cross-river bridge", "跨河"), ("the bridge", "连接桥"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
@@ -55,7 +56,7 @@ def test_asking_which_year_or_day_reaches_the_records_date_field(glossary: Gloss
 
 
 @pytest.mark.parametrize(("english", "chinese"), [("Singapore", "新加坡"), ("students", "学生"), ("Hengqin", "横琴"),
-                                                  ("the United States", "美国")])
+                                                  ("the United States", "美国"), ("my dog", "宠物")])
 def test_places_and_people_no_source_covers_are_named(glossary: Glossary, english: str, chinese: str) -> None:
     # Named so that they count as a topic the sources lack, not dropped as an unknown English word.
     assert chinese not in SOURCES and chinese in glossary.expand(f"What is the tax rate for {english}?")
