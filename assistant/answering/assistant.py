@@ -192,8 +192,9 @@ class Assistant:
         passages = list(result.passages)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
+            gap = (passages[evidence.quotes[0].passage_index], evidence.gap) if evidence.gap is not None else None
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
-                                             coverage=evidence.coverage, missing=evidence.missing)
+                                             coverage=evidence.coverage, missing=evidence.missing, gap=gap)
             yield Sources()
             yield from emit(_timed(declined, {}, t0, evidence.confidence))
             return

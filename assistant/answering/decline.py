@@ -35,9 +35,11 @@ class Decliner:
         self._channel_looked_up = False  # the official-channel sentence is looked up on first decline
 
     def decline(self, question: str, lang: Lang, passages: Sequence[Passage], *, reason: str,
-                coverage: float | None = None, missing: str | None = None) -> Answer:
+                coverage: float | None = None, missing: str | None = None,
+                gap: tuple[Passage, tuple[int, int]] | None = None) -> Answer:
         """``missing``: the kind of detail asked for (``date``, ``money``, ``contact``) that the passages,
-        though on the topic, do not state; the first line then says so."""
+        though on the topic, do not state; the first line then says so. ``gap``: the passage span saying the
+        sources could not read what is asked (``missing`` is ``unread``), quoted and cited in that line."""
         channel = self.official_channel()
         suggestions = self.suggestions(passages if reason != "injection" else [], lang)
         citations: tuple[Citation, ...] = ()
@@ -56,8 +58,18 @@ class Decliner:
                 channel_text = message("decline.channel.site", lang).format(site=sites[0], quote=channel_text)
         else:
             channel_text = message("decline.channel", lang)
-        lead = (message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))
-                if missing is not None and reason == "no-evidence" else message(f"decline.{reason}", lang))
+        if missing == "unread" and gap is not None:
+            gap_citation = make_citation(len(citations) + 1, gap[0], gap[1])
+            shown = strip_item_marker(one_line(gap_citation.quote))
+            if lang == "zh-Hant":
+                shown = to_traditional(shown)
+                gap_citation = dataclasses.replace(gap_citation, meta={**gap_citation.meta, "shown": shown})
+            citations = (*citations, gap_citation)
+            lead = message("decline.unread", lang).format(quote=f"{shown}[{gap_citation.n}]")
+        elif missing is not None and missing != "unread" and reason == "no-evidence":
+            lead = message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))
+        else:
+            lead = message(f"decline.{reason}", lang)
         text = self.prompts.render(f"decline.{lang}", lead=lead,
                                    suggestions=message("decline.separator", lang).join(suggestions),
                                    channel=channel_text)

@@ -13,7 +13,8 @@ the sources answer (the answer's ``confidence``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from assistant.answering.query import DIGITS, Query
 from assistant.answering.units import coverage as term_coverage
 from assistant.data import Passage
 from assistant.knowledge.reader import IndexReader
+from assistant.lang import to_simplified
 
 #: Without a fitted model: below this share of the question's (IDF-weighted) terms found in the best
 #: sentence, the sources are taken not to answer.
@@ -52,6 +54,9 @@ class Evidence:
     #: assessment was lenient. A quoted fallback for a question that only the lenient verdict let through
     #: declines instead.
     strict: bool = True
+    #: Where the best quote says the sources could not read what is asked (document offsets in the passage of
+    #: the first quote), when ``missing`` is ``unread``.
+    gap: tuple[int, int] | None = None
     #: The specific detail asked for (``date``, ``money``, ``contact``, or a ``year`` the question names) that
     #: no quote states: the strict verdict is then "does not answer", whatever the confidence (the decline
     #: names what is missing).
@@ -119,11 +124,17 @@ class EvidenceJudge:
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
+        gap = (marks_gap(_quoted(passages[quotes[0].passage_index], quotes[0]), query.terms, self.reader.known)
+               if quotes else None)
+        if missing is None and gap is not None:
+            missing = "unread"
+        at = (quotes[0].start + gap[0], quotes[0].start + gap[1]) if gap is not None and missing == "unread" else None
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
             strict = bool(query.terms) and coverage >= self.min_coverage and missing is None
             answerable = bool(query.terms) and coverage >= floor and (lenient or missing is None)
-            return Evidence(tuple(quotes), coverage, answerable, None, values, strict=strict, missing=missing)
+            return Evidence(tuple(quotes), coverage, answerable, None, values, strict=strict, gap=at,
+                            missing=missing)
         confidence = self.model.probability(values)
         threshold = self.model.threshold
         if lenient and self.model.off_topic_threshold is not None:
@@ -131,7 +142,33 @@ class EvidenceJudge:
         # Lenient (a chat model decides, and says NO_ANSWER): a missing detail is the model's to notice.
         answerable = bool(query.terms) and confidence >= threshold and (lenient or missing is None)
         strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
-        return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, missing=missing)
+        return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, gap=at,
+                        missing=missing)
+
+
+#: How the sources mark what they could not read (see also extractive's notes).
+_GAP = re.compile(r"未读到|未找到|没有找到|未核实|截断|不完整")
+
+
+def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], bool] = lambda t: True
+              ) -> tuple[int, int] | None:
+    """Where ``quote`` says, in the clause that names what is asked, that the sources did not read it
+    (具体条款、资助标准和申报流程未读到 for 资助标准是多少): the span of that line in ``quote``, or None. Then they
+    do not answer it. What is asked is the question's weightiest words the sources use (``known``; at least
+    half the top weight): a caveat naming a common word of the question (规划这一部分的原文标题未核实) is no gap
+    in the answer."""
+    used = {t: w for t, w in terms.items() if not DIGITS.match(t) and any(known(a) for a in t.split("|"))}
+    if not used:
+        return None
+    words = [a for t, w in used.items() if w >= 0.5 * max(used.values()) for a in t.split("|")]
+    start = 0
+    for line in quote.split("\n"):
+        for clause in re.split(r"[，。；！？,;（）()]", to_simplified(line)):
+            if _GAP.search(clause) and any(a in clause for a in words):
+                stripped = line.lstrip(" \t")
+                return start + len(line) - len(stripped), start + len(line.rstrip())
+        start += len(line) + 1
+    return None
 
 
 def speaks_to(terms: Mapping[str, float], passages: Sequence[Passage], evidence: Evidence, n: int = 2) -> bool:

@@ -213,14 +213,22 @@ def test_off_topic_english_question_is_declined_with_english_suggestions(extract
 
 @pytest.mark.slow
 def test_unread_detail_is_flagged_and_nothing_is_added(extractive: Assistant) -> None:
-    answer = extractive.answer("粤港澳大湾区中试转化集聚区的具体内容是什么？")
+    # The list is answered; its third item's content the sources did not read: a note says so, nothing is added.
+    answer = extractive.answer("深圳园区的三大发展定位是什么？")
     assert answer.answerable and answer.mode == "extractive"
-    assert "粤港澳大湾区中试转化集聚区" in answer.citations[0].quote and "未读到" in answer.citations[0].quote
+    assert any("粤港澳大湾区中试转化集聚区" in c.quote and "未读到" in c.quote for c in answer.citations)
     assert answer.meta["unread"] is True
     notes = [line for line in answer.text.splitlines()[1:] if not line.startswith("- ")]
     assert len(notes) == 1 and "未读到" in notes[0]
     _assert_well_cited(answer)
     _assert_only_quotes(answer)
+
+
+def test_asked_for_what_the_sources_did_not_read_the_answer_is_their_line_saying_so(extractive: Assistant) -> None:
+    answer = extractive.answer("粤港澳大湾区中试转化集聚区的具体内容是什么？")
+    assert not answer.answerable and answer.mode == "decline" and answer.meta["missing_detail"] == "unread"
+    gap = [c for c in answer.citations if "未读到" in c.quote]
+    assert len(gap) == 1 and "粤港澳大湾区中试转化集聚区" in gap[0].quote and f"[{gap[0].n}]" in answer.text
 
 
 @pytest.mark.slow

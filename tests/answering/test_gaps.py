@@ -1,0 +1,61 @@
+"""What the sources say they could not read (未读到 / 截断) is not an answer: a question for that very detail is
+declined, with the sources' own line quoted and cited, while a question the same line does answer is answered.
+The corpus is the tiny one (tests/data/sources), indexed with the fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+from support import make_tiny_settings
+
+from assistant.answering.assistant import Assistant
+from assistant.answering.evidence import marks_gap
+from assistant.config import Settings
+from assistant.testing import FakeEmbedder
+from assistant.wiring import build_assistant, build_indexer
+
+LINE = "5. 香港科学园深圳分园：由香港科技园公司管理，位于福田保税区“一号通道”附近，具体门牌未读到。"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_tiny_settings(tmp_path_factory.mktemp("gaps"))
+    build_indexer(settings, FakeEmbedder()).build()
+    return settings
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings) -> Assistant:
+    return build_assistant(settings, embedder=FakeEmbedder())
+
+
+def test_the_gap_is_the_clause_that_names_what_is_asked() -> None:
+    quote = "- 发文机关：某局。\n  " + LINE
+    span = marks_gap(quote, {"分园": 2.0, "门牌": 2.0})
+    assert span is not None and quote[span[0]:span[1]] == LINE  # the line that says so, whole
+    assert marks_gap(quote, {"分园": 2.0, "管理": 2.0}) is None  # its other clauses answer who manages it
+    # A caveat naming only a light word of the question is no gap: what is asked weighs most.
+    caveat = "说明：规划这一部分的原文标题未核实。布局包括四个方面。"
+    assert marks_gap(caveat, {"规划": 1.0, "布局": 3.0, "四方面": 3.0}) is None
+    # Words the sources never use do not set the weight (牌号: the user's word, not theirs).
+    assert marks_gap(LINE, {"门牌": 2.0, "牌号": 6.0}, known=lambda t: t != "牌号") is not None
+    assert marks_gap("具体门牌未读到。", {}) is None
+
+
+@pytest.mark.parametrize(("question", "lead"), [
+    ("深圳分园的具体门牌号是多少？", "但注明所问的内容未读到："),
+    ("What is the exact street number of the Shenzhen branch?", "say that what is asked could not be read"),
+])
+def test_a_question_for_what_the_sources_did_not_read_is_declined_with_their_line(assistant: Assistant,
+                                                                                   question: str, lead: str) -> None:
+    answer = assistant.answer(question)
+    assert answer.mode == "decline" and not answer.answerable and answer.meta["missing_detail"] == "unread"
+    assert lead in answer.text
+    cited = [c for c in answer.citations if "具体门牌未读到" in c.quote]
+    assert len(cited) == 1 and f"[{cited[0].n}]" in answer.text  # quoted and cited
+    assert cited[0].quote.endswith("具体门牌未读到。")
+
+
+def test_a_question_the_same_line_answers_is_answered(assistant: Assistant) -> None:
+    answer = assistant.answer("深圳分园由谁管理？")
+    assert answer.answerable and "香港科技园公司" in answer.text
+    assert answer.meta.get("missing_detail") is None
