@@ -29,7 +29,9 @@ def glossary() -> Glossary:
     ("the implementation measures", "实施办法"), ("the same year", "同一年度"), ("at the same time", "同时"),
     ("drew up", "编制"), ("the Shenzhen River", "深圳河"), ("which river separates", "相望"),
     ("the stay in Hong Kong", "停留"), ("each time", "每次"), ("how many pages", "页"),
-    ("the cross-river bridge", "跨河"), ("the bridge", "连接桥"),
+    ("the cross-river bridge", "跨河"), ("the bridge", "连接桥"), ("the negative list", "负面清单"),
+    ("the green channel", "绿色通道"), ("faster border clearance", "快速"), ("academicians", "院士"),
+    ("weekends", "周六日"), ("when it takes effect", "施行"), ("the wet lab tenants", "湿实验室"),
 ])
 def test_a_frequent_source_term_has_an_english_name(glossary: Glossary, english: str, chinese: str) -> None:
     assert chinese in SOURCES
@@ -67,3 +69,10 @@ def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
     expansion = glossary.expand("How many parking spaces does the branch have?")
     assert "停车位" in expansion and "空间" not in expansion and "停车" not in SOURCES
     assert glossary.unmatched("Is there parking?", known=lambda t: t in SOURCES) == 1.0
+
+
+@pytest.mark.parametrize("question", ["Is there an online tool to work out how much tax I'd save?",
+                                      "Are there any exceptions to the first one?", "Which day and month?"])
+def test_words_of_many_senses_are_not_read_as_one_term_of_the_sources(glossary: Glossary, question: str) -> None:
+    # "work out", "the first one", "month": read as 工作, 首批 or 月 they pulled unrelated lines in on tune.
+    assert not {"工作", "首批", "月"} & set(glossary.expand(question.lower()))
