@@ -71,8 +71,8 @@ def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
     assert glossary.unmatched("Is there parking?", known=lambda t: t in SOURCES) == 1.0
 
 
-@pytest.mark.parametrize("question", ["Is there an online tool to work out how much tax I'd save?",
-                                      "Are there any exceptions to the first one?", "Which day and month?"])
+@pytest.mark.parametrize("question", ["Can I work out my tax saving online?", "What about the first one?",
+                                      "On which day and month?"])
 def test_words_of_many_senses_are_not_read_as_one_term_of_the_sources(glossary: Glossary, question: str) -> None:
     # "work out", "the first one", "month": read as 工作, 首批 or 月 they pulled unrelated lines in on tune.
     assert not {"工作", "首批", "月"} & set(glossary.expand(question.lower()))
