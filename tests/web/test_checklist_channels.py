@@ -1,7 +1,7 @@
 """An eligibility answer's checklist travels in every API channel: a ``checklist`` field of ``/api/v1/ask``, a
 ``checklist`` event between ``citations`` and ``done`` in the SSE stream, and a Markdown task list under the text
-of ``/v1/chat/completions`` (streamed and not), whose clients have no field for it. Also ``/readyz`` when the
-assistant cannot say it is ready."""
+of ``/v1/chat/completions`` (streamed and not), whose clients have no field for it. Also the health routes:
+``/readyz`` when the assistant cannot say it is ready, and both answered on the event loop."""
 
 from __future__ import annotations
 
@@ -82,3 +82,15 @@ def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> Non
     r = TestClient(create_app(NoIndex(), Settings(allowed_hosts=("testserver",)), None)).get("/readyz")
     assert r.status_code == 503 and r.json() == {"ready": False, "reason": "no index at index/store — run "
                                                  "`park-assistant index` first"}
+
+
+def test_health_routes_run_on_the_event_loop() -> None:
+    """/healthz and /readyz are coroutines: a sync route waits for a worker thread, and when every worker is busy
+    with answers (``test_faults.py`` fills them) the health check would time out and the server be restarted."""
+    import asyncio
+
+    from fastapi.routing import APIRoute
+
+    app = create_app(FakeAssistant(), Settings(allowed_hosts=("testserver",)), None)
+    endpoints = {r.path: r.endpoint for r in app.routes if isinstance(r, APIRoute)}
+    assert asyncio.iscoroutinefunction(endpoints["/healthz"]) and asyncio.iscoroutinefunction(endpoints["/readyz"])
