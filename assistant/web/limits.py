@@ -33,7 +33,9 @@ UPLOAD_PATH = "/api/v1/admin/documents"
 
 
 def is_rate_limited(method: str, path: str) -> bool:
-    """True for the requests :data:`LIMITED_POSTS` / :data:`LIMITED_GETS` name."""
+    """True for the requests :data:`LIMITED_POSTS` / :data:`LIMITED_GETS` name; a CORS preflight never counts."""
+    if method == "OPTIONS":  # the browser's own question before an allowed site's call, which then counts
+        return False
     if path.startswith(ADMIN_PREFIX) or path == UPLOAD_PATH:
         return not path.startswith(UNLIMITED_ADMIN)
     if method == "POST":

@@ -326,3 +326,12 @@ def test_host_names_are_matched_without_port_brackets_or_case(tmp_path: Path, ho
 
     app = create_app(FakeAssistant(), make_tiny_settings(tmp_path, allowed_hosts=hosts), None)
     assert TestClient(app).get("/healthz", headers={"Host": host}).status_code == 200
+
+
+def test_a_cors_preflight_costs_no_request_of_the_limit(whole_app: Any) -> None:
+    """An allowed site's call to the admin API is preceded by the browser's preflight: only the call counts."""
+    client = fresh_client(whole_app)
+    preflight = {"Origin": PARK, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}
+    assert client.options("/api/v1/admin/gaps", headers=preflight).status_code == 200
+    assert client.get("/api/v1/admin/gaps", headers={**AUTH, "Origin": PARK}).status_code == 200
