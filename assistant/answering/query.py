@@ -12,6 +12,7 @@ specific they are in the corpus. Retrieval, answerability, sentence choice and d
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class QueryParser:
         self.colloquial = colloquial or Colloquial()
         self.correct = correct  # an unknown word → the corpus word it was meant to be (typos.Homophones)
 
+    @functools.cached_property
+    def _reachable(self) -> Glossary:
+        """The glossary entries that reach the sources (see :meth:`Glossary.reaching`), worked out once."""
+        return self.glossary.reaching(self._used)
+
     def _used(self, term: str) -> bool:
         """Do the sources use ``term``: as one word, or every word of it (国家发展改革委: 国家, 发展, 改革委)?"""
         words = tokenize(term)
@@ -114,13 +120,13 @@ class QueryParser:
         expansion, groups = self.glossary.expand_groups(simplified)
         text = f"{simplified} {' '.join(expansion)}" if expansion else simplified
         # An English word said in a Chinese question (AI) counts through its Chinese terms, as in English.
-        translated = {w for w in self.glossary.translated(simplified, self._used) if not self.stats.known(w)}
+        translated = {w for w in self._reachable.translated(simplified) if not self.stats.known(w)}
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
                                keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers | translated)
         terms = with_equivalents(terms, groups)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
-                     unmatched=self.glossary.unmatched(simplified, self.colloquial.fillers, self._used),
+                     unmatched=self._reachable.unmatched(simplified, self.colloquial.fillers),
                      excluded=excluded, focus=simplified)
 
 

@@ -112,26 +112,27 @@ class Glossary:
         terms, groups, _ = self._expand(text)
         return terms, groups
 
-    def unmatched(self, text: str, fillers: Collection[str] = (),
-                  known: Callable[[str], bool] | None = None) -> float:
+    def unmatched(self, text: str, fillers: Collection[str] = ()) -> float:
         """The share of the English content words of ``text`` that no glossary phrase covers (France, hiking):
-        what an English question asks about that the sources' vocabulary cannot reach. With ``known`` (does
-        the corpus use this term?), a phrase whose Chinese terms the corpus never uses (GDP, rent → 租金) covers
-        nothing: the sources cannot speak to it."""
+        what an English question asks about that the sources' vocabulary cannot reach (ask it of
+        :meth:`reaching`, so that a phrase whose terms no source uses covers nothing)."""
         words = [w for w in _LATIN_WORD.findall(text.lower()) if w not in STOPWORDS and w not in fillers]
-        reaching = self if known is None else self._reaching(known)
-        rest = [w for w in _LATIN_WORD.findall(reaching._expand(text)[2].lower()) if w not in STOPWORDS
+        rest = [w for w in _LATIN_WORD.findall(self._expand(text)[2].lower()) if w not in STOPWORDS
                 and w not in fillers]
         return len(rest) / len(words) if words else 0.0
 
-    def translated(self, text: str, known: Callable[[str], bool]) -> set[str]:
-        """The Latin words of ``text`` (lower case) that a glossary phrase puts into terms the corpus uses:
-        in 做AI大模型, ``ai`` (人工智能)."""
-        rest = self._reaching(known)._expand(text)[2].lower()
+    def translated(self, text: str) -> set[str]:
+        """The Latin words of ``text`` (lower case) that a glossary phrase puts into Chinese terms: in 做AI大模型,
+        ``ai`` (人工智能). Asked of :meth:`reaching`, into terms the sources use."""
+        rest = self._expand(text)[2].lower()
         return set(_LATIN_TOKEN.findall(text.lower())) - set(_LATIN_TOKEN.findall(rest))
 
-    def _reaching(self, known: Callable[[str], bool]) -> Glossary:
-        return Glossary(tuple(e for e in self.entries if _is_chinese_key(e[0]) or any(known(t.lower()) for t in e[1])))
+    def reaching(self, known: Callable[[str], bool]) -> Glossary:
+        """The entries that reach the sources: Chinese keys, and English phrases with a term ``known`` says the
+        corpus uses (GDP → GDP, rent → 租金 reach nothing: the sources cannot speak to them)."""
+        kept = [(e, p) for e, p in zip(self.entries, self.phrases, strict=True)
+                if _is_chinese_key(e[0]) or any(known(t.lower()) for t in e[1])]
+        return Glossary(tuple(e for e, _ in kept), tuple(p for _, p in kept))
 
     def _expand(self, text: str) -> tuple[list[str], list[tuple[str, ...]], str]:
         terms: list[str] = []

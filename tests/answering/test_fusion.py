@@ -133,9 +133,9 @@ def test_a_glossary_phrase_the_sources_never_use_leaves_the_word_unmatched(gloss
         return term in {"人工智能", "园区"}
 
     assert glossary.unmatched("rent of the park") == 0.0
-    assert glossary.unmatched("rent of the park", known=known) == 0.5  # 租金: no source says it
-    assert glossary.unmatched("园区的rent是多少", known=known) == 1.0
-    assert glossary.unmatched("parking rent", known=known) == 1.0
+    assert glossary.reaching(known).unmatched("rent of the park") == 0.5  # 租金: no source says it
+    assert glossary.reaching(known).unmatched("园区的rent是多少") == 1.0
+    assert glossary.reaching(known).unmatched("parking rent") == 1.0
 
 
 def test_glossary_chinese_synonym_keys_and_second_pass(glossary: Glossary) -> None:

@@ -68,7 +68,7 @@ def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
     # Named, so that the topic counts as one the sources lack; not read as 空间 (shared space) of "spaces".
     expansion = glossary.expand("How many parking spaces does the branch have?")
     assert "停车位" in expansion and "空间" not in expansion and "停车" not in SOURCES
-    assert glossary.unmatched("Is there parking?", known=lambda t: t in SOURCES) == 1.0
+    assert glossary.reaching(lambda t: t in SOURCES).unmatched("Is there parking?") == 1.0
 
 
 @pytest.mark.parametrize("question", ["Can I work out my tax saving online?", "What about the first one?",
