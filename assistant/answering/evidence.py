@@ -22,7 +22,7 @@ import numpy as np
 from assistant.answering import answer_type
 from assistant.answering.answer_type import holds
 from assistant.answering.answerability import AnswerabilityModel
-from assistant.answering.extractive import Quote, select_quotes
+from assistant.answering.extractive import UNREAD, Quote, select_quotes
 from assistant.answering.query import DIGITS, Query
 from assistant.answering.units import coverage as term_coverage
 from assistant.data import Passage
@@ -146,10 +146,6 @@ class EvidenceJudge:
                         missing=missing)
 
 
-#: How the sources mark what they could not read (see also extractive's notes).
-_GAP = re.compile(r"未读到|未找到|没有找到|未核实|截断|不完整")
-
-
 def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], bool] = lambda t: True
               ) -> tuple[int, int] | None:
     """Where ``quote`` says, in the clause that names what is asked, that the sources did not read it
@@ -164,7 +160,7 @@ def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], boo
     start = 0
     for line in quote.split("\n"):
         for clause in re.split(r"[，。；！？,;（）()]", to_simplified(line)):
-            if _GAP.search(clause) and any(a in clause for a in words):
+            if UNREAD.search(clause) and any(a in clause for a in words):
                 stripped = line.lstrip(" \t")
                 return start + len(line) - len(stripped), start + len(line.rstrip())
         start += len(line) + 1

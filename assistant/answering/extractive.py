@@ -38,7 +38,8 @@ _LIST_QUESTION = re.compile(
 #: The evidence score is capped at (coverage of the non-figure terms) / TOPICAL_SHARE: with the answerable
 #: threshold at 0.5, the words of a question (not just its year) must be 35 % covered somewhere.
 TOPICAL_SHARE = 0.7
-_UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
+#: How the sources mark what they could not read or verify.
+UNREAD = re.compile(r"未读到|未找到|没有找到|未核实|待核|截断|不完整|未作补写|不作补写")
 _DISAGREE = re.compile(r"不一致|分歧|说法不一|并列于此|存在出入")
 
 
@@ -231,7 +232,7 @@ def _key_figures(text: str) -> set[str]:
 def notes_for(texts: Sequence[str]) -> tuple[bool, bool]:
     """(the quotes mention a gap — 未读到 …, the quotes mention disagreeing sources)."""
     joined = "\n".join(texts)
-    return bool(_UNREAD.search(joined)), bool(_DISAGREE.search(joined))
+    return bool(UNREAD.search(joined)), bool(_DISAGREE.search(joined))
 
 
 Span = tuple[Passage, tuple[int, int]]
