@@ -143,6 +143,16 @@ def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
                     tiktoken_cache_dir=REPO / ".tiktoken", **{"local_model": "off", **overrides})
 
 
+def make_tiny_index(directory: Path, **overrides: Any) -> Settings:
+    """:func:`make_tiny_settings` with the tiny corpus indexed by the fake embedder (no model)."""
+    from assistant.testing import FakeEmbedder
+    from assistant.wiring import build_indexer
+
+    settings = make_tiny_settings(directory, **overrides)
+    build_indexer(settings, FakeEmbedder()).build()
+    return settings
+
+
 def make_fake_index(directory: Path, source: Path, **overrides: Any) -> Settings:
     """Settings over an index of the one document ``source`` alone, built with the fake embedder."""
     import shutil

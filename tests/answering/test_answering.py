@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from llm_server import LlamaServer
-from support import REPO, TINY_SOURCES, make_tiny_settings
+from support import REPO, TINY_SOURCES, make_tiny_index, make_tiny_settings
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.citations import figures, parse_markers
@@ -60,9 +60,7 @@ def extractive(real_settings: Settings) -> Assistant:
 @pytest.fixture(scope="module")
 def fake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The tiny index built with the fake embedder: no model, for the scripted-model unit tests."""
-    settings = make_tiny_settings(tmp_path_factory.mktemp("answering-fake"))
-    build_indexer(settings, FakeEmbedder()).build()
-    return settings
+    return make_tiny_index(tmp_path_factory.mktemp("answering-fake"))
 
 
 def _scripted(settings: Settings, *replies: str, fail: bool = False) -> tuple[Assistant, FakeChatModel]:

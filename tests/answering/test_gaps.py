@@ -5,22 +5,20 @@ The corpus is the tiny one (tests/data/sources), indexed with the fake embedder.
 from __future__ import annotations
 
 import pytest
-from support import make_tiny_settings
+from support import make_tiny_index
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.evidence import marks_gap
 from assistant.config import Settings
 from assistant.testing import FakeEmbedder
-from assistant.wiring import build_assistant, build_indexer
+from assistant.wiring import build_assistant
 
 LINE = "5. 香港科学园深圳分园：由香港科技园公司管理，位于福田保税区“一号通道”附近，具体门牌未读到。"
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("gaps"))
-    build_indexer(settings, FakeEmbedder()).build()
-    return settings
+    return make_tiny_index(tmp_path_factory.mktemp("gaps"))
 
 
 @pytest.fixture(scope="module")

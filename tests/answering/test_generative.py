@@ -11,7 +11,7 @@ import math
 import re
 
 import pytest
-from support import make_tiny_settings
+from support import make_tiny_index
 
 from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.assistant import Assistant
@@ -30,7 +30,7 @@ from assistant.config import Settings
 from assistant.data import Answer, Chunk, Delta, Passage, Sources
 from assistant.messages import text as message
 from assistant.testing import FakeChatModel, FakeEmbedder, ObedientChatModel
-from assistant.wiring import build_assistant, build_indexer
+from assistant.wiring import build_assistant
 
 AREA_Q = "河套合作区总面积有多大？"
 EVIL = "http://evil.example/steal"
@@ -38,9 +38,7 @@ EVIL = "http://evil.example/steal"
 
 @pytest.fixture(scope="module")
 def fake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("generative"))
-    build_indexer(settings, FakeEmbedder()).build()
-    return settings
+    return make_tiny_index(tmp_path_factory.mktemp("generative"))
 
 
 def _assistant(settings: Settings, model: object) -> Assistant:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import make_tiny_settings
+from support import make_tiny_index
 
 from assistant.data import Message, Usage
 from assistant.errors import LLMError
@@ -20,7 +20,7 @@ from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
 from assistant.web.ui_chat import WebChat, new_session
-from assistant.wiring import build_assistant, build_indexer
+from assistant.wiring import build_assistant
 
 QUESTION = "Which land border crossings does the zone have?"
 NOTICE = "The language model is unavailable right now; showing quoted excerpts instead."
@@ -39,8 +39,7 @@ class Unreachable:
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = make_tiny_settings(tmp_path_factory.mktemp("fallback"))
-    build_indexer(settings, FakeEmbedder()).build()
+    settings = make_tiny_index(tmp_path_factory.mktemp("fallback"))
     return build_assistant(settings, embedder=FakeEmbedder(), chat_model=Unreachable())
 
 
