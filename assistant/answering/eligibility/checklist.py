@@ -35,6 +35,7 @@ from assistant.answering.citations import make_citation
 from assistant.answering.eligibility.conditions import (
     Condition,
     ConditionList,
+    Line,
     find_conditions,
     normalise,
     policy_conditions,
@@ -318,9 +319,7 @@ class EligibilityChecker:
 
     def _benefit(self, found: ConditionList) -> Citation | None:
         """The policy's own line saying what it gives (优惠内容：个人所得税税负高出香港税负的部分免征。), whole."""
-        line = next((ln for ln in found.lines
-                     if self.cues.fullmatch("benefit", ln.text.lstrip("-*• ").partition("：")[0].strip())
-                     and ln.text.partition("：")[2].strip()), None)
+        line = next((ln for ln, key, _ in _labelled(found) if self.cues.fullmatch("benefit", key.strip())), None)
         if line is None:
             return None
         text = line.text.lstrip("-*• ")
@@ -328,17 +327,21 @@ class EligibilityChecker:
 
     def _office(self, found: ConditionList) -> Citation | None:
         """The policy's own line naming who handles it (执行单位 / 受理 before 发文机关)."""
-        candidates = []
-        for line in found.lines:
-            key, sep, value = line.text.lstrip("-*• ").partition("：")
-            if sep and value and self.cues.search("office", key):
-                rank = 1 if "发文" in key or "制定" in key or "签署" in key else 0
-                candidates.append((rank, line, value))
+        candidates = [(1 if "发文" in key or "制定" in key or "签署" in key else 0, line, value)
+                      for line, key, value in _labelled(found) if self.cues.search("office", key)]
         if not candidates:
             return None
         _, line, value = min(candidates, key=lambda c: c[0])
         start = line.start + len(line.text) - len(value)
         return self._cite(value, start, line.chunk)
+
+
+def _labelled(found: ConditionList) -> Iterator[tuple[Line, str, str]]:
+    """The policy's ``label：value`` lines (a value after the label), with the label and the value."""
+    for line in found.lines:
+        key, sep, value = line.text.lstrip("-*• ").partition("：")
+        if sep and value.strip():
+            yield line, key, value
 
 
 def _first_noting(into: list[str]) -> Callable[[Sequence[str]], int]:
