@@ -1,6 +1,9 @@
 """Refit the answerability model (assistant/answering/answerability.json) on the dev set's tune split.
 
-    .venv/bin/python scripts/fit_answerability.py [../shared/eval/dev.jsonl] [--split tune]
+    .venv/bin/python scripts/fit_answerability.py [QUESTIONS.jsonl ...] [--split tune --split team]
+
+The default is the dev set's tune split and the team's own questions (``eval/newuser.jsonl``, split ``team``):
+every labelled question that is not held back for reporting.
 
 Builds the assistant over the current index (run ``park-assistant index`` first), computes the evidence
 features of every question of the split exactly as answering does (prompt injections excepted: the guard
@@ -31,15 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("questions", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
-    parser.add_argument("--split", default="tune", help="the split to fit on (default: tune)")
+    default = [str(ROOT.parent / "shared" / "eval" / "dev.jsonl"), str(ROOT / "eval" / "newuser.jsonl")]
+    parser.add_argument("questions", nargs="*", default=default)
+    parser.add_argument("--split", action="append", help="a split to fit on (repeatable; default: tune and team)")
     parser.add_argument("--out", default=str(ARTIFACT), help="where to write the model")
     args = parser.parse_args()
-    if args.split == "check":
+    splits = args.split or ["tune", "team"]
+    if "check" in splits:
         parser.error("the check split is for reporting only: fit on tune")
 
     assistant = build_assistant(Settings.from_env())
-    questions = [q for q in load_questions(args.questions) if q.split == args.split and not is_injection(q.question)]
+    questions = [q for path in args.questions for q in load_questions(path)
+                 if q.split in splits and not is_injection(q.question)]
     rows, labels, forced = [], [], []
     for q in questions:
         asked = without_instructions(q.question)  # as answering does: what the question embeds for us is dropped
@@ -51,14 +57,14 @@ def main() -> None:
         labels.append(1.0 if q.answerable else 0.0)
         forced.append(evidence.missing is not None)  # declined whatever the probability
     x, y = np.array(rows), np.array(labels)
-    digest = hashlib.sha1(Path(args.questions).read_bytes()).hexdigest()[:12]
     model = fit_model(x, y, FEATURES, meta={
-        "fitted": dt.date.today().isoformat(), "questions": Path(args.questions).name, "questions_sha1": digest,
-        "split": args.split, "embedder": assistant.retriever.embedder.name,
+        "fitted": dt.date.today().isoformat(),
+        "questions": {Path(p).name: hashlib.sha1(Path(p).read_bytes()).hexdigest()[:12] for p in args.questions},
+        "split": "+".join(splits), "embedder": assistant.retriever.embedder.name,
         "refit": "python scripts/fit_answerability.py"}, forced=np.array(forced))
     model.save(Path(args.out))
     cv = model.meta["cv"]
-    print(f"fitted on {len(y)} {args.split} questions ({int(y.sum())} answerable): C={cv['c']}, "
+    print(f"fitted on {len(y)} {'+'.join(splits)} questions ({int(y.sum())} answerable): C={cv['c']}, "
           f"threshold {model.threshold:.2f}; cross-validated balanced accuracy {cv['balanced_accuracy']:.3f}, "
           f"decline accuracy {cv['decline_accuracy']:.3f}, false declines {cv['false_decline_rate']:.3f}; "
           f"off-topic threshold (llm mode) {model.off_topic_threshold:.2f}: decline accuracy "

@@ -82,7 +82,9 @@ def test_questions_a_rule_declines_anyway_count_as_declined_when_choosing_the_th
 
 def test_the_shipped_artifact_is_fitted_on_tune_with_the_features_the_judge_computes() -> None:
     model = AnswerabilityModel.load(ARTIFACT)
-    assert model.features == FEATURES and model.meta["split"] == "tune"
+    # Every labelled question not held back for reporting: the dev set's tune split and the team's own set.
+    assert model.features == FEATURES and model.meta["split"] == "tune+team"
+    assert set(model.meta["questions"]) == {"dev.jsonl", "newuser.jsonl"}
     assert model.meta["n"] > 100 and 0.2 <= model.threshold <= 0.8
     assert model.off_topic_threshold is not None and model.off_topic_threshold < model.threshold
     assert "fit_answerability.py" in model.meta["refit"]
@@ -109,19 +111,35 @@ def test_the_refit_script_fits_the_artifact_from_a_questions_file(tmp_path: Path
             ("How large is the zone in total?", True), ("合作区面积是多少平方公里？", True),
             ("帮我写一首关于春天的诗。", False), ("河套合作区2024年的GDP是多少？", False),
             ("What is the capital of France?", False), ("明天深圳会下雨吗？", False), ("推荐一家火锅店。", False)]
-    questions = tmp_path / "q.jsonl"
-    questions.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "answerable": a, "split": "tune",
-                                             "lang": "en" if q.isascii() else "zh-Hans"}, ensure_ascii=False) + "\n"
-                                 for i, (q, a) in enumerate(rows)), encoding="utf-8")
+    team = [("深圳园区的管理模式是怎样的？", True), ("推荐一部电影。", False)]
+    held = [("Where is the Hong Kong Park?", True)]
+
+    def write(name: str, items: list[tuple[str, bool]], split: str) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"id": f"{split}{i}", "question": q, "answerable": a, "split": split,
+                                            "lang": "en" if q.isascii() else "zh-Hans"}, ensure_ascii=False) + "\n"
+                                for i, (q, a) in enumerate(items)), encoding="utf-8")
+        return path
+
+    questions = write("q.jsonl", rows, "tune")
+    extra = tmp_path / "extra.jsonl"
+    both = write("t.jsonl", team, "team").read_text("utf-8") + write("c.jsonl", held, "check").read_text("utf-8")
+    extra.write_text(both, encoding="utf-8")
     env = {**os.environ, "PARK_INDEX_DIR": str(settings.index_dir), "PARK_LOCAL_MODEL": "off",
            "PARK_MODE": "extractive"}
     script = str(REPO / "scripts" / "fit_answerability.py")
     out = tmp_path / "model.json"
-    done = subprocess.run([sys.executable, script, str(questions), "--out", str(out)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, script, str(questions), str(extra), "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     model = AnswerabilityModel.load(out)
-    assert model.features == FEATURES and model.meta["n"] == len(rows) and model.meta["split"] == "tune"
+    # By default tune and team questions from every file; the check split is never fitted on.
+    assert model.features == FEATURES and model.meta["n"] == len(rows) + len(team)
+    assert model.meta["split"] == "tune+team" and set(model.meta["questions"]) == {"q.jsonl", "extra.jsonl"}
+    only_tune = subprocess.run([sys.executable, script, str(questions), str(extra), "--split", "tune", "--out",
+                                str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert only_tune.returncode == 0, only_tune.stderr
+    assert AnswerabilityModel.load(out).meta["n"] == len(rows)
     refused = subprocess.run([sys.executable, script, str(questions), "--split", "check", "--out", str(out)],
                              env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "fit on tune" in refused.stderr
