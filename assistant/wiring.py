@@ -19,6 +19,7 @@ from assistant.answering.llm import ChatModel
 from assistant.answering.prompts import Prompts
 from assistant.answering.retrieval import Glossary, HybridRetriever
 from assistant.answering.topics import Topics, load_topic_names
+from assistant.answering.unread import UnreadDetails
 from assistant.answering.vocabulary import Colloquial
 from assistant.config import Settings
 from assistant.errors import IndexNotBuiltError, LLMError
@@ -150,6 +151,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         judge_checklist=settings.judge_checklist,
         prime_model=settings.uses_local_model,  # llama.cpp keeps the prefix in its prompt cache; an API may not
         topics=Topics(load_topic_names(settings.index_dir / "topics.tsv")),
+        unread=UnreadDetails.load(settings.index_dir / "unread_details.tsv"),
     )
 
 

@@ -38,6 +38,7 @@ from assistant.answering.query import Query, QueryParser, expand_query
 from assistant.answering.retrieval import Filters, HybridRetriever, SearchResult
 from assistant.answering.topics import Topics
 from assistant.answering.typos import Homophones
+from assistant.answering.unread import UnreadDetails
 from assistant.answering.vocabulary import Colloquial
 from assistant.answering.with_model import ModelAnswering, emit
 from assistant.data import Answer, Chunk, Message, Sources, StreamEvent
@@ -59,7 +60,8 @@ class Assistant:
                  llm_context: str = "window", max_tokens: int = 700, max_question_chars: int = 2000,
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
-                 judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None) -> None:
+                 judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None,
+                 unread: UnreadDetails | None = None) -> None:
         self.retriever = retriever
         self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k
@@ -69,7 +71,7 @@ class Assistant:
         self.reader = IndexReader(retriever.index)
         self.homophones = Homophones(self.reader.vocabulary, is_dictionary_word)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial, self.homophones.correct)
-        self.judge = EvidenceJudge(self.reader, answerability)
+        self.judge = EvidenceJudge(self.reader, answerability, unread=unread)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.topics = topics or Topics()
         self.decliner = Decliner(self.reader, prompts, self.topics)
@@ -192,7 +194,7 @@ class Assistant:
         passages = list(result.passages)
         timings = {"retrieve": result.timings_ms.get("total", 0.0), "embed_query": result.timings_ms["embed_query"]}
         if not evidence.answerable:
-            gap = (passages[evidence.quotes[0].passage_index], evidence.gap) if evidence.gap is not None else None
+            gap = (passages[evidence.gap[0]], evidence.gap[1]) if evidence.gap is not None else None
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
                                              coverage=evidence.coverage, missing=evidence.missing, gap=gap)
             yield Sources()

@@ -25,6 +25,7 @@ from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.extractive import UNREAD, Quote, select_quotes
 from assistant.answering.query import DIGITS, Query
 from assistant.answering.units import coverage as term_coverage
+from assistant.answering.unread import UnreadDetails
 from assistant.data import Passage
 from assistant.knowledge.reader import IndexReader
 from assistant.lang import to_simplified
@@ -54,9 +55,9 @@ class Evidence:
     #: assessment was lenient. A quoted fallback for a question that only the lenient verdict let through
     #: declines instead.
     strict: bool = True
-    #: Where the best quote says the sources could not read what is asked (document offsets in the passage of
-    #: the first quote), when ``missing`` is ``unread``.
-    gap: tuple[int, int] | None = None
+    #: Where a passage says the sources could not read what is asked, when ``missing`` is ``unread``: the
+    #: passage (its index among the passages) and the line's document offsets.
+    gap: tuple[int, tuple[int, int]] | None = None
     #: The specific detail asked for (``date``, ``money``, ``contact``, or a ``year`` the question names) that
     #: no quote states: the strict verdict is then "does not answer", whatever the confidence (the decline
     #: names what is missing).
@@ -68,9 +69,10 @@ class EvidenceJudge:
 
     def __init__(self, reader: IndexReader, model: AnswerabilityModel | None = None, *,
                  meaning_weight: float = MEANING_WEIGHT, kind_bonus: float = KIND_BONUS,
-                 min_coverage: float = ANSWERABLE_MIN_COVERAGE) -> None:
+                 min_coverage: float = ANSWERABLE_MIN_COVERAGE, unread: UnreadDetails | None = None) -> None:
         self.reader = reader
         self.model = model
+        self.unread = unread or UnreadDetails()
         self.meaning_weight = meaning_weight
         self.kind_bonus = kind_bonus
         self.min_coverage = min_coverage
@@ -124,11 +126,9 @@ class EvidenceJudge:
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
-        gap = (marks_gap(_quoted(passages[quotes[0].passage_index], quotes[0]), query.terms, self.reader.known)
-               if quotes else None)
-        if missing is None and gap is not None:
+        at = self.unread_line(query, passages, quotes) if missing is None else None
+        if at is not None:
             missing = "unread"
-        at = (quotes[0].start + gap[0], quotes[0].start + gap[1]) if gap is not None and missing == "unread" else None
         if self.model is None:
             floor = OFF_TOPIC_MIN_COVERAGE if lenient else self.min_coverage
             strict = bool(query.terms) and coverage >= self.min_coverage and missing is None
@@ -144,6 +144,25 @@ class EvidenceJudge:
         strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
         return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, gap=at,
                         missing=missing)
+
+    def unread_line(self, query: Query, passages: Sequence[Passage], quotes: Sequence[Quote]
+                    ) -> tuple[int, tuple[int, int]] | None:
+        """Where the passages say the sources could not read what ``query`` asks: the best quote, in the clause
+        naming the question's weightiest words (:func:`marks_gap`); or the best quote's passage or the best
+        ranked one, naming a detail the question asks for (the amount, the procedure, the conditions: see
+        :class:`~assistant.answering.unread.UnreadDetails`). The passage's index and the line's offsets."""
+        if not quotes:
+            return None
+        first = quotes[0]
+        gap = marks_gap(_quoted(passages[first.passage_index], first), query.terms, self.reader.known)
+        if gap is not None:
+            return first.passage_index, (first.start + gap[0], first.start + gap[1])
+        for i in dict.fromkeys((first.passage_index, 0)):
+            chunk = passages[i].chunk
+            line = self.unread.gap(query.asked, chunk.text)
+            if line is not None:
+                return i, (chunk.start + line[0], chunk.start + line[1])
+        return None
 
 
 def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], bool] = lambda t: True

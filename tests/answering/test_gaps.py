@@ -4,11 +4,14 @@ The corpus is the tiny one (tests/data/sources), indexed with the fake embedder.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from support import make_tiny_index
+from support import REPO, make_tiny_index
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.evidence import marks_gap
+from assistant.answering.unread import UnreadDetails
 from assistant.config import Settings
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_assistant
@@ -57,3 +60,39 @@ def test_a_question_the_same_line_answers_is_answered(assistant: Assistant) -> N
     answer = assistant.answer("深圳分园由谁管理？")
     assert answer.answerable and "香港科技园公司" in answer.text
     assert answer.meta.get("missing_detail") is None
+
+
+PROCEDURE = "以及园区入驻申请的完整流程、表格和评审标准。这些内容在公开资料中均未读到"
+
+
+@pytest.mark.parametrize("question", ["园区入驻申请具体要走什么流程？要交哪些表格？",
+                                      "What is the step-by-step procedure to apply for a place in the park?"])
+def test_a_question_for_a_detail_a_passage_says_was_not_read_is_declined_with_that_line(
+        assistant: Assistant, question: str) -> None:
+    """The line names the procedure asked for in one sentence, though not in the clause with 未读到: the
+    question asks for a detail (index/unread_details.tsv) the passage on its topic says is missing."""
+    answer = assistant.answer(question)
+    assert answer.mode == "decline" and answer.meta["missing_detail"] == "unread"
+    cited = [c for c in answer.citations if PROCEDURE in c.quote]
+    assert len(cited) == 1 and f"[{cited[0].n}]" in answer.text
+
+
+def test_without_the_details_file_only_the_best_quote_is_read_for_a_gap(settings: Settings) -> None:
+    bare = build_assistant(settings, embedder=FakeEmbedder())
+    bare.judge.unread = UnreadDetails()
+    answer = bare.answer("园区入驻申请具体要走什么流程？要交哪些表格？")
+    assert answer.meta.get("missing_detail") != "unread"
+
+
+def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
+    assert UnreadDetails.load(tmp_path / "none.tsv") == UnreadDetails()
+    path = tmp_path / "details.tsv"
+    path.write_text("# comment\namount\t预算|多少钱\t额度|金额\n", encoding="utf-8")
+    details = UnreadDetails.load(path)
+    assert [d.name for d in details.asked("专项资金每年预算有多少？")] == ["amount"]
+    assert details.asked("专项资金是什么？") == ()
+    path.write_text("amount\t预算\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"details\.tsv:1"):
+        UnreadDetails.load(path)
+    shipped = UnreadDetails.load(REPO / "index" / "unread_details.tsv")
+    assert {d.name for d in shipped.details} == {"amount", "procedure", "condition"}

@@ -1,0 +1,85 @@
+"""Details the sources say they could not read, and the questions that ask for them.
+
+The sources mark what their authors could not read: 条件与标准：具体资助额度和申报条件未读到. A question asking
+for such a detail (深圳园区专项资金每年预算有多少) is not answered by the passage's talk of its topic, however
+close: it is declined, quoting the line. The details and how a question asks for each live in
+``index/unread_details.tsv``.
+
+>>> details = UnreadDetails((Detail("amount", re.compile("预算|多少钱"), re.compile("额度|金额")),))
+>>> details.gap("专项资金每年预算有多少？", "设立专项资金。\\n- 条件与标准：具体资助额度和申报条件未读到")
+(8, 30)
+>>> details.gap("专项资金用来资助什么？", "- 条件与标准：具体资助额度和申报条件未读到") is None
+True
+
+A line saying only *the rest* was not read (此后的条件和其余条款在页面中截断) says the passage gives some of it:
+
+>>> details.gap("资助额度是多少？", "此后的额度和其余条款在页面中截断，未读到") is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.answering.extractive import UNREAD
+from assistant.lang import to_simplified
+
+#: The rest of a detail (此后的条件, 其余条款): the passage states the first part.
+_PARTIAL = re.compile(r"其余|其他|其它|此后|其后|余下|剩余|剩下")
+_SENTENCE = re.compile(r"[。；！？;!?]")
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A detail (``amount``), how a question asks for it, and the words of a line saying it was not read."""
+
+    name: str
+    asked: re.Pattern[str]
+    named: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class UnreadDetails:
+    """The details of ``index/unread_details.tsv``."""
+
+    details: tuple[Detail, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path | None) -> UnreadDetails:
+        """Read ``name<TAB>question pattern<TAB>line pattern`` rows (``#`` comments); none when ``path`` is
+        missing."""
+        if path is None or not path.exists():
+            return cls()
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 3 or not all(p.strip() for p in parts):
+                raise ValueError(f"{path}:{number}: expected name<TAB>question pattern<TAB>line pattern")
+            name, asked, named = (p.strip() for p in parts)
+            rows.append(Detail(name, re.compile(asked, re.I), re.compile(named, re.I)))
+        return cls(tuple(rows))
+
+    def asked(self, question: str) -> tuple[Detail, ...]:
+        """The details ``question`` asks for."""
+        text = to_simplified(question)
+        return tuple(d for d in self.details if d.asked.search(text))
+
+    def gap(self, question: str, text: str) -> tuple[int, int] | None:
+        """The span of the first line of ``text`` saying, in one sentence, that a detail ``question`` asks for
+        was not read; None when there is none."""
+        asked = self.asked(question)
+        if not asked:
+            return None
+        start = 0
+        for line in text.split("\n"):
+            for sentence in _SENTENCE.split(to_simplified(line)):
+                if (UNREAD.search(sentence) and not _PARTIAL.search(sentence)
+                        and any(d.named.search(sentence) for d in asked)):
+                    stripped = line.lstrip(" \t")
+                    return start + len(line) - len(stripped), start + len(line.rstrip())
+            start += len(line) + 1
+        return None
