@@ -82,6 +82,11 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def internal_error_response() -> JSONResponse:
+    """The answer to an error no handler expected: a 500 that says nothing of the fault (the log has it)."""
+    return error_response(500, "internal_error", INTERNAL_ERROR)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error a route raises becomes :func:`error_response`; never a stack trace."""
 
@@ -106,7 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", INTERNAL_ERROR)
+        return internal_error_response()
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(AssistantError, assistant_error)

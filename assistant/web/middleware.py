@@ -11,7 +11,8 @@ alike, so no route that runs the assistant escapes a check:
 4. Requests that run the assistant count against the per-client rate limit (429 with ``Retry-After``).
 5. A body larger than the limit is refused: by ``Content-Length`` before reading, and while reading a chunked
    body, so it is never buffered whole (413).
-6. Security headers on every response, and an allowed site's CORS headers on the refusals made here.
+6. Security headers on every response (the refusals above and a 500 too), and an allowed site's CORS headers
+   on the refusals made here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from assistant.limits import Limits
-from assistant.web.errors import error_response
+from assistant.web.errors import error_response, internal_error_response
 from assistant.web.limits import UPLOAD_PATH, ClientResolver, SlidingWindowLimiter, is_rate_limited
 
 #: Routes a foreign Origin may not call: the API, the OpenAI-compatible API and the web chat's backend.
@@ -64,6 +65,11 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        path: str = scope["path"]
+        if scope["type"] == "http":  # first, so that every answer carries them: the refusals below too
+            origin = headers.get("origin")
+            send = self._with_headers(send, path, origin if origin is not None and origin.rstrip("/") in self.allowed
+                                      else None)
         host = headers.get("host", "")
         if "*" not in self.hosts and host_name(host) not in self.hosts:
             if scope["type"] == "websocket":
@@ -76,10 +82,6 @@ class EdgeMiddleware:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        origin = headers.get("origin")
-        send = self._with_headers(send, path, origin if origin is not None and origin.rstrip("/") in self.allowed
-                                  else None)
         refusal = self._refusal(scope, headers, path)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -164,6 +166,10 @@ class EdgeMiddleware:
             pass
         except Exception:
             if not over:
+                if not started:
+                    # answered here rather than by the app's outermost error handler, which sends past this
+                    # middleware: a 500 carries the security headers too (that handler still logs the error)
+                    await internal_error_response()(scope, receive, send)
                 raise
         if over and not started:
             await self._too_large(scope)(scope, receive, send)

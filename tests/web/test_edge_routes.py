@@ -161,20 +161,43 @@ def test_json_routes_are_never_framed_sniffed_or_cached(whole_app: Any, route: R
     assert r.headers["x-frame-options"] == "DENY"
 
 
-@pytest.mark.parametrize("refusal", ["origin", "rate", "body"])
-def test_refusals_carry_the_security_headers_too(whole_app: Any, refusal: str) -> None:
+class _FailingAssistant(FakeAssistant):
+    def answer(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault no handler expects")
+
+
+@pytest.mark.parametrize("refusal", ["host", "origin", "rate", "body", "crash"])
+def test_refusals_and_failures_carry_the_security_headers_too(whole_app: Any, tmp_path: Path, refusal: str) -> None:
+    """Every answer made before the app (400 Host, 403, 429, 413) or past its error handlers (500) is headed
+    like any other."""
+    from assistant.web.api import create_app
+
     client = fresh_client(whole_app)
     ask = LIMITED[0]
-    if refusal == "origin":
+    if refusal == "host":
+        r = call(client, ask, headers={"Host": "rebound.evil.example"})
+    elif refusal == "origin":
         r = call(client, ask, headers={"Origin": EVIL})
     elif refusal == "rate":
         call(client, ask)
         r = call(client, ask)
-    else:
+    elif refusal == "body":
         r = call(client, ask, json=None, content=b"x" * (Limits().max_body_bytes + 1))
-    assert r.status_code in (403, 413, 429)
+    else:
+        failing = create_app(_FailingAssistant(), make_tiny_settings(tmp_path), None)
+        r = call(fresh_client(failing), ask)
+        assert r.json()["error"]["code"] == "internal_error" and "fault" not in r.text
+    assert r.status_code == {"host": 400, "origin": 403, "rate": 429, "body": 413, "crash": 500}[refusal]
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
     assert r.headers["cache-control"] == "no-store"
+    assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_a_foreign_hosts_refusal_of_the_web_chat_is_headed_as_a_page(whole_app: Any) -> None:
+    r = fresh_client(whole_app).get("/", headers={"Host": "rebound.evil.example"})
+    assert r.status_code == 400 and r.headers["x-frame-options"] == "SAMEORIGIN"
+    assert r.headers["content-security-policy"] == f"frame-ancestors 'self' {PARK}"
 
 
 def test_pages_and_the_widget_carry_their_own_headers(whole_app: Any) -> None:
