@@ -104,7 +104,7 @@ class Settings:
     port: int = 7860
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()  # default: the bound host, localhost, 127.0.0.1 (see served_hosts)
-    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For is believed; default none
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For/-Proto are believed; default none
     reload_interval_s: float = 2.0  # how often the server looks for a new index build; 0 turns it off
     rate_limit_per_minute: int = 30
     max_question_chars: int = 1000

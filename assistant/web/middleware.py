@@ -5,7 +5,7 @@ alike, so no route that runs the assistant escapes a check:
 
 1. ``Host`` must be one of ``PARK_ALLOWED_HOSTS`` (default: the bound host, localhost, 127.0.0.1) — a page on
    a rebound DNS name cannot talk to the server as if it were same-origin (400).
-2. The client address is the peer's, or the forwarded one behind ``PARK_TRUSTED_PROXIES``.
+2. The client address and scheme are the peer's, or the forwarded ones behind ``PARK_TRUSTED_PROXIES``.
 3. API, OpenAI and gradio routes refuse a foreign ``Origin`` (403); a request without Origin (curl, the openai
    client) or from the server's own origin passes — browsers always send Origin on cross-origin fetches.
 4. Requests that run the assistant count against the per-client rate limit (429 with ``Retry-After``).
@@ -89,13 +89,13 @@ class EdgeMiddleware:
         await self._limited_body(scope, receive, send)
 
     def _resolve_client(self, scope: Scope, headers: Headers) -> Scope:
+        """The scope with the client address and scheme a trusted proxy forwarded. Both headers are believed from
+        a trusted peer each on its own: a proxy may send either, and a client inside the trusted network has no
+        address of its own to forward but still came over the proxy's scheme."""
         client = scope.get("client")
-        if not client or not self.clients.networks:
+        if not client or not self.clients.trusted(client[0]):
             return scope
-        resolved = self.clients.resolve(client[0], headers.get("x-forwarded-for"))
-        if resolved == client[0]:
-            return scope
-        scope = dict(scope, client=(resolved, client[1]))
+        scope = dict(scope, client=(self.clients.resolve(client[0], headers.get("x-forwarded-for")), client[1]))
         proto = (headers.get("x-forwarded-proto") or "").split(",")[-1].strip().lower()
         if proto in ("http", "https"):
             scope["scheme"] = proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]

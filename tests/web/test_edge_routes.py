@@ -341,6 +341,23 @@ def test_the_web_chat_behind_a_tls_proxy_is_its_own_origin(tmp_path: Path) -> No
     assert r.status_code == 403  # without the proxy's word the request came over http: another origin
 
 
+@pytest.mark.parametrize(("peer", "forwarded", "status"), [
+    ("10.0.0.5", {"X-Forwarded-Proto": "https"}, 200),  # a proxy that forwards the scheme only
+    ("10.0.0.5", {"X-Forwarded-For": "10.9.8.7", "X-Forwarded-Proto": "https"}, 200),  # a client inside the network
+    ("192.0.2.9", {"X-Forwarded-Proto": "https"}, 403),  # no proxy of ours: its word is not believed
+], ids=["proto only", "trusted client", "untrusted peer"])
+def test_forwarded_proto_is_believed_from_a_trusted_proxy_with_or_without_forwarded_for(
+        tmp_path: Path, peer: str, forwarded: dict[str, str], status: int) -> None:
+    """PARK_TRUSTED_PROXIES governs X-Forwarded-Proto as it does X-Forwarded-For: each on its own."""
+    from assistant.web.api import create_app
+
+    settings = make_tiny_settings(tmp_path, allowed_hosts=("chat.park.example",), trusted_proxies=("10.0.0.0/8",))
+    client = TestClient(create_app(FakeAssistant(), settings, None), base_url="http://chat.park.example",
+                        client=(peer, 5000))
+    r = client.post("/api/v1/ask", json=QUESTION, headers={"Origin": "https://chat.park.example", **forwarded})
+    assert r.status_code == status, r.text
+
+
 @pytest.mark.parametrize(("hosts", "host"), [(("::1",), "[::1]:7860"),
                                              (("chat.park.example",), "CHAT.Park.Example:80")])
 def test_host_names_are_matched_without_port_brackets_or_case(tmp_path: Path, hosts: tuple[str, ...],
