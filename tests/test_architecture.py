@@ -23,7 +23,7 @@ KNOWN_UPWARD: set[str] = set()
 KNOWN_ENV_WRITERS: set[str] = set()
 #: What each layer may import (besides the ground floor, which every layer may use).
 GROUND = {"assistant.errors", "assistant.data", "assistant.config", "assistant.lang", "assistant.limits",
-          "assistant.text", "assistant.messages"}
+          "assistant.durable", "assistant.text", "assistant.messages"}
 MAY_IMPORT = {
     "assistant.text": set(),
     "assistant.knowledge": set(),

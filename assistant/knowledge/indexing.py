@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from assistant.data import Chunk, Document
+from assistant.durable import sync_folder, write_durably
 from assistant.errors import IndexBusyError, IndexNotBuiltError
 from assistant.knowledge.builds import build_lock, doom, leased_builds
 from assistant.knowledge.chunking import chunk_documents
@@ -278,13 +278,9 @@ class Indexer:
             "chunk_max_tokens": self.max_tokens,
             "format": INDEX_FORMAT,
         }
-        _sync_files(build_dir)  # on disk before the manifest names them, so a power cut cannot leave it naming
-        tmp = root / (MANIFEST + ".tmp")  # empty files; the manifest itself is written whole, synced, renamed
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(json.dumps(manifest, ensure_ascii=False, indent=1))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, root / MANIFEST)  # the swap: from here on the new build serves
+        sync_folder(build_dir)  # on disk before the manifest names them, so a power cut cannot leave it naming
+        # empty files; the swap: from here on the new build serves (written whole, synced, renamed, folder synced)
+        write_durably(root / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
         self._cleanup(root, keep=build_id)
         return BuildReport(build_id, len(chunks), len(todo), len(reused), len(docs), tuple(skipped),
                            time.perf_counter() - t0, timings=timings)
@@ -295,17 +291,6 @@ class Indexer:
     def _cleanup(self, root: Path, keep: str | None) -> None:
         """Remove builds (folders and collections) other than ``keep`` and those a server still reads."""
         _drop_builds(self.index_dir, self.client, self.prefix, {keep} if keep else set())
-
-
-def _sync_files(folder: Path) -> None:
-    """fsync every file of ``folder`` (a build's files, before the manifest is swapped to name them)."""
-    for path in folder.iterdir():
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 def _source_digests(docs: list[Document]) -> dict[str, str]:

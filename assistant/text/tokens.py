@@ -25,6 +25,8 @@ from pathlib import Path
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
+from assistant.durable import write_durably
+
 _URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -44,10 +46,8 @@ def prepare_cache(cache_dir: Path) -> list[Path]:
     written = []
     for name, url in _URLS.items():
         target = cache_dir / hashlib.sha1(url.encode()).hexdigest()
-        if not target.exists():
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(_bundled(name))
-            tmp.replace(target)
+        if not target.exists():  # written whole or not at all: tiktoken trusts a cached file it finds
+            write_durably(target, _bundled(name))
         written.append(target)
     return written
 

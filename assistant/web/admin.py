@@ -19,8 +19,6 @@ import csv
 import hmac
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -31,6 +29,7 @@ from fastapi import Depends, FastAPI, Request, UploadFile
 from fastapi.responses import Response
 
 from assistant.config import Settings
+from assistant.durable import write_durably
 from assistant.knowledge.catalog import document_id, documents
 from assistant.knowledge.ingest import FORMATS, load_document
 from assistant.web.errors import ApiError
@@ -163,20 +162,14 @@ def _store_validated(data: bytes, target: Path, root: Path) -> None:
     """Parse ``data`` as the file ``target`` would be read; then move it there atomically (422 when unreadable):
     written whole and synced to disk first, so neither a reader nor a power cut finds part of it."""
     root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".upload-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+
+    def readable(written: Path) -> None:
         try:
-            load_document(Path(tmp), root)
+            load_document(written, root)
         except Exception as exc:  # the loader's own message says what is wrong with the file
             raise ApiError(422, "unreadable_file", f"{target.name}: {getattr(exc, 'reason', exc)}") from None
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    write_durably(target, data, check=readable)
 
 
 def _csv(name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Response:

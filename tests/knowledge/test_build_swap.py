@@ -63,23 +63,26 @@ def test_a_failed_swap_leaves_the_old_build_serving(tiny_settings: Settings, fir
     second = rebuild(tiny_settings)
     assert read_manifest(tiny_settings.index_dir)["build_id"] == second  # type: ignore[index]
     assert sorted(p.name for p in store_dir(tiny_settings.index_dir).iterdir() if p.is_file()
-                  and p.name.startswith(MANIFEST)) == [MANIFEST]
+                  and MANIFEST in p.name) == [MANIFEST]
 
 
 def test_the_new_manifest_is_on_disk_before_it_is_swapped_in(tiny_settings: Settings, first: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """After a power cut the rename may survive while unsynced data does not: the new build's files and the new
-    manifest (whole) are synced before the rename, so the live name never points at an empty file."""
+    manifest (whole) are synced before the rename, so the live name never points at an empty file; and the store
+    folder after it, so the rename itself is not lost."""
     events: list[tuple[str, str]] = []
     synced: set[str] = set()
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd: int) -> None:
         path = os.readlink(f"/proc/self/fd/{fd}")
-        if Path(path).name.startswith(MANIFEST):
+        if Path(path).name.endswith(MANIFEST):
             json.loads(Path(path).read_text(encoding="utf-8"))  # whole when synced
             events.append(("fsync", path))
-        elif not events:
+        elif events:
+            events.append(("fsync folder", path))
+        else:
             synced.add(path)
         real_fsync(fd)
 
@@ -91,10 +94,13 @@ def test_the_new_manifest_is_on_disk_before_it_is_swapped_in(tiny_settings: Sett
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     second = rebuild(tiny_settings)
-    assert [kind for kind, _ in events] == ["fsync", "replace"], events
-    build_files = {str(p.resolve()) for p in (store_dir(tiny_settings.index_dir) / "builds" / second).iterdir()}
+    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync folder"], events
+    build = store_dir(tiny_settings.index_dir) / "builds" / second
+    build_files = {str(p.resolve()) for p in build.iterdir()}
     assert "chunks.jsonl" in {Path(p).name for p in build_files} and build_files <= synced
+    assert {str(build.resolve()), str(build.parent.resolve())} <= synced  # the folders holding their names too
     assert events[0][1] == str(Path(events[1][1]).resolve())  # the file synced is the file renamed
+    assert events[2][1] == str(store_dir(tiny_settings.index_dir).resolve())  # then the rename itself is on disk
 
 
 def test_a_lease_taken_after_the_cleanups_first_look_keeps_its_build(tiny_settings: Settings, first: str,

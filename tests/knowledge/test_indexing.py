@@ -232,7 +232,7 @@ def test_interrupted_build_keeps_the_old_index(tiny_settings: Settings, fake: Fa
     assert manifest is not None and manifest["build_id"] == report.build_id
     assert live_collections(tiny_settings) == [manifest["collection"]]
     assert build_folders(tiny_settings) == [report.build_id]
-    assert not (store_dir(tiny_settings.index_dir) / "current.json.tmp").exists()
+    assert [p.name for p in store_dir(tiny_settings.index_dir).glob("*current.json*")] == ["current.json"]
     assert "4.00平方公里" in build_retriever(tiny_settings, embedder=fake).search(AREA_ZH, k=1).passages[0].text
 
 

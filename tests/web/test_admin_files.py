@@ -93,8 +93,8 @@ def test_a_failed_rename_leaves_the_old_file_and_no_temporary_one(tmp_path: Path
     assert builds.calls == 0  # no index job for a file that was not stored
 
 
-def test_the_upload_is_on_disk_before_it_takes_the_documents_name(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_upload_is_on_disk_before_it_takes_the_documents_name_and_the_name_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     client, _, _ = make(tmp_path)
     events: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -102,7 +102,7 @@ def test_the_upload_is_on_disk_before_it_takes_the_documents_name(tmp_path: Path
     def fsync(fd: int) -> None:
         path = os.readlink(f"/proc/self/fd/{fd}")
         events.append(("fsync", path))
-        assert Path(path).read_bytes() == NEW  # whole when synced
+        assert Path(path).is_dir() or Path(path).read_bytes() == NEW  # whole when synced
         real_fsync(fd)
 
     def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -112,7 +112,8 @@ def test_the_upload_is_on_disk_before_it_takes_the_documents_name(tmp_path: Path
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     assert upload(client, NEW).status_code == 202
-    assert [kind for kind, _ in events] == ["fsync", "replace"] and events[0][1] == events[1][1], events
+    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"] and events[0][1] == events[1][1], events
+    assert events[2][1] == str(Path(events[1][1]).parent)  # then the folder: the rename itself is on disk
 
 
 def test_the_route_refuses_a_file_over_the_limit_within_the_edges_allowance(tmp_path: Path) -> None:
