@@ -104,34 +104,28 @@ def latency_chart(records: Sequence[Mapping[str, Any]], passed: Sequence[bool]) 
     """Answer latency, passing and failing questions stacked."""
     pairs = [(float(r["latency_ms"]), ok) for r, ok in zip(records, passed, strict=True)
              if r.get("latency_ms") is not None]
-    if not pairs:
-        return None
-
-    def draw(ax: Any) -> None:
-        bins = min(30, max(5, len(pairs) // 2))
-        ax.hist([[x for x, ok in pairs if ok], [x for x, ok in pairs if not ok]], bins=bins, stacked=True,
-                color=[_PASS, _FAIL], label=["pass", "fail"])
-        ax.set_xlabel("answer latency (ms)")
-        ax.set_ylabel("questions")
-        ax.set_title("Latency")
-        ax.legend(fontsize="small")
-
-    return _png(draw, (5.6, 3.0))
+    return _by_outcome(pairs, "answer latency (ms)", "Latency", bins=min(30, max(5, len(pairs) // 2)))
 
 
 def confidence_chart(records: Sequence[Mapping[str, Any]], passed: Sequence[bool]) -> str | None:
     """The answerer's confidence, for passing and failing questions; None when the run reported none."""
     pairs = [(float(r["confidence"]), ok) for r, ok in zip(records, passed, strict=True)
              if isinstance(r.get("confidence"), int | float)]
+    return _by_outcome(pairs, "confidence", "Confidence", bins=10, range=(0, 1))
+
+
+def _by_outcome(pairs: Sequence[tuple[float, bool]], xlabel: str, title: str, **hist: Any) -> str | None:
+    """A histogram of ``pairs`` (value, passed) with passing and failing questions stacked; None without any.
+    ``hist`` goes to matplotlib's ``hist`` (bins, range)."""
     if not pairs:
         return None
 
     def draw(ax: Any) -> None:
-        ax.hist([[x for x, ok in pairs if ok], [x for x, ok in pairs if not ok]], bins=10, range=(0, 1),
-                stacked=True, color=[_PASS, _FAIL], label=["pass", "fail"])
-        ax.set_xlabel("confidence")
+        ax.hist([[x for x, ok in pairs if ok], [x for x, ok in pairs if not ok]], stacked=True,
+                color=[_PASS, _FAIL], label=["pass", "fail"], **hist)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("questions")
-        ax.set_title("Confidence")
+        ax.set_title(title)
         ax.legend(fontsize="small")
 
     return _png(draw, (5.6, 3.0))
