@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
+    import pytest
     import uvicorn
     from gradio import Blocks
     from playwright.sync_api import Browser, Page
@@ -167,3 +168,30 @@ def make_fake_index(directory: Path, source: Path, **overrides: Any) -> Settings
     shutil.copy2(source, settings.index_dir / "sources")
     build_indexer(settings, FakeEmbedder()).build()
     return settings
+
+
+def record_syncs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, bytes | None]]:
+    """Patch ``os.fsync`` and ``os.replace`` to record, in order: ``("fsync", file, its bytes when synced)``,
+    ``("fsync dir", folder, None)`` and ``("replace", file renamed, None)``, paths resolved. Linux only (reads
+    /proc/self/fd)."""
+    import os
+    import stat
+
+    events: list[tuple[str, str, bytes | None]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            events.append(("fsync dir", path, None))
+        else:
+            events.append(("fsync", path, Path(path).read_bytes()))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", str(Path(src).resolve()), None))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events

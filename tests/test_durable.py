@@ -9,46 +9,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import record_syncs
 
 from assistant.durable import replace_durably, sync_directory, sync_folder, write_durably
 
 
-def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """os.fsync and os.replace, recorded in order as ("fsync", path synced) and ("replace", path renamed to)."""
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        path = os.readlink(f"/proc/self/fd/{fd}")
-        events.append(("fsync", path + ("/" if stat.S_ISDIR(os.fstat(fd).st_mode) else "")))
-        real_fsync(fd)
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        events.append(("replace", str(Path(dst).resolve())))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
-    return events
-
-
 def test_the_folder_is_synced_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "new").write_bytes(b"new")
-    events = _record(monkeypatch)
+    events = record_syncs(monkeypatch)
     replace_durably(tmp_path / "new", tmp_path / "live")
-    assert events == [("replace", str(tmp_path.resolve() / "live")), ("fsync", f"{tmp_path.resolve()}/")]
+    assert events == [("replace", str(tmp_path.resolve() / "new"), None), ("fsync dir", str(tmp_path.resolve()), None)]
     assert (tmp_path / "live").read_bytes() == b"new" and not (tmp_path / "new").exists()
 
 
 def test_a_write_is_synced_whole_then_renamed_then_its_folder_synced(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "current.json").write_bytes(b"old")
-    events = _record(monkeypatch)
+    events = record_syncs(monkeypatch)
     write_durably(tmp_path / "current.json", b'{"build_id": "b2"}')
-    kinds = [kind for kind, _ in events]
-    assert kinds == ["fsync", "replace", "fsync"], events
+    assert [kind for kind, _, _ in events] == ["fsync", "replace", "fsync dir"], events
+    assert events[0][1] == events[1][1] and events[0][2] == b'{"build_id": "b2"}'  # whole when synced
     assert Path(events[0][1]).name.startswith(".") and events[0][1].endswith("-current.json")  # hidden, same suffix
-    assert events[2][1].endswith("/")
+    assert events[2][1] == str(tmp_path.resolve())
     assert [p.name for p in tmp_path.iterdir()] == ["current.json"]  # no temporary file left
     assert (tmp_path / "current.json").read_bytes() == b'{"build_id": "b2"}'
 
@@ -127,9 +109,8 @@ def test_a_folders_files_are_synced_then_the_folder_and_its_parent(tmp_path: Pat
     build.mkdir(parents=True)
     for name in ("chunks.jsonl", "bm25.json"):
         (build / name).write_text("{}", encoding="utf-8")
-    events = _record(monkeypatch)
+    events = record_syncs(monkeypatch)
     sync_folder(build)
-    synced = [path for _, path in events]
-    files = {str(build.resolve() / n) for n in ("chunks.jsonl", "bm25.json")}
-    assert set(synced[:2]) == files
-    assert synced[2:] == [f"{build.resolve()}/", f"{build.parent.resolve()}/"]
+    assert {(kind, path) for kind, path, _ in events[:2]} == {("fsync", str(build.resolve() / n))
+                                                              for n in ("chunks.jsonl", "bm25.json")}
+    assert events[2:] == [("fsync dir", str(build.resolve()), None), ("fsync dir", str(build.parent.resolve()), None)]

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support import record_syncs
 
 from assistant.config import Settings
 from assistant.knowledge.indexing import MANIFEST, load_index, read_manifest, store_dir
@@ -71,36 +72,20 @@ def test_the_new_manifest_is_on_disk_before_it_is_swapped_in(tiny_settings: Sett
     """After a power cut the rename may survive while unsynced data does not: the new build's files and the new
     manifest (whole) are synced before the rename, so the live name never points at an empty file; and the store
     folder after it, so the rename itself is not lost."""
-    events: list[tuple[str, str]] = []
-    synced: set[str] = set()
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        path = os.readlink(f"/proc/self/fd/{fd}")
-        if Path(path).name.endswith(MANIFEST):
-            json.loads(Path(path).read_text(encoding="utf-8"))  # whole when synced
-            events.append(("fsync", path))
-        elif events:
-            events.append(("fsync folder", path))
-        else:
-            synced.add(path)
-        real_fsync(fd)
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        if Path(dst).name == MANIFEST:
-            events.append(("replace", str(src)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = record_syncs(monkeypatch)
     second = rebuild(tiny_settings)
-    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync folder"], events
+    swap = next(i for i, (kind, path, _) in enumerate(events) if kind == "fsync" and path.endswith(MANIFEST))
+    before, (manifest, renamed, folder) = events[:swap], events[swap:swap + 3]
+    assert (manifest[0], renamed[0], folder[0]) == ("fsync", "replace", "fsync dir"), events[swap:]
+    assert manifest[2] is not None and json.loads(manifest[2])["build_id"] == second  # whole when synced
+    assert renamed[1] == manifest[1]  # the file synced is the file renamed
+    assert folder[1] == str(store_dir(tiny_settings.index_dir).resolve())  # then the rename itself is on disk
     build = store_dir(tiny_settings.index_dir) / "builds" / second
     build_files = {str(p.resolve()) for p in build.iterdir()}
-    assert "chunks.jsonl" in {Path(p).name for p in build_files} and build_files <= synced
-    assert {str(build.resolve()), str(build.parent.resolve())} <= synced  # the folders holding their names too
-    assert events[0][1] == str(Path(events[1][1]).resolve())  # the file synced is the file renamed
-    assert events[2][1] == str(store_dir(tiny_settings.index_dir).resolve())  # then the rename itself is on disk
+    assert "chunks.jsonl" in {Path(p).name for p in build_files}
+    assert build_files <= {path for kind, path, _ in before if kind == "fsync"}
+    assert {str(build.resolve()), str(build.parent.resolve())} <= {path for kind, path, _ in before
+                                                                   if kind == "fsync dir"}  # their names too
 
 
 def test_a_lease_taken_after_the_cleanups_first_look_keeps_its_build(tiny_settings: Settings, first: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import tiktoken_ext.openai_public as openai_public
+from support import record_syncs
 
 from assistant.text import tokens
 
@@ -57,19 +58,7 @@ def test_prepare_cache_is_idempotent(tmp_path: Path) -> None:
 def test_the_prepared_cache_is_synced_before_and_after_its_rename(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """tiktoken trusts a cached file it finds: a power cut must not leave one empty or half written."""
-    events: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        events.append("fsync dir" if Path(os.readlink(f"/proc/self/fd/{fd}")).is_dir() else "fsync file")
-        real_fsync(fd)
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        events.append("replace")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = record_syncs(monkeypatch)
     written = tokens.prepare_cache(tmp_path)
-    assert events == ["fsync file", "replace", "fsync dir"] * len(written)
+    assert [kind for kind, _, _ in events] == ["fsync", "replace", "fsync dir"] * len(written)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)  # no temporary left

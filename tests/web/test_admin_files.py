@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import make_tiny_settings
+from support import make_tiny_settings, record_syncs
 
 from assistant.config import Settings
 from assistant.knowledge.catalog import document_id
@@ -96,23 +96,10 @@ def test_a_failed_rename_leaves_the_old_file_and_no_temporary_one(tmp_path: Path
 def test_the_upload_is_on_disk_before_it_takes_the_documents_name_and_the_name_after(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     client, _, _ = make(tmp_path)
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        path = os.readlink(f"/proc/self/fd/{fd}")
-        events.append(("fsync", path))
-        assert Path(path).is_dir() or Path(path).read_bytes() == NEW  # whole when synced
-        real_fsync(fd)
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        events.append(("replace", str(Path(src).resolve())))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = record_syncs(monkeypatch)
     assert upload(client, NEW).status_code == 202
-    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"] and events[0][1] == events[1][1], events
+    assert [kind for kind, _, _ in events] == ["fsync", "replace", "fsync dir"], events
+    assert events[0][1] == events[1][1] and events[0][2] == NEW  # the file renamed was whole when synced
     assert events[2][1] == str(Path(events[1][1]).parent)  # then the folder: the rename itself is on disk
 
 
