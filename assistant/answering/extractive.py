@@ -229,10 +229,14 @@ def _key_figures(text: str) -> set[str]:
     return {f for f in figures(text) if len(f) > 1 and not _YEAR.fullmatch(f)}
 
 
-def notes_for(texts: Sequence[str]) -> tuple[bool, bool]:
-    """(the quotes mention a gap — 未读到 …, the quotes mention disagreeing sources)."""
-    joined = "\n".join(texts)
-    return bool(UNREAD.search(joined)), bool(_DISAGREE.search(joined))
+def notes_for(texts: Sequence[str]) -> tuple[list[int], list[int]]:
+    """(the positions of the quotes that mark a gap — 未读到 …, of those that record disagreeing accounts).
+
+    >>> notes_for(["3.89平方公里。", "面积说法不一：3.1万平方米。", "具体门牌未读到。"])
+    ([2], [1])
+    """
+    return ([i for i, t in enumerate(texts) if UNREAD.search(t)],
+            [i for i, t in enumerate(texts) if _DISAGREE.search(t)])
 
 
 Span = tuple[Passage, tuple[int, int]]
@@ -305,9 +309,12 @@ class ExtractiveAnswerer:
         if lang == "zh-Hant":
             citations = [dataclasses.replace(c, meta={**c.meta, "shown": to_traditional(c.quote)}) for c in citations]
         unread, disagree = notes_for([c.quote for c in citations])
+        # Each note names the quotes it is about: one quote's 说法不一 is not the sources disagreeing on the answer.
+        refs = {name: "".join(f"[{citations[i].n}]" for i in at) for name, at in (("unread", unread),
+                                                                                ("disagree", disagree))}
         lines = [message("header", lang)]
         if disagree:
-            lines.append(message("note.disagree", lang))
+            lines.append(message("note.disagree", lang).format(refs=refs["disagree"]))
         # Each quote is a bullet of its own (a quote that is itself a bullet line loses its "- "); the same
         # sentence found in several passages is shown once, with all their markers.
         bullets: dict[str, list[int]] = {}
@@ -320,12 +327,12 @@ class ExtractiveAnswerer:
                 lines.append(lead)
         lines.extend(f"- {quote}{''.join(f'[{n}]' for n in ns)}" for quote, ns in bullets.items())
         if unread:
-            lines.append(message("note.unread", lang))
+            lines.append(message("note.unread", lang).format(refs=refs["unread"]))
         text = "\n".join(lines)
         return Answer(question=query.original, text=text, citations=tuple(citations), answerable=True,
                       mode="extractive", lang=lang, passages=tuple(passages), notice=notice,
                       usage=Usage(completion_tokens=self.count_tokens(text)),
-                      meta={"standalone": query.standalone, "unread": unread, "disagree": disagree})
+                      meta={"standalone": query.standalone, "unread": bool(unread), "disagree": bool(disagree)})
 
 
 def one_line(text: str) -> str:

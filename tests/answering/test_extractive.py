@@ -297,11 +297,40 @@ def test_siblings() -> None:
 
 
 def test_notes_for() -> None:
-    assert notes_for(["具体内容未读到。"]) == (True, False)
-    assert notes_for(["两份资料说法不一。"]) == (False, True)
-    assert notes_for(["在可读到的页面中不完整", "与发布会实录不一致"]) == (True, True)
-    assert notes_for(["合作区共约3.89平方公里。"]) == (False, False)
-    assert notes_for([]) == (False, False)
+    assert notes_for(["具体内容未读到。"]) == ([0], [])
+    assert notes_for(["合作区共约3.89平方公里。", "两份资料说法不一。"]) == ([], [1])
+    assert notes_for(["在可读到的页面中不完整", "与发布会实录不一致"]) == ([0], [1])
+    assert notes_for(["合作区共约3.89平方公里。"]) == ([], [])
+    assert notes_for([]) == ([], [])
+
+
+def test_a_note_names_the_quotes_it_is_about(tmp_path: Path) -> None:
+    """One quote recording differing accounts (of another thing's area) is not the sources disagreeing on the
+    answer: the note names the quote that says so, and so does the note on what was not read."""
+    import shutil
+
+    from support import make_tiny_settings
+
+    from assistant.wiring import build_indexer
+
+    settings = make_tiny_settings(tmp_path)
+    sources = settings.index_dir / "sources"
+    shutil.rmtree(sources)
+    sources.mkdir()
+    (sources / "zone.md").write_text("---\ntitle: 2099年测试合作区概况\n---\n\n# 测试合作区概况\n\n## 面积\n\n"
+                                     "- 测试合作区的面积：共约9.99平方公里。\n", encoding="utf-8")
+    (sources / "branch.md").write_text("---\ntitle: 2099年测试分园\n---\n\n# 测试分园\n\n## 规模\n\n"
+                                       "- 测试分园的面积说法不一：甲报称1.1万平方米，乙报称1.2万平方米；门牌未读到。\n",
+                                       encoding="utf-8")
+    build_indexer(settings, FakeEmbedder()).build()
+    answer = build_assistant(settings, embedder=FakeEmbedder()).answer("测试合作区和测试分园的面积各是多少？")
+    by_text = {c.quote: c.n for c in answer.citations}
+    marked = next(n for q, n in by_text.items() if "说法不一" in q)
+    plain = next(n for q, n in by_text.items() if "9.99" in q)
+    notes = [line for line in answer.text.splitlines() if line.startswith("注意：")]
+    assert len(notes) == 2 and answer.meta["disagree"] and answer.meta["unread"]
+    assert f"引文[{marked}]注明各方说法不一" in notes[0] and f"[{plain}]" not in notes[0]
+    assert f"引文[{marked}]注明部分细节" in notes[1] and f"[{plain}]" not in notes[1]
 
 
 def test_a_list_introduced_in_a_quote_goes_on_with_its_next_items_only() -> None:
