@@ -49,7 +49,9 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
                          r"|amount|fee|cost|rent", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
-    "figure": (re.compile(r"多少|多大|多长|多远|多高|几个|几项|几条|几家|几成|比例|什么税率|哪个税率"
+    "figure": (re.compile(r"多少|多大|多长|多远|多高|几成|比例|什么税率|哪个税率"
+                          # how many of a counted thing: 几个, 几项, 几章, 几期 (not 几时, 几号, 几乎)
+                          r"|几[个项条家名位种类批所间座栋件款只章页期次届轮]"
                           r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)"
                           r"|\b(?:what|which)\b[^?.]{0,40}\brates?\b", re.I),
                lambda text: bool(_FIGURE.search(_DATE_PART.sub(" ", text)))),

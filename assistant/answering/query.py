@@ -145,6 +145,8 @@ UNSEEN_BOOST = 1.5
 #: counters (30项措施 answers 多少条措施). Units of time (几年, 多少天) are what is asked, and stay.
 _COUNTER = re.compile(r"(多少|几)[个条项家名位种类批所间座栋件款只]")
 #: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
+#: The end of a phrase: punctuation, a final particle, or the end of the text.
+_PHRASE_END = r"(?:[？?。，,！!；;\s]|[呢啊呀吗嘛]|$)"
 _ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
 
 
@@ -184,14 +186,19 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
     for f in fillers:
         outside = outside.replace(f, " ")
     cleaned: list[str] = []
+    counted: set[str] = set()
     for t in tokens:
         if t not in outside and any(t in f for f in fillers):
             continue
         m = _QUESTION_WORD.match(t)
         if m:
-            t = t[m.end():]
-            if len(t) < 2:
+            rest = t[m.end():]
+            # 一共分几章？: the thing counted, said as its counter, ends the phrase; it is what is asked.
+            if len(rest) == 1 and re.search(re.escape(t) + _PHRASE_END, query_text):
+                counted.add(rest)
+            elif len(rest) < 2:
                 continue
+            t = rest
         if not known(t):
             t = _joined_verb(t, known)
         if t not in cleaned and t not in drop:
@@ -216,7 +223,7 @@ def question_terms(query_text: str, idf: IdfFn, known: Callable[[str], bool], *,
         weight = idf(t) * (0.5 if parts >= 2 else 1.0)  # 管理模式 also counts through 管理 and 模式
         if not known(t) and not DIGITS.match(t):
             weight *= UNSEEN_BOOST  # the corpus never uses it (GDP, 注册资本): a telling term, and missing
-        if len(t) == 1 and not t.isdigit():
+        if len(t) == 1 and not t.isdigit() and t not in counted:
             weight *= 0.3
         elif t in LIGHT_NOUNS:
             weight *= 0.5

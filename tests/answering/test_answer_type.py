@@ -28,6 +28,8 @@ from assistant.wiring import build_assistant
     ("是海关总署几号公告？", set()),  # a document's number, not a day
     ("几号开始实施？", {"date"}),
     ("跨境巴士几点发车？", {"time"}),
+    ("条例一共分几章？", {"figure"}),  # how many of a counted thing
+    ("几乎所有企业都能享受吗？", set()),  # 几乎: almost
     ("What are the opening hours of the branch?", {"time"}),
     ("深圳园区由哪两个片区组成？", set()),
     ("What did the 2025 Policy Address say about clinical trials?", set()),  # a speech, not a place

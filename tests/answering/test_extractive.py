@@ -76,6 +76,15 @@ def test_question_terms_strip_question_words() -> None:
     assert not any(t.startswith(("哪", "几")) for t in question_terms("发展定位有哪几个", _idf({}), lambda t: True))
 
 
+def test_question_terms_keep_the_counted_thing_said_as_its_counter() -> None:
+    # 一共分几章？: the counter ends the phrase, so it names what is counted (共八章) and weighs as a word.
+    terms = question_terms("条例一共分几章？", _idf({"章": 3.0}), lambda t: True)
+    assert terms["章"] == pytest.approx(3.0)
+    # Followed by what is counted, the counter is not the topic: 多少条措施 is counted in 项 as well.
+    assert "条" not in question_terms("规划有多少条措施？", _idf({}), lambda t: True)
+    assert "章" not in question_terms("几章内容讲监管？", _idf({}), lambda t: True)
+
+
 def test_question_terms_weights_follow_idf_single_chars_and_figures() -> None:
     idf = _idf({"面积": 3.0, "合作区": 1.0, "年": 2.0, "2035": 2.0, "目标": 2.0})
     terms = question_terms("合作区面积多少", idf, lambda t: True)
