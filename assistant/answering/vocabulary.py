@@ -80,6 +80,8 @@ class Glossary:
         """The English phrase whose first Chinese term is ``term`` (平方公里 → square kilometres), if any."""
         names = [p for p, (pattern, zh) in zip(self.phrases, self.entries, strict=False)
                  if zh[0] == term and not _is_chinese_key(pattern)]
+        # A phrase that says another one and more (shenzhen park area) is a user's wording of it, not its name.
+        names = [p for p in names if not any(o != p and re.search(rf"(?<!\w){re.escape(o)}(?!\w)", p) for o in names)]
         return max(names, key=lambda p: (len(p), p)) if names else None  # the fullest wording: not km2
 
     def names_in(self, text: str, limit: int = 10, min_chars: int = 3) -> list[tuple[str, str]]:
