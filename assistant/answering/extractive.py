@@ -162,7 +162,7 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
             firsts[source] = u.passage_index
             good.setdefault(u.passage_index, []).append(u)
     _add_detail(ranked, kinds, good, lambda i: passages[i].chunk.group)
-    order = list(dict.fromkeys([*firsts.values(), *good]))
+    order = _detail_early(list(dict.fromkeys([*firsts.values(), *good])), kinds, good)
     quotes: list[Quote] = []
     for i in order[:max_quotes]:
         c = passages[i].chunk
@@ -218,6 +218,17 @@ def _add_detail(ranked: Sequence[Unit], kinds: Collection[str], good: dict[int, 
                        and holds(u.text, kind)), None)
         if detail is not None:
             good.setdefault(detail.passage_index, []).append(detail)
+
+
+def _detail_early(order: list[int], kinds: Collection[str], good: Mapping[int, Sequence[Unit]]) -> list[int]:
+    """``order`` with the first chosen passage that states the detail asked for (:data:`FETCHED_DETAILS`)
+    quoted second at the latest: the answer to "what times does it leave" is the timetable line, not a third
+    quote after two about the bus (and the quotes an answer leads with are those weighed for the detail)."""
+    for kind in (k for k in FETCHED_DETAILS if k in kinds):
+        holding = next((i for i in order if any(holds(u.text, kind) for u in good[i])), None)
+        if holding is not None and order.index(holding) > 1:
+            order = [*order[:1], holding, *(i for i in order[1:] if i != holding)]
+    return order
 
 
 _YEAR = re.compile(r"(?:19|20)\d\d")

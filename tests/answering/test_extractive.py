@@ -245,6 +245,18 @@ def test_select_quotes_sentence_ending_with_colon_brings_its_list() -> None:
     assert quotes[0].start == parts.start and quotes[0].end == parts.end
 
 
+def test_the_quote_stating_the_time_asked_comes_second_at_the_latest() -> None:
+    terms = {"巴士": 4.0, "直通": 2.0, "开出": 2.0}
+    about = _chunk("跨境直通巴士于2023年开行，白名单人员可预约乘坐巴士。", ("规划要点", "进展"), source="plan.md")
+    more = _chunk("直通巴士由福田区联合营运，直通巴士往返两园区。", ("政策清单", "P13"), source="policy.md")
+    times = _chunk("巴士从深圳开出时间为10:00、12:30。", ("新闻", "班次"), source="news.md")
+    quotes, _ = select_quotes("直通巴士几点开出？", _passages(about, more, times), terms, kinds={"time"})
+    assert [q.passage_index for q in quotes] == [0, 2, 1]  # the timetable is weighed with the first quote
+    # Not asked for a time of day, the quotes keep their rank.
+    quotes, _ = select_quotes("直通巴士怎么开出？", _passages(about, more, times), terms)
+    assert [q.passage_index for q in quotes] == [0, 1, 2]
+
+
 def test_select_quotes_includes_another_sources_best_sentence() -> None:
     terms = {"面积": 4.0, "合作区": 1.0}
     best = _chunk("合作区面积约3.89平方公里。", ("规划要点", "一、背景"), source="plan.md")
