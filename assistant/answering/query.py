@@ -144,9 +144,9 @@ UNSEEN_BOOST = 1.5
 #: A counter after how many (多少条, 几项, 多少家) names no topic: the sources count the same things in other
 #: counters (30项措施 answers 多少条措施). Units of time (几年, 多少天) are what is asked, and stay.
 _COUNTER = re.compile(r"(多少|几)[个条项家名位种类批所间座栋件款只]")
-#: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
 #: The end of a phrase: punctuation, a final particle, or the end of the text.
 _PHRASE_END = r"(?:[？?。，,！!；;\s]|[呢啊呀吗嘛]|$)"
+#: Ordinals (第二, 二个, 3项) point into a list; they name no topic.
 _ORDINAL = re.compile(r"^(第[一二两三四五六七八九十\d]+[个项条点种类]?|[一二两三四五六七八九十\d]+[个项条点种类])$")
 
 

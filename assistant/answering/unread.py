@@ -60,7 +60,10 @@ class UnreadDetails:
             if len(parts) != 3 or not all(p.strip() for p in parts):
                 raise ValueError(f"{path}:{number}: expected name<TAB>question pattern<TAB>line pattern")
             name, asked, named = (p.strip() for p in parts)
-            rows.append(Detail(name, re.compile(asked, re.I), re.compile(named, re.I)))
+            try:
+                rows.append(Detail(name, re.compile(asked, re.I), re.compile(named, re.I)))
+            except re.error as exc:
+                raise ValueError(f"{path}:{number}: not a regular expression ({exc})") from exc
         return cls(tuple(rows))
 
     def asked(self, question: str) -> tuple[Detail, ...]:

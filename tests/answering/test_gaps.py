@@ -94,5 +94,8 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
     path.write_text("amount\t预算\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"details\.tsv:1"):
         UnreadDetails.load(path)
+    path.write_text("# comment\namount\t预算(\t额度\n", encoding="utf-8")  # an unclosed group
+    with pytest.raises(ValueError, match=r"details\.tsv:2: not a regular expression"):
+        UnreadDetails.load(path)
     shipped = UnreadDetails.load(REPO / "index" / "unread_details.tsv")
     assert {d.name for d in shipped.details} == {"amount", "procedure", "condition"}
