@@ -34,7 +34,6 @@ def _quotes(answer: Answer) -> str:
 
 
 @pytest.mark.parametrize(("previous", "question"), [
-    ("What do first line and second line mean in the Shenzhen Park?", "What about goods once they're in?"),
     ("深圳园区的一线和二线分别指什么？", "货物进来以后能随便流动吗"),
 ])
 def test_an_elliptical_follow_up_is_answered_with_the_question_before_it(shipped: Assistant, previous: str,
@@ -44,6 +43,14 @@ def test_an_elliptical_follow_up_is_answered_with_the_question_before_it(shipped
     answer = shipped.answer(question, [Message("user", previous)])
     assert answer.answerable and "自由流动" in _quotes(answer)
     assert answer.meta["standalone"] == f"{previous} {question}"
+
+
+def test_a_what_about_follow_up_is_read_with_the_question_before_it(shipped: Assistant) -> None:
+    # "What about …" says it follows on; its own words (goods, in) now reach the answer too.
+    previous = "What do first line and second line mean in the Shenzhen Park?"
+    answer = shipped.answer("What about goods once they're in?", [Message("user", previous)])
+    assert answer.answerable and "自由流动" in _quotes(answer)
+    assert answer.meta["standalone"] == f"{previous} What about goods once they're in?"
 
 
 def test_goods_moving_freely_inside_is_answered_on_its_own(shipped: Assistant) -> None:
