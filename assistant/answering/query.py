@@ -95,6 +95,16 @@ class QueryParser:
         """The glossary entries that reach the sources (see :meth:`Glossary.reaching`), worked out once."""
         return self.glossary.reaching(self._used)
 
+    def missing_words(self, question: str) -> list[str]:
+        """The words of ``question`` the vocabulary does not reach: English words that no glossary phrase puts
+        into a word of the sources, and Chinese words the sources never use once spoken forms are rewritten —
+        what editors add to ``index/glossary.tsv`` and ``index/colloquial.tsv`` (``scripts/vocabulary_gaps.py``)."""
+        simplified = self.colloquial.rewrite(to_simplified(question))
+        english = self._reachable.unmatched_words(simplified, self.colloquial.fillers)
+        chinese = [t for t in self.parse(question).terms  # the question's own words, not the glossary's
+                   if len(t) > 1 and _CJK_WORD.match(t) and t in simplified and not self.stats.known(t)]
+        return list(dict.fromkeys([*english, *chinese]))
+
     def _used(self, term: str) -> bool:
         """Do the sources use ``term``: as one word, or every word of it (国家发展改革委: 国家, 发展, 改革委)?"""
         words = tokenize(term)
@@ -144,6 +154,7 @@ UNSEEN_BOOST = 1.5
 #: A counter after how many (多少条, 几项, 多少家) names no topic: the sources count the same things in other
 #: counters (30项措施 answers 多少条措施). Units of time (几年, 多少天) are what is asked, and stay.
 _COUNTER = re.compile(r"(多少|几)[个条项家名位种类批所间座栋件款只]")
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]+$")
 #: The end of a phrase: punctuation, a final particle, or the end of the text.
 _PHRASE_END = r"(?:[？?。，,！!；;\s]|[呢啊呀吗嘛]|$)"
 #: Ordinals (第二, 二个, 3项) point into a list; they name no topic.

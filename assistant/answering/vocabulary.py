@@ -119,9 +119,12 @@ class Glossary:
         what an English question asks about that the sources' vocabulary cannot reach (ask it of
         :meth:`reaching`, so that a phrase whose terms no source uses covers nothing)."""
         words = [w for w in _LATIN_WORD.findall(text.lower()) if w not in STOPWORDS and w not in fillers]
-        rest = [w for w in _LATIN_WORD.findall(self._expand(text)[2].lower()) if w not in STOPWORDS
+        return len(self.unmatched_words(text, fillers)) / len(words) if words else 0.0
+
+    def unmatched_words(self, text: str, fillers: Collection[str] = ()) -> list[str]:
+        """The English content words of ``text`` (lower case, in order) that no glossary phrase covers."""
+        return [w for w in _LATIN_WORD.findall(self._expand(text)[2].lower()) if w not in STOPWORDS
                 and w not in fillers]
-        return len(rest) / len(words) if words else 0.0
 
     def translated(self, text: str) -> set[str]:
         """The Latin words of ``text`` (lower case) that a glossary phrase puts into Chinese terms: in 做AI大模型,

@@ -213,3 +213,15 @@ def test_a_glossary_phrase_reaches_the_sources_when_they_use_each_word_of_its_te
     parser = QueryParser(Glossary.load(REPO / "index" / "glossary.tsv"), Stats(words))
     assert parser.parse("The National Development and Reform Commission?").unmatched == 0.0
     assert parser.parse("The Singapore one?").unmatched == 1.0  # 新加坡: no source says it
+
+
+def test_missing_words_are_what_the_vocabulary_does_not_reach() -> None:
+    colloquial = Colloquial((("嘅", "的"),), frozenset({"到底"}))
+    glossary = Glossary.load(REPO / "index" / "glossary.tsv")
+    parser = QueryParser(glossary, Stats({"合作区", "面积", "口岸", "停车场"}), colloquial)
+    # English: words no phrase covers (hiking); a covered one (area) and stopwords are not listed.
+    assert parser.missing_words("What is the area of the zone, and is hiking allowed?") == ["hiking", "allowed"]
+    # Chinese: words the sources never use, after spoken forms are rewritten; fillers and known words are not.
+    missing = parser.missing_words("合作区到底嘅火锅店多唔多？")
+    assert "火锅店" in missing and "到底" not in missing and "合作区" not in missing
+    assert not any(len(w) == 1 for w in missing)  # single characters are left to the weights
