@@ -68,9 +68,10 @@ RECALL_KS = (1, 3, 5)
 #: Aggregated metrics a CI gate may use, and which way is better.
 HIGHER_IS_BETTER = ("recall_at_1", "recall_at_3", "recall_at_5", "mrr", "fact_coverage", "citation_precision",
                     "citation_passage_precision", "citation_recall", "decline_accuracy", "faithfulness",
-                    "answer_correctness")
+                    "answer_correctness", "checklist_shown", "checklist_policy_hit", "checklist_item_recall",
+                    "verdict_accuracy")
 LOWER_IS_BETTER = ("false_decline_rate", "forbidden_violations", "errors", "latency_p50_ms", "latency_p95_ms",
-                   "prompt_tokens", "completion_tokens", "cost_usd")
+                   "prompt_tokens", "completion_tokens", "cost_usd", "likely_on_incomplete")
 #: Per-question pass/fail checks (metric key → passes when the value is 1, or 0 for the inverted ones).
 CHECKS: dict[str, bool] = {"recall_at_5": True, "fact_coverage": True, "citation_precision": True,
                            "decline_accuracy": True, "false_decline": False, "forbidden_violation": False}

@@ -386,6 +386,9 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
 
 def test_threshold_parsing_and_checking() -> None:
     assert parse_threshold("fact_coverage=0.9", lower_is_better=False) == ("fact_coverage", 0.9)
+    # The eligibility metrics gate too (CI: eval/eligibility.jsonl).
+    assert parse_threshold("verdict_accuracy=0.8", lower_is_better=False) == ("verdict_accuracy", 0.8)
+    assert parse_threshold("likely_on_incomplete=0", lower_is_better=True) == ("likely_on_incomplete", 0.0)
     with pytest.raises(InputError, match="unknown metric 'facts'"):
         parse_threshold("facts=0.9", lower_is_better=False)
     with pytest.raises(InputError, match="use --max"):
