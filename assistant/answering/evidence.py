@@ -25,10 +25,9 @@ from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.extractive import UNREAD, Quote, select_quotes
 from assistant.answering.query import DIGITS, Query
 from assistant.answering.units import coverage as term_coverage
-from assistant.answering.unread import UnreadDetails
+from assistant.answering.unread import UnreadDetails, line_saying
 from assistant.data import Passage
 from assistant.knowledge.reader import IndexReader
-from assistant.lang import to_simplified
 
 #: Without a fitted model: below this share of the question's (IDF-weighted) terms found in the best
 #: sentence, the sources are taken not to answer.
@@ -165,6 +164,9 @@ class EvidenceJudge:
         return None
 
 
+_CLAUSE = re.compile(r"[，。；！？,;（）()]")
+
+
 def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], bool] = lambda t: True
               ) -> tuple[int, int] | None:
     """Where ``quote`` says, in the clause that names what is asked, that the sources did not read it
@@ -176,14 +178,8 @@ def marks_gap(quote: str, terms: Mapping[str, float], known: Callable[[str], boo
     if not used:
         return None
     words = [a for t, w in used.items() if w >= 0.5 * max(used.values()) for a in t.split("|")]
-    start = 0
-    for line in quote.split("\n"):
-        for clause in re.split(r"[，。；！？,;（）()]", to_simplified(line)):
-            if UNREAD.search(clause) and any(a in clause for a in words):
-                stripped = line.lstrip(" \t")
-                return start + len(line) - len(stripped), start + len(line.rstrip())
-        start += len(line) + 1
-    return None
+    return line_saying(quote, _CLAUSE, lambda clause: UNREAD.search(clause) is not None
+                       and any(a in clause for a in words))
 
 
 def speaks_to(terms: Mapping[str, float], passages: Sequence[Passage], evidence: Evidence, n: int = 2) -> bool:

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +78,21 @@ class UnreadDetails:
         asked = self.asked(question)
         if not asked:
             return None
-        start = 0
-        for line in text.split("\n"):
-            for sentence in _SENTENCE.split(to_simplified(line)):
-                if (UNREAD.search(sentence) and not _PARTIAL.search(sentence)
-                        and any(d.named.search(sentence) for d in asked)):
-                    stripped = line.lstrip(" \t")
-                    return start + len(line) - len(stripped), start + len(line.rstrip())
-            start += len(line) + 1
-        return None
+        return line_saying(text, _SENTENCE, lambda sentence: (UNREAD.search(sentence) is not None
+                                                              and not _PARTIAL.search(sentence)
+                                                              and any(d.named.search(sentence) for d in asked)))
+
+
+def line_saying(text: str, pieces: re.Pattern[str], says: Callable[[str], bool]) -> tuple[int, int] | None:
+    """The span in ``text`` of the first line (its indent left out) one of whose ``pieces`` (Simplified) ``says``
+    holds for; None when no line's does.
+
+    >>> line_saying("甲。\\n  乙未读到。", re.compile("。"), lambda piece: "未读到" in piece)
+    (5, 10)
+    """
+    start = 0
+    for line in text.split("\n"):
+        if any(says(piece) for piece in pieces.split(to_simplified(line))):
+            return start + len(line) - len(line.lstrip(" \t")), start + len(line.rstrip())
+        start += len(line) + 1
+    return None
