@@ -55,6 +55,11 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
                           r"|\bhow (?:many|much|large|big|far|long)\b|what (?:percentage|share|number)"
                           r"|\b(?:what|which)\b[^?.]{0,40}\brates?\b", re.I),
                lambda text: bool(_FIGURE.search(_DATE_PART.sub(" ", text)))),
+    # A document's number (财税〔2024〕5号, 署贸函〔2024〕236号, 公告第211号): a title or a date does not answer
+    # "文号是多少".
+    "docnum": (re.compile(r"文号|发文字号|文件号|文件编号|几号文|(?:document|file|reference|circular) (?:no\b|number)"
+                          r"|\bref(?:erence)?\.? no\b", re.I),
+               re.compile(r"[〔\[（(]\s*(?:19|20)\d{2}\s*[〕\]）)]\s*\d+\s*号|第\s*\d+\s*号")),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
@@ -68,11 +73,15 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
 }
 
 
-#: Kinds that only the detail itself answers: when no quoted sentence states the date, amount or contact asked
-#: for (the phone number, e-mail, website or address asked), the sources talk about the topic but do not
+#: Kinds that only the detail itself answers: when no quoted sentence states the date, amount, document number or
+#: contact asked for (the phone number, e-mail, website or address asked), the sources talk about the topic but do not
 #: answer (on the tune split, 5 of 5 such questions were unanswerable). A bare figure ("多少") is not one of
 #: them: a rule or a list often answers it.
-SPECIFIC = ("date", "time", "money", "phone", "email", "website", "address", "contact")
+SPECIFIC = ("date", "time", "money", "docnum", "phone", "email", "website", "address", "contact")
+
+#: Kinds that name one thing (a document number, a phone number, an address): few sentences state one, and one
+#: that does is likely the answer; many sentences state a date or an amount.
+IDENTIFIERS = ("docnum", "phone", "email", "website", "address", "contact")
 
 
 def asked(question: str) -> set[str]:

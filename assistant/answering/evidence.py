@@ -125,7 +125,8 @@ class EvidenceJudge:
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
-        at = self.unread_line(query, passages, quotes) if missing is None else None
+        # A line saying the sources could not read what is asked says more than "the date is not given".
+        at = self.unread_line(query, passages, quotes)
         if at is not None:
             missing = "unread"
         if self.model is None:

@@ -36,6 +36,9 @@ from assistant.wiring import build_assistant
     ("What tax rate do companies pay?", {"figure"}),  # a rate is a figure
     ("企业所得税按什么税率征收？", {"figure"}),
     ("What is the address of the office?", {"address"}),
+    ("港人港税 文件 文号", {"docnum"}),  # a document's number
+    ("「科匯通」嘅正式文件號係乜？", {"docnum"}),
+    ("What is the file number of the customs notice?", {"docnum"}),
 ])
 def test_asked(question: str, kinds: set[str]) -> None:
     assert asked(question) == kinds
@@ -104,6 +107,29 @@ def test_a_contact_holds_only_the_kind_it_is() -> None:
     assert holds(mail, "email") and not holds(mail, "phone")
     assert not holds("规划期为2023-2035年。", "phone")
     assert holds("地址：福田区福华路88号。", "address") and not holds(site, "address")
+
+
+def test_a_document_number_is_one_with_its_year_or_its_serial() -> None:
+    for numbered in ("文号与日期：财税〔2024〕5号，2024年1月19日。", "署贸函[2024]236号", "常委会公告第211号。"):
+        assert holds(numbered, "docnum"), numbered
+    assert not holds("2024年1月19日印发。", "docnum") and not holds("三项试点均未读到文号。", "docnum")
+
+
+def test_a_sentence_stating_the_identifier_asked_for_outranks_one_with_more_of_the_words() -> None:
+    """A document number (a phone number, an address) is in few sentences, and one that has it is likely the
+    answer; a date or a figure is in many, most about something else, and gains less."""
+    texts = ("海关科研货物便利措施的文件已经印发，2024年执行。", "文号：署贸函〔2024〕236号。")
+    heading = ("海关科研货物便利措施",)
+    passages = [Passage(Chunk(Chunk.make_id("a.md", t), "a.md", t, 100 * i, 100 * i + len(t), heading, {}), 1.0)
+                for i, t in enumerate(texts)]
+    terms = {"海关": 1.0, "科研货物": 1.0, "文件": 1.0, "文号": 1.0}
+    number, _ = select_quotes("海关科研货物措施的文件文号？", passages, terms, max_quotes=1,
+                              kinds={"docnum"}, kind_bonus=0.1)
+    assert number[0].passage_index == 1
+    # The same two sentences, a date asked: the one with more of the question's words stays first.
+    dated, _ = select_quotes("海关科研货物措施的文件哪年执行？", passages, terms, max_quotes=1,
+                             kinds={"date"}, kind_bonus=0.1)
+    assert dated[0].passage_index == 0
 
 
 def test_a_sentence_stating_the_kind_asked_for_ranks_first() -> None:
@@ -184,3 +210,20 @@ def test_a_year_no_quote_speaks_of_is_declined(tmp_path: Path) -> None:
     assert not other.answerable and other.meta["missing_detail"] == "year"
     assert other.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
         detail=message("kind.year", "zh-Hans"))
+
+
+def test_a_document_number_no_quote_states_is_declined_and_a_line_saying_it_was_not_read_is_quoted(
+        tmp_path: Path) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    number = assistant.answer("《河套测试促进条例》的文号是什么？")
+    assert not number.answerable and number.meta["missing_detail"] == "docnum"
+    assert number.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
+        detail=message("kind.docnum", "zh-Hans"))
+    # Where the sources say they could not read it, that line is quoted rather than "not given".
+    source.write_text(DOC + "- 发文情况：《河套测试促进条例》的正式文号未读到。\n", encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index2", source), embedder=FakeEmbedder())
+    unread = assistant.answer("《河套测试促进条例》的文号是什么？")
+    assert not unread.answerable and unread.meta["missing_detail"] == "unread"
+    assert any("正式文号未读到" in c.quote for c in unread.citations)
