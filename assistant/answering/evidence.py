@@ -38,7 +38,11 @@ OFF_TOPIC_MIN_COVERAGE = 0.25
 MEANING_WEIGHT = 0.3
 #: How much stating the kind of answer asked for (a date, an amount) lifts a sentence.
 KIND_BONUS = 0.1
-FEATURES = ("coverage", "sentence_top", "sentence_top3", "dense_top", "unseen", "unmatched", "latin", "kind_missing")
+#: The answerability model's features (:meth:`EvidenceJudge.features`). ``covered``: the term coverage, with an
+#: English question's words that no glossary entry reaches counted as not covered (a hiking trail in Hong Kong
+#: covers Hong Kong, and nothing else). On the tune split's cross-validation (trained with the team's questions)
+#: it and no separate ``unmatched`` took the held-out log-loss from 0.291 to 0.277.
+FEATURES = ("covered", "sentence_top", "sentence_top3", "dense_top", "unseen", "latin", "kind_missing")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,8 @@ class EvidenceJudge:
         total = sum(query.terms.values()) or 1.0
         unseen = sum(w for t, w in query.terms.items()
                      if not DIGITS.match(t) and not any(self.reader.known(a) for a in t.split("|")))
-        return {"coverage": coverage, "sentence_top": top[0] if top else 0.0,
+        return {"coverage": coverage, "covered": coverage * (1.0 - query.unmatched),
+                "sentence_top": top[0] if top else 0.0,
                 "sentence_top3": float(np.mean(top[:3])) if top else 0.0,
                 "dense_top": max((p.dense_score or 0.0 for p in passages), default=0.0),
                 "unseen": unseen / total, "unmatched": query.unmatched, "latin": float(query.latin),

@@ -143,3 +143,27 @@ def test_the_refit_script_fits_the_artifact_from_a_questions_file(tmp_path: Path
     refused = subprocess.run([sys.executable, script, str(questions), "--split", "check", "--out", str(out)],
                              env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "fit on tune" in refused.stderr
+
+
+def test_english_words_no_entry_reaches_count_as_not_covered(tmp_path: Path) -> None:
+    """``covered``: a question about zorbing in Hong Kong covers Hong Kong and nothing else; the term coverage
+    alone counts only the words the glossary reaches, and would call it fully covered."""
+    from support import make_fake_index
+
+    from assistant.testing import FakeEmbedder
+    from assistant.wiring import build_assistant
+
+    source = tmp_path / "park.md"
+    source.write_text("# 测试园区\n\n## 位置\n\n- 测试园区位于香港，毗邻深圳。\n", encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+
+    def features(question: str) -> tuple[dict[str, float], float]:
+        query = assistant.parser.parse(question)
+        found = assistant.retriever.search(query, 3)
+        return assistant.judge.assess(query, list(found.passages), found.vectors).features, query.unmatched
+
+    plain, none = features("Is the park in Hong Kong?")
+    odd, some = features("Where can we go zorbing and snorkelling in Hong Kong?")
+    assert none == 0 and plain["covered"] == plain["coverage"]
+    assert some > 0 and odd["covered"] == pytest.approx(odd["coverage"] * (1 - some))
+    assert odd["covered"] < odd["coverage"] and odd["covered"] < plain["covered"]
