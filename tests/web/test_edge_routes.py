@@ -122,6 +122,18 @@ def test_every_api_route_refuses_a_foreign_origin(whole_app: Any, route: Route) 
     assert allowed.status_code != 403
 
 
+#: Origins that only look like the allowed site: a longer name, another scheme, another port.
+LOOKALIKES = [PARK + ".evil.example", PARK + "s", PARK + ":8443", PARK.replace("https", "http"), PARK + "@evil.example"]
+
+
+@pytest.mark.parametrize("origin", LOOKALIKES)
+def test_an_origin_that_only_looks_like_an_allowed_site_is_refused(whole_app: Any, origin: str) -> None:
+    """The allowed list names whole origins: a site whose origin merely starts like an allowed one is foreign."""
+    r = call(fresh_client(whole_app), LIMITED[0], headers={"Origin": origin})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed", f"{origin}: {r.status_code}"
+    assert call(fresh_client(whole_app), LIMITED[0], headers={"Origin": PARK + "/"}).status_code == 200
+
+
 @pytest.mark.parametrize("route", LIMITED + UNLIMITED, ids=str)
 def test_every_route_refuses_a_foreign_host(whole_app: Any, route: Route) -> None:
     r = call(fresh_client(whole_app), route, headers={"Host": "rebound.evil.example"})
