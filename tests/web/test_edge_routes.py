@@ -290,6 +290,19 @@ def test_forwarded_for_from_a_peer_that_is_no_trusted_proxy_is_not_believed(tmp_
     assert behind == [200, 200, 200]  # three clients behind the trusted proxy
 
 
+def test_behind_a_trusted_proxy_what_the_client_wrote_into_forwarded_for_is_not_believed(tmp_path: Path) -> None:
+    """A proxy appends the address it saw to the X-Forwarded-For the client sent: the client chooses only the entries
+    to the left of it, so rotating them must not make it a new client for the rate limit."""
+    from assistant.web.api import create_app
+
+    settings = make_tiny_settings(tmp_path, rate_limit_per_minute=2, trusted_proxies=("10.0.0.0/8",))
+    proxy = TestClient(create_app(FakeAssistant(), settings, None), base_url="http://127.0.0.1",
+                       client=("10.1.2.3", 5000))
+    codes = [proxy.post("/api/v1/ask", json=QUESTION, headers={
+        "X-Forwarded-For": f"192.0.2.{i}, 203.0.113.7, 10.0.0.9"}).status_code for i in range(3)]
+    assert codes == [200, 200, 429]  # one client, 203.0.113.7, whatever it wrote before its address
+
+
 def test_a_websocket_to_a_foreign_host_is_closed(whole_app: Any) -> None:
     from starlette.websockets import WebSocketDisconnect
 
