@@ -303,6 +303,25 @@ def test_behind_a_trusted_proxy_what_the_client_wrote_into_forwarded_for_is_not_
     assert codes == [200, 200, 429]  # one client, 203.0.113.7, whatever it wrote before its address
 
 
+def test_retry_after_never_tells_a_client_to_retry_at_once() -> None:
+    """A window that frees up in under a second is 1 s: ``Retry-After: 0`` would invite a retry that is refused."""
+    from starlette.responses import PlainTextResponse
+
+    from assistant.web.limits import SlidingWindowLimiter
+    from assistant.web.middleware import EdgeMiddleware
+
+    now = [0.0]
+    app = EdgeMiddleware(PlainTextResponse("ok"), allowed_origins=(), allowed_hosts=("127.0.0.1",), trusted_proxies=(),
+                         limits=Limits(rate_per_minute=1), limiter=SlidingWindowLimiter(1, clock=lambda: now[0]))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    assert client.post("/api/v1/ask").status_code == 200
+    now[0] = 59.6
+    r = client.post("/api/v1/ask")
+    assert r.status_code == 429 and r.headers["retry-after"] == "1" and "1 s" in r.json()["error"]["message"]
+    now[0] = 60.0
+    assert client.post("/api/v1/ask").status_code == 200
+
+
 def test_a_websocket_to_a_foreign_host_is_closed(whole_app: Any) -> None:
     from starlette.websockets import WebSocketDisconnect
 
