@@ -26,10 +26,14 @@ LONG = "x" * (Limits().max_message_chars + 1)
 BAD = [("问" * (MAX_Q + 1), [], 413, "question_too_long"),
        ("问", [("user", "x"), ("assistant", "y")] * (TURNS + 1), 413, "history_too_long"),
        ("问", [("user", LONG)], 413, "history_message_too_long"),
+       ("问", [("user", "x"), ("assistant", LONG)], 413, "history_message_too_long"),  # an answer the client sends back
        ("   ", [], 422, "empty_question")]
+BAD_IDS = ["question_too_long", "history_too_long", "history_message_too_long", "answer_in_history_too_long",
+           "empty_question"]
 #: The web chat keeps only the most recent turns itself (so no history is too long), and its text comes from the
 #: browser as str, lone surrogates and all (the API's JSON with them is in test_faults.py).
 WEB_BAD = [b for b in BAD if b[3] != "history_too_long"] + [("\ud800问", [], 422, "invalid_text")]
+WEB_BAD_IDS = [i for i in BAD_IDS if i != "history_too_long"] + ["invalid_text"]
 
 
 class Recording(FakeAssistant):
@@ -65,7 +69,7 @@ CHANNELS = ["/api/v1/ask", "/api/v1/ask/stream", "/v1/chat/completions", "/v1/ch
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize(("question", "history", "status", "code"), BAD, ids=[b[3] for b in BAD])
+@pytest.mark.parametrize(("question", "history", "status", "code"), BAD, ids=BAD_IDS)
 def test_every_api_channel_refuses_what_breaks_a_limit(channel: str, question: str, history: list[tuple[str, str]],
                                                        status: int, code: str) -> None:
     fake = Recording()
@@ -87,7 +91,7 @@ def test_what_is_within_the_limits_arrives_whole(channel: str) -> None:
     assert fake.asked == [(question, [Message(r, c) for r, c in history])]
 
 
-@pytest.mark.parametrize(("question", "history", "status", "code"), WEB_BAD, ids=[b[3] for b in WEB_BAD])
+@pytest.mark.parametrize(("question", "history", "status", "code"), WEB_BAD, ids=WEB_BAD_IDS)
 def test_the_web_chat_says_what_breaks_a_limit(tmp_path: Path, question: str, history: list[tuple[str, str]],
                                                status: int, code: str) -> None:
     fake = Recording()
