@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from support import make_tiny_settings
@@ -122,6 +123,33 @@ def test_condensation_and_answer_share_one_time_budget(settings: Settings) -> No
     assert len(slow.timeouts) == 2 and slow.timeouts[0] is not None and slow.timeouts[0] <= 1.0
     assert slow.timeouts[1] is not None and slow.timeouts[1] < 0.2
     assert answer.mode == "extractive" and answer.notice == message("note.fallback", "zh-Hans")
+
+
+class TricklingChatModel:
+    """A model that answers at once and then keeps writing, a piece every ``every_s``: no single wait is long, so only
+    the request's time budget can stop it."""
+
+    name = "trickling-llm"
+
+    def __init__(self, pieces: int = 60, every_s: float = 0.1) -> None:
+        self.pieces, self.every_s = pieces, every_s
+
+    def stream(self, messages: list[Message], *, max_tokens: int | None = None,
+               timeout_s: float | None = None) -> Iterator[str]:
+        for _ in range(self.pieces):
+            time.sleep(self.every_s)
+            yield "合作区共约3.89平方公里[1]。"
+
+
+def test_a_model_still_writing_when_the_budget_runs_out_is_cut_off_and_the_answer_quoted(settings: Settings) -> None:
+    model = GuardedChatModel(TricklingChatModel(), ModelGate())
+    assistant = build_assistant(settings.with_(request_budget_s=1.0), embedder=FakeEmbedder(), chat_model=model)
+    t0 = time.monotonic()
+    answer = assistant.answer(AREA_Q)
+    took = time.monotonic() - t0
+    assert took < 3.0, f"{took:.1f}s for a 1 s budget: the model wrote on past it"
+    assert answer.mode == "extractive" and answer.notice == message("note.fallback", "zh-Hans")
+    assert "3.89" in answer.text
 
 
 def test_the_wait_for_a_model_slot_is_reported_in_the_answers_usage_and_timings(settings: Settings) -> None:
