@@ -209,6 +209,24 @@ def test_stream_sends_sources_then_deltas_then_citations_then_done(client: TestC
     assert {"answerable", "mode", "model", "notice", "timings_ms"} <= set(done)
 
 
+def test_a_final_answer_that_replaces_what_was_streamed_adds_no_delta_of_its_own_text() -> None:
+    """The stream's final answer is authoritative: one that is not a continuation of the deltas (the model broke off
+    and something else answered) comes whole in ``done``; no delta is cut from it to look like a continuation."""
+
+    class Replacing(FakeAssistant):
+        def stream(self, question: str, history: Sequence[Message] = (), *,
+                   lang: str | None = None) -> Iterator[Delta | Answer]:
+            *_, final = super().stream(question, history, lang=lang)
+            yield Delta("模型")  # what the model had written when it broke off
+            yield final
+
+    events = sse_events(TestClient(create_app(Replacing(), make_settings(), None)).post(
+        "/api/v1/ask/stream", json={"question": "合作区面积多大？"}).text)
+    final = FakeAssistant().answer("合作区面积多大？")
+    assert [d["text"] for e, d in events if e == "delta"] == ["模型"]
+    assert events[-1][0] == "done" and events[-1][1]["answer"] == final.text
+
+
 def test_stream_error_midway_is_an_error_event() -> None:
     client = TestClient(create_app(BrokenAssistant(), make_settings(), None))
     events = sse_events(client.post("/api/v1/ask/stream", json={"question": "面积？"}).text)
