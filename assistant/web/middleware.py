@@ -47,6 +47,11 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _is_upload(scope: Scope) -> bool:
+    """The one request whose body is a document (its own limit, PARK_MAX_UPLOAD_MB); any other carries a question."""
+    return bool(scope["method"] == "POST" and scope["path"] == UPLOAD_PATH)
+
+
 class EdgeMiddleware:
     """See the module docstring. ``limiter`` is shared with nothing else: one window per client."""
 
@@ -125,11 +130,11 @@ class EdgeMiddleware:
         return None
 
     def _body_limit(self, scope: Scope) -> int:
-        upload = scope["method"] == "POST" and scope["path"] == UPLOAD_PATH
-        return self.limits.max_upload_bytes + 64 * 1024 if upload else self.limits.max_body_bytes  # + multipart
+        # the upload's limit plus room for the multipart framing around the file
+        return self.limits.max_upload_bytes + 64 * 1024 if _is_upload(scope) else self.limits.max_body_bytes
 
     def _too_large(self, scope: Scope) -> ASGIApp:
-        if scope["path"] == UPLOAD_PATH:
+        if _is_upload(scope):
             return error_response(413, "file_too_large", f"The upload is larger than {self.limits.max_upload_bytes} "
                                   "bytes (PARK_MAX_UPLOAD_MB).")
         return error_response(413, "body_too_large", f"The request body is larger than {self.limits.max_body_bytes} "

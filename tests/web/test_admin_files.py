@@ -121,6 +121,17 @@ def test_an_upload_may_be_larger_than_a_question_body(tmp_path: Path) -> None:
     assert (settings.sources / "big.md").read_bytes() == text
 
 
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "/api/v1/admin/documents/rule"),
+                                            ("PUT", "/api/v1/admin/documents"), ("GET", "/api/v1/admin/documents")])
+def test_only_the_upload_gets_the_uploads_allowance(tmp_path: Path, method: str, path: str) -> None:
+    """Another request to the documents' paths carries no document: past a question's body limit it is refused."""
+    client, settings, _ = make(tmp_path, max_upload_mb=1.0)
+    r = client.request(method, path, headers={**AUTH, "Content-Type": "application/json"},
+                       content=b"x" * (Limits().max_body_bytes + 1))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large", f"{method} {path}: {r.status_code}"
+    assert (settings.sources / "rule.md").read_bytes() == OLD
+
+
 def test_a_listed_document_whose_file_is_gone_is_404_not_an_error(tmp_path: Path) -> None:
     client, settings, builds = make(tmp_path)
     build_indexer(settings, embedder=FakeEmbedder()).build()
