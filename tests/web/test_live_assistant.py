@@ -143,6 +143,28 @@ def test_a_stream_in_flight_keeps_its_build_until_it_ends() -> None:
     assert events[-2:] == ["release b1", "drop"]  # … and then b1 goes
 
 
+def test_a_source_read_in_flight_keeps_its_build_until_it_returns() -> None:
+    """GET /api/v1/sources/{id} reads a passage of the serving build: a swap during the read drops the old build only
+    once the read is done."""
+    events: list[str] = []
+    builds = Builds(events)
+    during: list[str] = []
+
+    class Reading(Opened):
+        def chunk(self, chunk_id: str) -> Any:
+            if self.opened == "b1":  # a new build is swapped in while b1's passage is read
+                builds.live_id = "b2"
+                assert live.reload_if_changed() and live.build == "b2"
+                during.extend(events)
+            return super().chunk(chunk_id)
+
+    opened = iter(["b1", "b2"])
+    live = LiveAssistant(lambda: Reading(events, next(opened)), builds, interval_s=0)
+    assert live.chunk(FAKE_CHUNK.id) == FAKE_CHUNK
+    assert "hold b2" in during and "release b1" not in during  # b1 kept while its passage was read …
+    assert events[-2:] == ["release b1", "drop"]  # … and let go once it was
+
+
 def test_a_failed_cleanup_does_not_undo_the_swap() -> None:
     live, builds, _, opens = make()
     builds.fail_drop = 1
