@@ -281,6 +281,18 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert not_ready.status_code == 503 and not_ready.json()["ready"] is False
 
 
+def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> None:
+    """An index that cannot be opened makes the assistant's own info fail: the probe says not ready, and why."""
+
+    class Unbuilt(FakeAssistant):
+        def info(self) -> dict[str, object]:
+            raise IndexNotBuiltError("no index at index/store — run park-assistant index first")
+
+    r = TestClient(create_app(Unbuilt(), make_settings(), None)).get("/readyz")
+    assert r.status_code == 503 and r.json() == {"ready": False, "reason": "no index at index/store — run "
+                                                 "park-assistant index first"}
+
+
 def test_docs_and_openapi_describe_the_api(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
