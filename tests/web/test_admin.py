@@ -207,6 +207,16 @@ def test_similar_questions_form_one_gap_and_low_confidence_counts() -> None:
     assert gaps[0]["declined"] == 1 and gaps[0]["last_seen"] == "2026-01-03" and gaps[0]["builds"] == ["b1"]
 
 
+def test_answers_given_with_low_confidence_are_gaps_and_confident_ones_are_not(tmp_path: Path) -> None:
+    """The gap list holds the declined questions and those answered with a confidence under 0.5."""
+    client, _, questions = make_client(tmp_path)
+    for question, confidence in (("低信心的问题", 0.3), ("有把握的问题", 0.9), ("无信心分的问题", None)):
+        questions.record(question, lang="zh-Hans", answerable=True, confidence=confidence, mode="extractive",
+                         build="b1")
+    gaps = client.get("/api/v1/admin/gaps", headers=AUTH).json()["gaps"]
+    assert [(g["question"], g["count"], g["declined"]) for g in gaps] == [("低信心的问题", 1, 0)]
+
+
 def test_feedback_carries_build_and_confidence_and_exports(tmp_path: Path) -> None:
     client, _, _ = make_client(tmp_path)
     r = client.post("/api/v1/feedback", json={"question": "面积？", "answer": "约3.89平方公里[1]", "rating": "down",
