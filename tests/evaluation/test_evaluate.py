@@ -17,7 +17,7 @@ from support import REPO
 
 from assistant import cli as cli_module
 from assistant.answering.prompts import Prompts
-from assistant.data import Answer, Chunk, Citation, Message, Passage, Usage
+from assistant.data import Answer, Chunk, Citation, Filters, Message, Passage, Usage
 from assistant.errors import InputError, LLMError
 from assistant.evaluation.evaluate import (
     Question,
@@ -269,6 +269,18 @@ def test_interrupted_run_resumes_with_only_the_remaining_questions(tmp_path: Pat
     fourth = FakeAssistant()
     run_eval(fourth, qfile, tmp_path / "out", progress=False, meta={"mode": "llm"})
     assert len(fourth.questions) == len(ROWS)
+
+
+def test_a_run_restricted_by_filters_does_not_resume_an_unrestricted_one(tmp_path: Path) -> None:
+    """Answers given from every source are not the answers to ``--status in_force``: the filters are part of the run."""
+    qfile = write_jsonl(tmp_path / "q.jsonl", ROWS)
+    run_eval(FakeAssistant(), qfile, tmp_path / "out", progress=False)
+    filtered = FakeAssistant()
+    summary = run_eval(filtered, qfile, tmp_path / "out", progress=False, filters=Filters(statuses=("in_force",)))
+    assert len(filtered.questions) == len(ROWS) and summary["meta"]["resumed"] == 0
+    again = FakeAssistant()
+    run_eval(again, qfile, tmp_path / "out", progress=False, filters=Filters(statuses=("in_force",)))
+    assert again.questions == []  # the same filters: resumed whole
 
 
 class FailsOn(FakeAssistant):
