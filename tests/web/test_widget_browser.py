@@ -22,7 +22,8 @@ from playwright.sync_api import Browser, Page
 from support import CHROMIUM, REPO, chromium, free_port, record_requests, serve_app
 
 from assistant.config import Settings
-from assistant.data import Answer, Citation, Message, Passage
+from assistant.data import Answer, Citation, Filters, Message, Passage, StreamEvent
+from assistant.errors import InputError
 from assistant.testing import FAKE_CHUNK, FAKE_SUGGESTIONS, FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
@@ -67,7 +68,8 @@ main button.page-button { display: inline-block !important; visibility: visible 
 
 class EchoingAssistant(FakeAssistant):
     """FakeAssistant that puts markup-looking questions into its answer and quote (to test text-only rendering),
-    and answers questions with "口岸" with a quoted list and two citations of one document."""
+    and answers questions with "口岸" with a quoted list and two citations of one document; refuses questions with
+    "fail" in a message that repeats them."""
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         if "口岸" in question:
@@ -81,6 +83,12 @@ class EchoingAssistant(FakeAssistant):
                         quote=f"引文{question}", start=0, end=22, doc_no=str(c.meta["doc_no"]))
         return Answer(question=question, text=f"您问的是：{question}[1]", citations=(cite,),
                       passages=(Passage(chunk=c, score=1.0),))
+
+    def stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+               filters: Filters | None = None) -> Iterator[StreamEvent]:
+        if "fail" in question:  # refused with a message that repeats the question, markup and all
+            raise InputError(f"Cannot answer {question}")
+        yield from super().stream(question, history, lang=lang, filters=filters)
 
 
 def two_citations(count: int) -> Answer:
@@ -295,6 +303,18 @@ def test_markup_in_question_and_answer_is_shown_as_text(page: Page, sites: dict[
     assert page.locator(f"{W} .msg.user").last.inner_text() == XSS
     assert f"您问的是：{XSS}" in last_bot(page).inner_text()
     assert last_bot(page).locator("blockquote").inner_text() == f"引文{XSS}"
+    assert page.evaluate(f"document.querySelector('{W}').shadowRoot.querySelectorAll('img').length") == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_an_error_that_repeats_markup_is_shown_as_text(page: Page, sites: dict[str, Any]) -> None:
+    """An English page shows the server's own message; one that repeats the question is text, never markup."""
+    page.goto(f"{sites['park']}/en.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, f"fail {XSS}")
+    error = page.locator(f"{W} .msg.bot.error")
+    error.wait_for(timeout=10_000)
+    assert error.inner_text() == f"Cannot answer fail {XSS}"
     assert page.evaluate(f"document.querySelector('{W}').shadowRoot.querySelectorAll('img').length") == 0
     assert page.evaluate("window.__xss") is None
 
