@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page
 from support import CHROMIUM, REPO, chromium, free_port, record_requests, serve_app
 
 from assistant.config import Settings
-from assistant.data import Answer, Citation, Filters, Message, Passage, StreamEvent
+from assistant.data import Answer, Citation, Delta, Filters, Message, Passage, StreamEvent
 from assistant.errors import InputError
 from assistant.testing import FAKE_CHUNK, FAKE_SUGGESTIONS, FakeAssistant
 from assistant.web.api import create_app
@@ -30,6 +30,7 @@ from assistant.web.feedback import FeedbackStore
 
 ARTIFACTS = REPO / "artifacts"
 XSS = '<img src=x onerror="window.__xss=1">'
+BROKE_OFF, BROKEN_TEXT = "中断", "模型写到一半，"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")]
@@ -69,7 +70,8 @@ main button.page-button { display: inline-block !important; visibility: visible 
 class EchoingAssistant(FakeAssistant):
     """FakeAssistant that puts markup-looking questions into its answer and quote (to test text-only rendering),
     and answers questions with "口岸" with a quoted list and two citations of one document; refuses questions with
-    "fail" in a message that repeats them."""
+    "fail" in a message that repeats them, and streams a broken-off model text before the answer to those with
+    "中断"."""
 
     def _answer(self, question: str, history: Sequence[Message]) -> Answer:
         if "口岸" in question:
@@ -88,7 +90,11 @@ class EchoingAssistant(FakeAssistant):
                filters: Filters | None = None) -> Iterator[StreamEvent]:
         if "fail" in question:  # refused with a message that repeats the question, markup and all
             raise InputError(f"Cannot answer {question}")
-        yield from super().stream(question, history, lang=lang, filters=filters)
+        events = super().stream(question, history, lang=lang, filters=filters)
+        if BROKE_OFF in question:  # the model broke off mid-answer: the quoted answer replacing it streams after
+            yield next(events)
+            yield Delta(BROKEN_TEXT)
+        yield from events
 
 
 def two_citations(count: int) -> Answer:
@@ -317,6 +323,17 @@ def test_an_error_that_repeats_markup_is_shown_as_text(page: Page, sites: dict[s
     assert error.inner_text() == f"Cannot answer fail {XSS}"
     assert page.evaluate(f"document.querySelector('{W}').shadowRoot.querySelectorAll('img').length") == 0
     assert page.evaluate("window.__xss") is None
+
+
+def test_an_answer_that_replaces_what_was_streamed_is_shown_in_its_place(page: Page, sites: dict[str, Any]) -> None:
+    """The final answer (``done``) is authoritative: when the model broke off and the quoted answer came instead, the
+    broken-off text is not left in front of it."""
+    page.goto(f"{sites['park']}/index.html")
+    page.locator(f"{W} .launcher").click()
+    ask(page, f"合作区面积多大？{BROKE_OFF}")
+    last_bot(page).locator(".cite").wait_for(timeout=10_000)
+    shown = last_bot(page).inner_text()
+    assert "3.89平方公里" in shown and BROKEN_TEXT not in shown
 
 
 def test_phone_screen_is_full_width(browser: Browser, sites: dict[str, Any]) -> None:
