@@ -234,6 +234,27 @@ def test_a_stopped_answer_stays_marked_and_can_be_asked_again(tmp_path: Path) ->
     assert len(chat_value) == 4 and "3.89" in chat_value[3]["content"] and len(session["history"]) == 4
 
 
+def test_a_stop_closes_the_answer_stream_when_it_is_shown(tmp_path: Path) -> None:
+    """Stopping ends the assistant's work (and a model call with it) when the stop is shown, not whenever the
+    handler happens to be resumed or collected."""
+    closed: list[str] = []
+
+    class Tracking(FakeAssistant):
+        def stream(self, question: str, history: Sequence[Message] = (), *, lang: str | None = None,
+                   filters: Any = None) -> Iterator[Any]:
+            try:
+                yield from super().stream(question, history, lang=lang, filters=filters)
+            finally:
+                closed.append(question)
+
+    chat = WebChat(Tracking(), FeedbackStore(tmp_path / "fb.sqlite3"))
+    partial = chat.respond("问题", "auto", new_session(), "visitor")
+    next(partial)  # the question and the cursor are shown
+    chat.request_stop("visitor")
+    shown, _, _, _ = next(partial)
+    assert "stopped" in shown[-1]["content"] and closed == ["问题"]
+
+
 def test_sessions_from_the_browser_are_checked() -> None:
     assert checked_session(None) == new_session()
     assert checked_session({"history": "x", "chat": [], "answers": {}, "turn": 0}) == new_session()
