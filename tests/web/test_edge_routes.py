@@ -412,6 +412,17 @@ def test_host_names_are_matched_without_port_brackets_or_case(tmp_path: Path, ho
     assert TestClient(app).get("/healthz", headers={"Host": host}).status_code == 200
 
 
+def test_without_allowed_hosts_the_bound_host_and_loopback_names_are_answered(tmp_path: Path) -> None:
+    """PARK_ALLOWED_HOSTS unset: the address the server is bound to (PARK_HOST) is served, with localhost and
+    127.0.0.1; any other name is refused."""
+    from assistant.web.api import create_app
+
+    client = TestClient(create_app(FakeAssistant(), make_tiny_settings(tmp_path, host="10.1.2.3"), None))
+    for host in ("10.1.2.3:7860", "localhost:7860", "127.0.0.1"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+    assert client.get("/healthz", headers={"Host": "10.1.2.4:7860"}).status_code == 400
+
+
 def test_a_cors_preflight_costs_no_request_of_the_limit(whole_app: Any) -> None:
     """An allowed site's call to the admin API is preceded by the browser's preflight: only the call counts."""
     client = fresh_client(whole_app)
