@@ -11,10 +11,13 @@ close: it is declined, quoting the line. The details and how a question asks for
 >>> details.gap("专项资金用来资助什么？", "- 条件与标准：具体资助额度和申报条件未读到") is None
 True
 
-A line saying only *the rest* was not read (此后的条件和其余条款在页面中截断) says the passage gives some of it:
+A line saying only *the rest* was not read (此后的条件和其余条款在页面中截断) says the passage gives some of it —
+unless the rest is what is asked:
 
 >>> details.gap("资助额度是多少？", "此后的额度和其余条款在页面中截断，未读到") is None
 True
+>>> details.gap("首期之后的预算还有多少？", "此后的额度和其余条款在页面中截断，未读到")
+(0, 20)
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from assistant.lang import to_simplified
 #: The rest of a detail (此后的条件, 其余条款): the passage states the first part.
 _PARTIAL = re.compile(r"其余|其他|其它|此后|其后|余下|剩余|剩下")
 _SENTENCE = re.compile(r"[。；！？;!?]")
+#: A question for the rest of a detail (第六条后面还有什么条件, what other conditions): a line saying the rest was
+#: not read is its answer.
+_REST = re.compile(r"后面|后边|之后|此后|其余|其他|其它|剩下|剩余|余下|还有(?:什么|哪些|啥|咩|乜|别的)"
+                   r"|\b(?:other|else|remaining|rest of|further|additional)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,9 @@ class UnreadDetails:
         asked = self.asked(question)
         if not asked:
             return None
+        rest = _REST.search(to_simplified(question)) is not None
         return line_saying(text, _SENTENCE, lambda sentence: (UNREAD.search(sentence) is not None
-                                                              and not _PARTIAL.search(sentence)
+                                                              and (rest or not _PARTIAL.search(sentence))
                                                               and any(d.named.search(sentence) for d in asked)))
 
 

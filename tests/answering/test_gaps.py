@@ -99,3 +99,16 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
         UnreadDetails.load(path)
     shipped = UnreadDetails.load(REPO / "index" / "unread_details.tsv")
     assert {d.name for d in shipped.details} == {"amount", "procedure", "condition"}
+
+
+@pytest.mark.parametrize(("question", "declined"), [
+    ("第六条前三项之后还有什么条件？", True),  # the rest is what is asked: the line answers it
+    ("What other conditions are there after the first three?", True),
+    ("享受优惠要满足什么条件？", False),  # the conditions as a whole: the passage gives the first ones
+    ("What conditions must I meet?", False),
+])
+def test_a_line_saying_the_rest_was_not_read_answers_only_a_question_for_the_rest(question: str,
+                                                                                  declined: bool) -> None:
+    details = UnreadDetails.load(REPO / "index" / "unread_details.tsv")
+    text = "- 享受条件：1. 具有香港居民身份。2. 在园区工作。\n- 此后的条件和其余条款在页面中截断，未读到。"
+    assert (details.gap(question, text) is not None) is declined
