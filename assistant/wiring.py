@@ -11,6 +11,7 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from assistant.answering.answer_type import load_places
 from assistant.answering.answerability import ARTIFACT, AnswerabilityModel
 from assistant.answering.assistant import Assistant
 from assistant.answering.budget import CircuitBreaker, GuardedChatModel, ModelGate
@@ -152,6 +153,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         prime_model=settings.uses_local_model,  # llama.cpp keeps the prefix in its prompt cache; an API may not
         topics=Topics(load_topic_names(settings.index_dir / "topics.tsv")),
         unread=UnreadDetails.load(settings.index_dir / "unread_details.tsv"),
+        elsewhere=load_places(settings.index_dir / "elsewhere.txt"),
     )
 
 

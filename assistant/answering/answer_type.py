@@ -11,7 +11,8 @@ no quoted sentence holds is weaker evidence (the sources talk about the topic bu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
 
 from assistant.answering.output_checks import contact_parts
 from assistant.lang import to_simplified
@@ -108,3 +109,42 @@ def years_not_stated(question: str, quoted: str) -> list[str]:
     stated = sorted(int(y) for y in _YEAR.findall(quoted))
     asked_years = dict.fromkeys(_YEAR.findall(to_simplified(question)))
     return [y for y in asked_years if not stated or not stated[0] <= int(y) <= stated[-1]]
+
+
+#: A place named as where someone is, comes from or goes to (我在前海工作, 从南沙搬过来, moving from Singapore):
+#: the question is still about the park. English "in" is left out: "the tax rate in Singapore" asks about it.
+_WHERE = re.compile(r"(?:在|从|由|喺|去|到|来自|搬离|离开)\s*$|\b(?:from|via|leaving)\s+(?:the\s+)?$", re.I)
+
+
+def places_not_stated(question: str, terms: Iterable[str], quoted: str, places: Collection[str]) -> list[str]:
+    """The places elsewhere (``places``: 前海, 横琴, 新加坡 — other zones people compare the park with) that
+    ``question`` asks about and the quoted text does not name: asked about another place, the quotes speak of
+    the park. Named as where someone is, comes from or goes to (:data:`_WHERE`), a place is not what is asked.
+    On the tune split and the team's questions, five of five asking about one were unanswerable.
+
+    >>> places_not_stated("前海的企业所得税优惠是怎么规定的？", ["前海", "企业所得税"], "减按15%征收。", {"前海"})
+    ['前海']
+    >>> places_not_stated("我在前海工作，能享受吗？", ["前海"], "减按15%征收。", {"前海"})
+    []
+    """
+    text, asked = to_simplified(quoted), to_simplified(question)
+    named = dict.fromkeys(a for t in terms for a in t.split("|") if a in places)
+    return [p for p in named if p not in text and not _where(asked, p)]
+
+
+def _where(question: str, place: str) -> bool:
+    """Is ``place`` (or its English name, read through the glossary) named in ``question`` only as where someone
+    is, comes from or goes to? An English name is not in the question: the words before any English place name
+    are read instead."""
+    spots = [m.start() for m in re.finditer(re.escape(place), question)]
+    if not spots:  # named in English: where the glossary found it is not known here; any "from …" will do
+        return any(_WHERE.search(question[:m.start()]) for m in re.finditer(r"\b[A-Z][a-z]+", question))
+    return all(_WHERE.search(question[:i]) for i in spots)
+
+
+def load_places(path: Path | None) -> frozenset[str]:
+    """The names of ``path`` (one per line, ``#`` comments); none when it is missing."""
+    if path is None or not path.exists():
+        return frozenset()
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(to_simplified(line) for line in lines if line)

@@ -61,7 +61,7 @@ class Assistant:
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
                  judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None,
-                 unread: UnreadDetails | None = None) -> None:
+                 unread: UnreadDetails | None = None, elsewhere: frozenset[str] = frozenset()) -> None:
         self.retriever = retriever
         self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k
@@ -71,7 +71,7 @@ class Assistant:
         self.reader = IndexReader(retriever.index)
         self.homophones = Homophones(self.reader.vocabulary, is_dictionary_word)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial, self.homophones.correct)
-        self.judge = EvidenceJudge(self.reader, answerability, unread=unread)
+        self.judge = EvidenceJudge(self.reader, answerability, unread=unread, elsewhere=elsewhere)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.topics = topics or Topics()
         self.decliner = Decliner(self.reader, prompts, self.topics)

@@ -72,8 +72,10 @@ class EvidenceJudge:
 
     def __init__(self, reader: IndexReader, model: AnswerabilityModel | None = None, *,
                  meaning_weight: float = MEANING_WEIGHT, kind_bonus: float = KIND_BONUS,
-                 min_coverage: float = ANSWERABLE_MIN_COVERAGE, unread: UnreadDetails | None = None) -> None:
+                 min_coverage: float = ANSWERABLE_MIN_COVERAGE, unread: UnreadDetails | None = None,
+                 elsewhere: frozenset[str] = frozenset()) -> None:
         self.reader = reader
+        self.elsewhere = elsewhere  # other zones and cities (index/elsewhere.txt)
         self.model = model
         self.unread = unread or UnreadDetails()
         self.meaning_weight = meaning_weight
@@ -130,6 +132,8 @@ class EvidenceJudge:
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
+        if missing is None and answer_type.places_not_stated(query.asked, query.terms, quoted, self.elsewhere):
+            missing = "place"
         # A line saying the sources could not read what is asked says more than "the date is not given".
         at = self.unread_line(query, passages, quotes)
         if at is not None:

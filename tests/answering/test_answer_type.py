@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import make_fake_index
 
-from assistant.answering.answer_type import asked, holds, years_not_stated
+from assistant.answering.answer_type import asked, holds, load_places, places_not_stated, years_not_stated
 from assistant.answering.extractive import select_quotes
 from assistant.data import Chunk, Passage
 from assistant.messages import text as message
@@ -227,3 +227,38 @@ def test_a_document_number_no_quote_states_is_declined_and_a_line_saying_it_was_
     unread = assistant.answer("《河套测试促进条例》的文号是什么？")
     assert not unread.answerable and unread.meta["missing_detail"] == "unread"
     assert any("正式文号未读到" in c.quote for c in unread.citations)
+
+
+def test_a_question_about_another_zone_no_quote_names_is_declined_and_the_decline_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    settings = make_fake_index(tmp_path / "index", source)
+    assert "前海" in load_places(settings.index_dir / "elsewhere.txt")  # the shipped list, read by the wiring
+    assistant = build_assistant(settings, embedder=FakeEmbedder())
+    park = assistant.answer("《河套测试促进条例》由哪个机关审议通过？")
+    assert park.answerable
+    other = assistant.answer("前海的《河套测试促进条例》由哪个机关审议通过？")
+    assert not other.answerable and other.meta["missing_detail"] == "place"
+    assert other.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
+        detail=message("kind.place", "zh-Hans"))
+    # Named as where the asker works, the place is not what is asked.
+    here = assistant.answer("我在前海工作，《河套测试促进条例》由哪个机关审议通过？")
+    assert here.meta.get("missing_detail") != "place"
+
+
+@pytest.mark.parametrize(("question", "terms", "missing"), [
+    ("What is the corporate tax rate in Singapore?", ["企业所得税", "新加坡"], ["新加坡"]),  # "in": about it
+    ("We are moving from Singapore. What is the tax rate?", ["新加坡", "税率"], []),
+    ("横琴和河套比，哪边个税更划算？", ["横琴", "河套"], ["横琴"]),
+    ("横琴和河套都有优惠吗？", ["横琴", "河套"], []),  # a quote names it: the sources speak of it
+])
+def test_places_not_stated(question: str, terms: list[str], missing: list[str]) -> None:
+    quoted = "横琴、河套均有优惠。" if "都有" in question else "减按15%征收。"
+    assert places_not_stated(question, terms, quoted, {"前海", "横琴", "新加坡"}) == missing
+
+
+def test_the_places_file_is_read_with_its_comments(tmp_path: Path) -> None:
+    assert load_places(tmp_path / "none.txt") == frozenset()
+    path = tmp_path / "places.txt"
+    path.write_text("# 其他园区\n前海\n橫琴  # 繁体也可\n\n", encoding="utf-8")
+    assert load_places(path) == {"前海", "横琴"}
