@@ -82,6 +82,20 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def not_ready_response(exc: Exception) -> JSONResponse:
+    """``/readyz`` when the assistant cannot say it is ready: 503 ``{"ready": false, "reason", "error"}``, the fault
+    told as every route tells it (its code and public message). The probe is public, so the detail — an internal
+    address, a path — goes to the log only."""
+    if isinstance(exc, AssistantError):
+        _, code, message = classify(exc)
+        log.warning("not ready (%s): %s", code, exc)
+    else:
+        code, message = "internal_error", INTERNAL_ERROR
+        log.exception("not ready: unexpected error", exc_info=exc)
+    error = ErrorBody(message=message, type="server_error", code=code)
+    return JSONResponse({"ready": False, "reason": message, "error": error.model_dump()}, status_code=503)
+
+
 def internal_error_response() -> JSONResponse:
     """The answer to an error no handler expected: a 500 that says nothing of the fault (the log has it)."""
     return error_response(500, "internal_error", INTERNAL_ERROR)

@@ -18,9 +18,8 @@ from starlette.concurrency import iterate_in_threadpool
 
 from assistant.config import Settings
 from assistant.data import Answer, AssistantLike, Filters, Message, Sources
-from assistant.errors import AssistantError
 from assistant.limits import Turn
-from assistant.web.errors import ApiError
+from assistant.web.errors import ApiError, not_ready_response
 from assistant.web.questions import QuestionSink, record_answer, serving_build
 from assistant.web.schemas import (
     ERROR_RESPONSES,
@@ -85,8 +84,8 @@ def add_service_routes(app: FastAPI, deps: Deps) -> None:
         """The assistant can answer (index loaded); 503 otherwise. ``build`` names the serving index build."""
         try:
             info = deps.assistant.info()
-        except AssistantError as exc:
-            return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        except Exception as exc:  # any fault means not ready: a 503 the probe reads, never a 500
+            return not_ready_response(exc)
         body = {k: info.get(k) for k in ("ready", "mode", "model", "chunks", "build")}
         return JSONResponse(body, status_code=200 if info.get("ready") else 503)
 

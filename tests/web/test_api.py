@@ -289,8 +289,9 @@ def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> Non
             raise IndexNotBuiltError("no index at index/store — run park-assistant index first")
 
     r = TestClient(create_app(Unbuilt(), make_settings(), None)).get("/readyz")
-    assert r.status_code == 503 and r.json() == {"ready": False, "reason": "no index at index/store — run "
-                                                 "park-assistant index first"}
+    reason = "no index at index/store — run park-assistant index first"  # the package's own message: kept
+    assert r.status_code == 503 and r.json() == {"ready": False, "reason": reason, "error": {
+        "message": reason, "type": "server_error", "code": "index_not_built"}}
 
 
 def test_docs_and_openapi_describe_the_api(client: TestClient) -> None:

@@ -80,8 +80,8 @@ def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> Non
             raise IndexNotBuiltError("no index at index/store — run `park-assistant index` first")
 
     r = TestClient(create_app(NoIndex(), Settings(allowed_hosts=("testserver",)), None)).get("/readyz")
-    assert r.status_code == 503 and r.json() == {"ready": False, "reason": "no index at index/store — run "
-                                                 "`park-assistant index` first"}
+    assert r.status_code == 503 and r.json()["reason"] == "no index at index/store — run `park-assistant index` first"
+    assert r.json()["ready"] is False and r.json()["error"]["code"] == "index_not_built"
 
 
 def test_health_routes_run_on_the_event_loop() -> None:

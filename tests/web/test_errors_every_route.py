@@ -131,6 +131,33 @@ def test_the_web_chat_tells_the_same_without_internal_addresses(tmp_path: Path, 
     assert session["history"] == []  # the failed turn is no history
 
 
+class CannotSay(FakeAssistant):
+    """Its readiness check fails with ``exc`` (an index it cannot open, a store it cannot reach)."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def info(self) -> dict[str, object]:
+        raise self.exc
+
+
+@pytest.mark.parametrize(("exc", "status", "code", "word"), FAULTS, ids=IDS)
+def test_readiness_tells_why_without_internal_addresses(caplog: pytest.LogCaptureFixture, exc: Exception,
+                                                        status: int, code: str, word: str) -> None:
+    """/readyz is public: a failure of the readiness check is 503 with the code and public message every route
+    gives, the ``reason`` too, headed like any answer; the internal address or path is in the server log only."""
+    app = create_app(CannotSay(exc), Settings(allowed_hosts=("testserver",)), None)
+    r = TestClient(app, raise_server_exceptions=False).get("/readyz")
+    body = r.json()
+    assert r.status_code == 503 and body["ready"] is False, r.text
+    assert body["error"] == {"message": body["reason"], "type": "server_error", "code": code}
+    assert word in body["reason"] and SECRET not in r.text and "Traceback" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["cache-control"] == "no-store"
+    assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert str(exc) in caplog.text  # the operator still reads the whole of it
+
+
 class BrokenLog:
     """A question log whose database cannot be written."""
 
