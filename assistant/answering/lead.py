@@ -21,6 +21,12 @@ _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|
                            r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
                            r"|\b(?:what|which) (?:[\w-]+ ){0,3}(?:rate|percentage|amount)\b"  # "what tax rate do …"
                            r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
+_WANTS_NUMBER = re.compile(r"(?:document|file|reference|circular) (?:no\b|number)", re.I)
+#: A document's number with its issuer's prefix: 财税〔2024〕5号, 署贸函〔2024〕236号, 海关总署2026年第20号.
+_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,6}[〔\[]\s*(?:19|20)\d{2}\s*[〕\]]\s*\d+\s*号"
+                     r"|[\u4e00-\u9fff]{0,6}(?:(?:19|20)\d{2}年)?第\s*\d+\s*号")
+#: Words that may run into a number's prefix: 以海关总署2026年第20号公告 is 海关总署2026年第20号.
+_PARTICLES = "以由按经据见即为是和及与的"
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?")
 _FIGURE = re.compile(r"(?P<approx>约|近|超过|逾|不超过|最高)?(?P<number>\d+(?:[.,]\d+)*)\s*(?P<more>多|余)?"
                      r"(?P<magnitude>万|亿)?(?P<more2>多|余)?"
@@ -65,6 +71,10 @@ def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
                               and not _is_year(m)))
 
 
+def _numbers(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group().strip().lstrip(_PARTICLES) for m in _NUMBER.finditer(text)))
+
+
 def _with_original(english: str, original: str) -> str:
     return english if english.replace(" ", "") == original.replace(" ", "") else f"{english} ({original})"
 
@@ -82,29 +92,41 @@ def _magnitude(value: Decimal) -> str:
     return f"{value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize():,f}"
 
 
-#: How the items of a date or figure lead are joined ("1 March 2026, 1 May 2026"; "15%; 3.89 km").
-ITEM_SEPARATOR = {"date": ", ", "figure": "; "}
+#: How the items of a date, figure or document-number lead are joined ("1 March 2026, 1 May 2026"; "15%; 3.89 km").
+ITEM_SEPARATOR = {"date": ", ", "figure": "; ", "docnum": ", "}
 
 
 def asked_for(question: str, quote: str, english: Callable[[str], str | None],
               terms: Sequence[str] = ()) -> tuple[str, list[str]] | None:
-    """What ``quote`` says that ``question`` asks for, in English: ``("date", dates)`` for a when-question,
-    ``("figure", amounts)`` (each with the original in brackets) for a how-much one, at most three; None for
-    any other question, or when the quote states none (``terms``: see :func:`english_lead`).
+    """What ``quote`` says that ``question`` asks for, in English: ``("docnum", numbers)`` for a document's
+    number, ``("date", dates)`` for a when-question, ``("figure", amounts)`` (each with the original in
+    brackets) for a how-much one, at most three; None for any other question, or when the quote states none
+    (``terms``: see :func:`english_lead`).
 
     >>> asked_for("When does it apply?", "自2023年8月起施行。", {}.get)
     ('date', ['August 2023'])
+    >>> asked_for("What is the file number of the notice?", "文号与日期：财税〔2024〕5号，2024年1月19日。", {}.get)
+    ('docnum', ['财税〔2024〕5号'])
+    >>> asked_for("Which circular number?", "以海关总署2026年第20号公告发布。", {}.get)
+    ('docnum', ['海关总署2026年第20号'])
+    >>> asked_for("What is the document number of the customs measures?",
+    ...           "出台了财税〔2024〕2号（企业所得税）、署贸函〔2024〕236号（海关措施）。", {}.get, ["海关"])
+    ('docnum', ['署贸函〔2024〕236号'])
     """
+    # The clauses that name most of the question's terms, longer (more specific) terms counting more:
+    # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
+    named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(quote)]
+    most = max((n for n, _ in named_by), default=0)
+    named = "，".join(c for n, c in named_by if most and n == most)
+    if _WANTS_NUMBER.search(question):
+        found = _numbers(named) or _numbers(quote)
+        if found:
+            return "docnum", found[:3]
     if _WANTS_DATE.search(question):
         found = list(dict.fromkeys(_date(m) for m in _DATE.finditer(quote)))
         if found:
             return "date", found[:3]
     if _WANTS_FIGURE.search(question):
-        # The clauses that name most of the question's terms, longer (more specific) terms counting more:
-        # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
-        named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(quote)]
-        most = max((n for n, _ in named_by), default=0)
-        named = "，".join(c for n, c in named_by if most and n == most)
         found = _figures(named, english) or _figures(quote, english)
         if found:
             return "figure", found[:3]

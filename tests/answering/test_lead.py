@@ -26,6 +26,9 @@ ENGLISH = {"平方公里": "square kilometres"}.get
     # A figure that reads the same in English is not repeated in brackets.
     ("What's the corporate income tax rate?", ["企业所得税减按15%征收。"], "In short: 15% [1]."),
     ("What tax rate do companies in the park pay?", ["企业所得税减按15%征收。"], "In short: 15% [1]."),
+    # A document's number, with its issuer's prefix, is named as the sources write it.
+    ("What is the file number of the customs notice?", ["文号与日期：署贸函〔2024〕236号，2024年9月30日。"],
+     "In short: 署贸函〔2024〕236号 [1]."),
     # A year is a point in time, not an amount: never "2035 years"; a span of years still is one.
     ("How many companies are there?", ["到2035年形成全面发展格局，已有60多家企业。"],
      "In short: over 60 (60多家) [1]."),
