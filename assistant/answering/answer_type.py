@@ -11,7 +11,7 @@ no quoted sentence holds is weaker evidence (the sources talk about the topic bu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from assistant.answering.output_checks import contact_parts
@@ -116,35 +116,42 @@ def years_not_stated(question: str, quoted: str) -> list[str]:
 _WHERE = re.compile(r"(?:在|从|由|喺|去|到|来自|搬离|离开)\s*$|\b(?:from|via|leaving)\s+(?:the\s+)?$", re.I)
 
 
-def places_not_stated(question: str, terms: Iterable[str], quoted: str, places: Collection[str]) -> list[str]:
-    """The places elsewhere (``places``: 前海, 横琴, 新加坡 — other zones people compare the park with) that
-    ``question`` asks about and the quoted text does not name: asked about another place, the quotes speak of
-    the park. Named as where someone is, comes from or goes to (:data:`_WHERE`), a place is not what is asked.
-    On the tune split and the team's questions, five of five asking about one were unanswerable.
+def places_not_stated(question: str, terms: Iterable[str], quoted: str, places: Mapping[str, Sequence[str]]
+                       ) -> list[str]:
+    """The places elsewhere (``places``: 前海, 横琴, 新加坡 — other zones people compare the park with — each with
+    its English names) that ``question`` asks about and the quoted text does not name: asked about another place,
+    the quotes speak of the park. Named as where someone is, comes from or goes to (:data:`_WHERE`), a place is
+    not what is asked. On the tune split and the team's questions, five of five asking about one were
+    unanswerable.
 
-    >>> places_not_stated("前海的企业所得税优惠是怎么规定的？", ["前海", "企业所得税"], "减按15%征收。", {"前海"})
+    >>> places = {"前海": ("qianhai",), "新加坡": ("singapore",)}
+    >>> places_not_stated("前海的企业所得税优惠是怎么规定的？", ["前海", "企业所得税"], "减按15%征收。", places)
     ['前海']
-    >>> places_not_stated("我在前海工作，能享受吗？", ["前海"], "减按15%征收。", {"前海"})
+    >>> places_not_stated("我在前海工作，能享受吗？", ["前海"], "减按15%征收。", places)
+    []
+    >>> places_not_stated("we're moving from singapore, what's the tax rate?", ["新加坡"], "减按15%征收。", places)
     []
     """
     text, asked = to_simplified(quoted), to_simplified(question)
     named = dict.fromkeys(a for t in terms for a in t.split("|") if a in places)
-    return [p for p in named if p not in text and not _where(asked, p)]
+    return [p for p in named if p not in text and not _where(asked, (p, *places[p]))]
 
 
-def _where(question: str, place: str) -> bool:
-    """Is ``place`` (or its English name, read through the glossary) named in ``question`` only as where someone
-    is, comes from or goes to? An English name is not in the question: the words before any English place name
-    are read instead."""
-    spots = [m.start() for m in re.finditer(re.escape(place), question)]
-    if not spots:  # named in English: where the glossary found it is not known here; any "from …" will do
-        return any(_WHERE.search(question[:m.start()]) for m in re.finditer(r"\b[A-Z][a-z]+", question))
-    return all(_WHERE.search(question[:i]) for i in spots)
+def _where(question: str, names: Sequence[str]) -> bool:
+    """Is the place of ``names`` (its Chinese name, then its English ones) named in ``question`` only as where
+    someone is, comes from or goes to?"""
+    spots = [m.start() for name in names for m in re.finditer(rf"(?<![a-z]){re.escape(name)}", question, re.I)]
+    return bool(spots) and all(_WHERE.search(question[:i]) for i in spots)
 
 
-def load_places(path: Path | None) -> frozenset[str]:
-    """The names of ``path`` (one per line, ``#`` comments); none when it is missing."""
+def load_places(path: Path | None) -> dict[str, tuple[str, ...]]:
+    """The places of ``path``: one a line, its Chinese name and, after a tab, its English names (``|``
+    separated); ``#`` comments. None when it is missing."""
     if path is None or not path.exists():
-        return frozenset()
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return frozenset(to_simplified(line) for line in lines if line)
+        return {}
+    places: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, english = line.split("#", 1)[0].strip().partition("\t")
+        if name.strip():
+            places[to_simplified(name.strip())] = tuple(e.strip().lower() for e in english.split("|") if e.strip())
+    return places

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from assistant.answering.answerability import AnswerabilityModel
 from assistant.answering.budget import Deadline
@@ -61,7 +61,7 @@ class Assistant:
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
                  judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None,
-                 unread: UnreadDetails | None = None, elsewhere: frozenset[str] = frozenset()) -> None:
+                 unread: UnreadDetails | None = None, elsewhere: Mapping[str, Sequence[str]] | None = None) -> None:
         self.retriever = retriever
         self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k

@@ -73,9 +73,9 @@ class EvidenceJudge:
     def __init__(self, reader: IndexReader, model: AnswerabilityModel | None = None, *,
                  meaning_weight: float = MEANING_WEIGHT, kind_bonus: float = KIND_BONUS,
                  min_coverage: float = ANSWERABLE_MIN_COVERAGE, unread: UnreadDetails | None = None,
-                 elsewhere: frozenset[str] = frozenset()) -> None:
+                 elsewhere: Mapping[str, Sequence[str]] | None = None) -> None:
         self.reader = reader
-        self.elsewhere = elsewhere  # other zones and cities (index/elsewhere.txt)
+        self.elsewhere = elsewhere or {}  # other zones and their English names (index/elsewhere.txt)
         self.model = model
         self.unread = unread or UnreadDetails()
         self.meaning_weight = meaning_weight

@@ -249,16 +249,18 @@ def test_a_question_about_another_zone_no_quote_names_is_declined_and_the_declin
 @pytest.mark.parametrize(("question", "terms", "missing"), [
     ("What is the corporate tax rate in Singapore?", ["企业所得税", "新加坡"], ["新加坡"]),  # "in": about it
     ("We are moving from Singapore. What is the tax rate?", ["新加坡", "税率"], []),
+    ("we moved here from hong kong; how does one-north compare?", ["新加坡"], ["新加坡"]),  # "from" names HK
     ("横琴和河套比，哪边个税更划算？", ["横琴", "河套"], ["横琴"]),
     ("横琴和河套都有优惠吗？", ["横琴", "河套"], []),  # a quote names it: the sources speak of it
 ])
 def test_places_not_stated(question: str, terms: list[str], missing: list[str]) -> None:
     quoted = "横琴、河套均有优惠。" if "都有" in question else "减按15%征收。"
-    assert places_not_stated(question, terms, quoted, {"前海", "横琴", "新加坡"}) == missing
+    places = {"前海": ("qianhai",), "横琴": ("hengqin",), "新加坡": ("singapore", "one-north")}
+    assert places_not_stated(question, terms, quoted, places) == missing
 
 
 def test_the_places_file_is_read_with_its_comments(tmp_path: Path) -> None:
-    assert load_places(tmp_path / "none.txt") == frozenset()
+    assert load_places(tmp_path / "none.txt") == {}
     path = tmp_path / "places.txt"
-    path.write_text("# 其他园区\n前海\n橫琴  # 繁体也可\n\n", encoding="utf-8")
-    assert load_places(path) == {"前海", "横琴"}
+    path.write_text("# 其他园区\n前海\tQianhai\n橫琴  # 繁体也可\n新加坡\tsingapore | one-north\n\n", encoding="utf-8")
+    assert load_places(path) == {"前海": ("qianhai",), "横琴": (), "新加坡": ("singapore", "one-north")}
