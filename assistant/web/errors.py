@@ -2,7 +2,8 @@
 
 The package's errors are translated here and nowhere else: :data:`ERROR_STATUS` maps each
 :class:`~assistant.errors.AssistantError` to a status and a code. Faults of the machinery behind the assistant
-(the LLM endpoint, the vector store) are logged in full and told to users without internal addresses.
+(the LLM endpoint, the vector store) and an index not built are logged in full and told to users without internal
+addresses or server paths (the command line, run by the operator, still prints them).
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ ERROR_STATUS: tuple[tuple[type[AssistantError], int, str], ...] = (
     (ConfigError, 500, "misconfigured"),
 )
 
-#: What users are told instead of the message (which may name internal hosts); the log keeps the detail.
+#: What users are told of an index that is not built or must be rebuilt: what to run, not where — the package's
+#: message names the index folder (an absolute PARK_INDEX_DIR is a server path) or the embedder configured.
+INDEX_NOT_BUILT = ("The knowledge base has not been built yet, or must be rebuilt — run `park-assistant index` "
+                   "(the server log says why).")
+
+#: What users are told instead of the message (which may name internal hosts or paths); the log keeps the detail.
 _PUBLIC_MESSAGES: dict[str, str] = {
+    "index_not_built": INDEX_NOT_BUILT,
     "llm_unavailable": "The language model is unavailable right now — try again later.",
     "store_unavailable": "The knowledge base is unavailable right now — try again in a moment.",
     "embedding_failed": "The search model failed on this question — try again in a moment.",
@@ -69,8 +76,9 @@ def classify(exc: AssistantError) -> tuple[int, str, str]:
 
 
 def public_message(exc: AssistantError) -> str:
-    """What a user is told of ``exc`` (the web chat too): its own message, except for faults of the machinery behind
-    the assistant (model, store, embedder, settings), whose messages may name internal hosts."""
+    """What a user is told of ``exc`` (the web chat too): its own message, except for an index not built and faults
+    of the machinery behind the assistant (model, store, embedder, settings), whose messages may name internal hosts
+    or server paths."""
     _, code, message = classify(exc)
     return message if code in _PUBLIC_MESSAGES else str(exc)
 

@@ -131,7 +131,9 @@ class WebChat:
             if final is None:
                 raise AssistantError("the assistant ended its answer without a result — please ask again")
         except Exception as exc:
-            if not isinstance(exc, AssistantError):
+            if isinstance(exc, AssistantError):  # the visitor is told less (render_error): the operator reads it all
+                log.warning("web chat: answering failed: %s", exc)
+            else:
                 log.exception("web chat: answering %r failed", question)
             chat[-1] = {"role": "assistant", "content": render_error(exc)}
             # The failed turn stays visible but is not history: the assistant never answered it.

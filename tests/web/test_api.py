@@ -24,6 +24,7 @@ from assistant.errors import IndexNotBuiltError, LLMError
 from assistant.limits import Limits
 from assistant.testing import FAKE_CHUNK, FakeAssistant
 from assistant.web.api import create_app
+from assistant.web.errors import INDEX_NOT_BUILT
 from assistant.web.feedback import FeedbackStore
 from assistant.web.limits import SlidingWindowLimiter
 
@@ -174,8 +175,7 @@ def test_assistant_error_becomes_json_not_a_trace() -> None:
     client = TestClient(create_app(BrokenAssistant(), make_settings(), None))
     r = client.post("/api/v1/ask", json={"question": "面积？"})
     assert r.status_code == 503
-    assert r.json() == {"error": {"message": "No index at index/store — run `park-assistant index`",
-                                  "type": "server_error", "code": "index_not_built"}}
+    assert r.json() == {"error": {"message": INDEX_NOT_BUILT, "type": "server_error", "code": "index_not_built"}}
     assert "Traceback" not in r.text
 
 
@@ -289,7 +289,7 @@ def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> Non
             raise IndexNotBuiltError("no index at index/store — run park-assistant index first")
 
     r = TestClient(create_app(Unbuilt(), make_settings(), None)).get("/readyz")
-    reason = "no index at index/store — run park-assistant index first"  # the package's own message: kept
+    reason = INDEX_NOT_BUILT  # what to run; where the index is stays in the server log
     assert r.status_code == 503 and r.json() == {"ready": False, "reason": reason, "error": {
         "message": reason, "type": "server_error", "code": "index_not_built"}}
 

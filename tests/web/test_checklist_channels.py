@@ -18,6 +18,7 @@ from assistant.data import Answer, ChecklistItem, Citation, Message
 from assistant.errors import IndexNotBuiltError
 from assistant.testing import FakeAssistant
 from assistant.web.api import create_app
+from assistant.web.errors import INDEX_NOT_BUILT
 
 CONDITION = "具有香港居民身份。"
 
@@ -80,7 +81,7 @@ def test_readiness_is_503_with_the_reason_when_the_assistant_cannot_say() -> Non
             raise IndexNotBuiltError("no index at index/store — run `park-assistant index` first")
 
     r = TestClient(create_app(NoIndex(), Settings(allowed_hosts=("testserver",)), None)).get("/readyz")
-    assert r.status_code == 503 and r.json()["reason"] == "no index at index/store — run `park-assistant index` first"
+    assert r.status_code == 503 and r.json()["reason"] == INDEX_NOT_BUILT
     assert r.json()["ready"] is False and r.json()["error"]["code"] == "index_not_built"
 
 
