@@ -61,6 +61,12 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "docnum": (re.compile(r"文号|发文字号|文件号|文件编号|几号文|(?:document|file|reference|circular) (?:no\b|number)"
                           r"|\bref(?:erence)?\.? no\b", re.I),
                re.compile(r"[〔\[（(]\s*(?:19|20)\d{2}\s*[〕\]）)]\s*\d+\s*号|第\s*\d+\s*号")),
+    # A deadline: a date by which something must be done (截止, 之前); a date alone (施行日期) does not say it.
+    "deadline": (re.compile(r"截止|最晚|最迟|deadline|due date|closing date|\bby when\b", re.I),
+                 re.compile(r"截止|之前|以前|前(?:提交|申报|申请|完成|报送)|最晚|最迟|deadline|\bby\s+\d", re.I)),
+    # A penalty or sanction for breaking a rule; the rule itself does not say it.
+    "penalty": (re.compile(r"处罚|惩罚|罚款|罚则|罚多少|怎么罚|会被罚|penalt|\bfined?\b|\bfines\b|sanction", re.I),
+                re.compile(r"处罚|惩罚|罚款|罚金|罚则|吊销|移出|取消.{0,6}资格|penalt|\bfined?\b|sanction", re.I)),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
@@ -74,11 +80,13 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
 }
 
 
-#: Kinds that only the detail itself answers: when no quoted sentence states the date, amount, document number or
-#: contact asked for (the phone number, e-mail, website or address asked), the sources talk about the topic but do not
+#: Kinds that only the detail itself answers: when no quoted sentence states the date, amount, document number,
+#: deadline, penalty or contact asked for (the phone number, e-mail, website or address asked), the sources talk
+#: about the topic but do not
 #: answer (on the tune split, 5 of 5 such questions were unanswerable). A bare figure ("多少") is not one of
 #: them: a rule or a list often answers it.
-SPECIFIC = ("date", "time", "money", "docnum", "phone", "email", "website", "address", "contact")
+SPECIFIC = ("date", "time", "money", "docnum", "deadline", "penalty", "phone", "email", "website", "address",
+            "contact")
 
 #: Kinds that name one thing (a document number, a phone number, an address): few sentences state one, and one
 #: that does is likely the answer; many sentences state a date or an amount.

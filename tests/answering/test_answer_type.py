@@ -39,6 +39,10 @@ from assistant.wiring import build_assistant
     ("港人港税 文件 文号", {"docnum"}),  # a document's number
     ("「科匯通」嘅正式文件號係乜？", {"docnum"}),
     ("What is the file number of the customs notice?", {"docnum"}),
+    ("专项资金今年的申报截止日期是哪天？", {"deadline", "date"}),  # a deadline: a date alone does not say it
+    ("白名单机构违规了会怎么处罚？", {"penalty"}),
+    ("What's the penalty if we break the rules?", {"penalty"}),
+    ("Is the delay due to customs?", set()),  # "due to" asks for no deadline
 ])
 def test_asked(question: str, kinds: set[str]) -> None:
     assert asked(question) == kinds
@@ -59,6 +63,12 @@ def test_holds() -> None:
     assert not holds("2023年10月27日起开行跨境巴士。", "figure") and not holds("9月7日开园。", "figure")
     assert holds("截至2023年9月，科研人员3000余人。", "figure") and holds("有效期3年。", "figure")
     assert holds("官网为 htcz.sz.gov.cn。", "contact") and not holds("请联系河套发展署。", "contact")
+
+
+def test_a_deadline_and_a_penalty_are_stated_only_by_one() -> None:
+    assert holds("须于每年3月31日前提交申报材料。", "deadline") and not holds("自2024年1月1日起施行。", "deadline")
+    assert holds("违规的，移出白名单。", "penalty") and holds("处以罚款。", "penalty")
+    assert not holds("已纳入“白名单”备案管理的机构可以集中申报。", "penalty")
 
 
 def test_a_time_of_day_is_not_a_date() -> None:
@@ -264,3 +274,16 @@ def test_the_places_file_is_read_with_its_comments(tmp_path: Path) -> None:
     path = tmp_path / "places.txt"
     path.write_text("# 其他园区\n前海\tQianhai\n橫琴  # 繁体也可\n新加坡\tsingapore | one-north\n\n", encoding="utf-8")
     assert load_places(path) == {"前海": ("qianhai",), "横琴": (), "新加坡": ("singapore", "one-north")}
+
+
+@pytest.mark.parametrize(("question", "kind"), [("违反《河套测试促进条例》会受到什么处罚？", "penalty"),
+                                                ("《河套测试促进条例》测试服务的申请截止日期是哪天？", "deadline")])
+def test_a_penalty_or_deadline_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: Path, question: str,
+                                                                                     kind: str) -> None:
+    source = tmp_path / "law.md"
+    source.write_text(DOC, encoding="utf-8")
+    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    answer = assistant.answer(question)
+    assert not answer.answerable and answer.meta["missing_detail"] == kind
+    assert answer.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
+        detail=message(f"kind.{kind}", "zh-Hans"))
