@@ -30,6 +30,8 @@ from assistant.web.schemas import ErrorBody, ErrorResponse
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal error — the assistant failed; see the server log."
+#: The code of one of the package's errors that no row of :data:`ERROR_STATUS` names: told as :data:`INTERNAL_ERROR`.
+UNCLASSIFIED = "assistant_error"
 
 
 class ApiError(Exception):
@@ -72,15 +74,18 @@ def classify(exc: AssistantError) -> tuple[int, str, str]:
             if isinstance(exc, InputError) and exc.code != "invalid_input":
                 code = exc.code
             return status, code, _PUBLIC_MESSAGES.get(code, str(exc))
-    return 500, "assistant_error", INTERNAL_ERROR
+    return 500, UNCLASSIFIED, INTERNAL_ERROR
 
 
-def public_message(exc: AssistantError) -> str:
-    """What a user is told of ``exc`` (the web chat too): its own message, except for an index not built and faults
-    of the machinery behind the assistant (model, store, embedder, settings), whose messages may name internal hosts
-    or server paths."""
+def public_message(exc: BaseException, internal: str = INTERNAL_ERROR) -> str:
+    """What a user is told of ``exc`` on every channel (the web chat too), as the API tells it: an input error's own
+    message (it says what to change), the public message of a fault's code, and ``internal`` — the generic
+    internal-error message, in the channel's wording — for anything else, whose message may name a server path (a
+    feedback or question-log database failure names ``PARK_FEEDBACK_DB``'s file). The log keeps the whole of it."""
+    if not isinstance(exc, AssistantError):
+        return internal
     _, code, message = classify(exc)
-    return message if code in _PUBLIC_MESSAGES else str(exc)
+    return internal if code == UNCLASSIFIED else message
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

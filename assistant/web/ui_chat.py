@@ -22,6 +22,7 @@ from typing import Any
 from assistant.data import Answer, AssistantLike, Delta, Message, citation_to_dict
 from assistant.errors import AssistantError
 from assistant.limits import Limits
+from assistant.web.errors import classify
 from assistant.web.feedback import FeedbackStore
 from assistant.web.questions import QuestionSink, record_answer, serving_build
 from assistant.web.ui_render import render_answer, render_error, render_question, render_text
@@ -61,6 +62,15 @@ def checked_session(value: Any) -> dict[str, Any]:
     checked = {"history": history[-MAX_SESSION_MESSAGES:], "chat": chat[-MAX_SESSION_MESSAGES:],
                "answers": answers if len(chat) <= MAX_SESSION_MESSAGES else {}, "turn": turn}
     return checked
+
+
+def _log_failure(doing: str, exc: Exception) -> None:
+    """The whole of a failure for the operator, whose visitor is told only its public message: one of the package's
+    errors as one line, with its code, anything else with its stack trace."""
+    if isinstance(exc, AssistantError):
+        log.warning("web chat: %s failed (%s): %s", doing, classify(exc)[1], exc)
+    else:
+        log.exception("web chat: %s failed", doing, exc_info=exc)
 
 
 class WebChat:
@@ -131,10 +141,7 @@ class WebChat:
             if final is None:
                 raise AssistantError("the assistant ended its answer without a result — please ask again")
         except Exception as exc:
-            if isinstance(exc, AssistantError):  # the visitor is told less (render_error): the operator reads it all
-                log.warning("web chat: answering failed: %s", exc)
-            else:
-                log.exception("web chat: answering %r failed", question)
+            _log_failure(f"answering {question[:200]!r}", exc)
             chat[-1] = {"role": "assistant", "content": render_error(exc)}
             # The failed turn stays visible but is not history: the assistant never answered it.
             yield chat, "", {**session, "chat": chat}, ""

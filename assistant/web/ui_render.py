@@ -24,7 +24,6 @@ from typing import Any
 
 from assistant.answering.eligibility.render import render_checklist as checklist_markdown
 from assistant.data import Answer, Citation
-from assistant.errors import AssistantError
 from assistant.knowledge.chunking import is_item, strip_item_marker
 from assistant.text.markers import TRAILING_MARKERS, marker_numbers, rewrite_markers
 from assistant.web.errors import public_message
@@ -36,6 +35,9 @@ META_CHARS = 60
 SNIPPET_CHARS = 28
 #: Most follow-up questions shown under an answer.
 MAX_SUGGESTIONS = 4
+
+#: The generic internal-error message in the chat's languages: what it tells of any error without a public message.
+INTERNAL_ERROR = "内部错误，请稍后再试。 Internal error — please try again later."
 
 _TRAILING = re.compile(TRAILING_MARKERS + r"\s*$")
 _BULLET = ("-", "*", "+", "•", "◦")
@@ -242,13 +244,9 @@ def render_answer(answer: Answer, turn: int = 0) -> str:
 
 
 def render_error(exc: BaseException) -> str:
-    """An error as a chat message: what went wrong, never a stack trace, and — as the API tells it — never the
-    internal address a fault of the model, the store or the embedder names (that stays in the server log)."""
-    if isinstance(exc, AssistantError):
-        detail = public_message(exc) or type(exc).__name__
-    else:
-        detail = "内部错误，请稍后再试。 Internal error — please try again later."
-    return f'<div class="hp-error">⚠ 无法回答 Could not answer: {_esc(detail)}</div>'
+    """An error as a chat message: what the API tells of it (:func:`~assistant.web.errors.public_message`), never a
+    stack trace, an internal address or a server path (those stay in the server log)."""
+    return f'<div class="hp-error">⚠ 无法回答 Could not answer: {_esc(public_message(exc, INTERNAL_ERROR))}</div>'
 
 
 def render_question(text: str) -> str:

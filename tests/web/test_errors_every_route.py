@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from assistant.config import Settings
 from assistant.data import Answer, Chunk, Delta, Message
-from assistant.errors import ConfigError, EmbeddingError, IndexNotBuiltError, LLMError, StoreError
+from assistant.errors import AssistantError, ConfigError, EmbeddingError, IndexNotBuiltError, LLMError, StoreError
 from assistant.testing import FAKE_CHUNK, FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.feedback import FeedbackStore
@@ -31,6 +31,9 @@ FAULTS = [
      "knowledge base"),
     (EmbeddingError(f"embedding endpoint http://{SECRET}/embeddings failed"), 503, "embedding_failed", "search model"),
     (ConfigError(f"OPENAI_BASE_URL=http://{SECRET} is not a URL"), 500, "misconfigured", "misconfigured"),
+    (AssistantError(f"feedback database /srv/{SECRET}/feedback.sqlite3 failed: disk I/O error — check that "
+                    "PARK_FEEDBACK_DB points to a writable file on a local disk"), 500, "assistant_error",
+     "Internal error"),
     (RuntimeError(f"KeyError in /srv/{SECRET}/secret.py"), 500, "internal_error", "Internal error"),
 ]
 IDS = [type(f[0]).__name__ for f in FAULTS]
@@ -127,8 +130,8 @@ def test_the_web_chat_tells_the_same_without_internal_addresses(tmp_path: Path, 
     chat = WebChat(Failing(exc, midway=True), FeedbackStore(tmp_path / "fb.sqlite3"))
     *_, (value, _, session, _) = chat.respond("面积？", "auto", new_session())
     shown = value[-1]["content"]
-    assert "Could not answer" in shown and SECRET not in shown and "Traceback" not in shown
-    assert session["history"] == []  # the failed turn is no history
+    assert "Could not answer" in shown and word in shown and SECRET not in shown and "Traceback" not in shown
+    assert "PARK_FEEDBACK_DB" not in shown and session["history"] == []  # the failed turn is no history
 
 
 class CannotSay(FakeAssistant):
@@ -162,8 +165,6 @@ class BrokenLog:
     """A question log whose database cannot be written."""
 
     def record(self, question: str, **fields: Any) -> int:
-        from assistant.errors import AssistantError
-
         raise AssistantError(f"question log /srv/{SECRET}/feedback.sqlite3 failed: disk I/O error")
 
 
