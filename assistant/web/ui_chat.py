@@ -22,10 +22,10 @@ from typing import Any
 from assistant.data import Answer, AssistantLike, Delta, Message, citation_to_dict
 from assistant.errors import AssistantError
 from assistant.limits import Limits
-from assistant.web.errors import classify
+from assistant.web.errors import classify, public_message
 from assistant.web.feedback import FeedbackStore
 from assistant.web.questions import QuestionSink, record_answer, serving_build
-from assistant.web.ui_render import render_answer, render_error, render_question, render_text
+from assistant.web.ui_render import INTERNAL_ERROR, render_answer, render_error, render_question, render_text
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,9 @@ class WebChat:
                       "turn": record.get("turn"), "build": record.get("build"),
                       "confidence": record.get("confidence")},
             )
-        except AssistantError as exc:
-            return f"⚠ 反馈未保存 Feedback not saved: {exc}", reason, session
+        except Exception as exc:
+            _log_failure("saving a rating", exc)
+            return f"⚠ 反馈未保存 Feedback not saved: {public_message(exc, INTERNAL_ERROR)}", reason, session
         thumb = "👍" if rating > 0 else "👎"
         answers = {**session["answers"], str(index): {**record, "rated": rating, "feedback_id": row_id}}
         return f"{thumb} 已记录，谢谢！ Thanks — feedback #{row_id} saved.", "", {**session, "answers": answers}

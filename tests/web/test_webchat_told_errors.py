@@ -1,7 +1,7 @@
 """The web chat tells a failure as the API does: the public message of its code, or the generic internal-error
 message — never the error's own text, which for a feedback or question-log database names the server's
-``PARK_FEEDBACK_DB`` file. The server log keeps the whole of it. The asker's own mistakes (a question too long) are
-still told as they are: they say what to change.
+``PARK_FEEDBACK_DB`` file. The server log keeps the whole of it. The asker's own mistakes (a question too long, a
+reason too long) are still told as they are: they say what to change.
 
 The database failures are the real ones: the real stores over a path where a folder stands, driven through the
 real :class:`WebChat` as gradio calls it.
@@ -23,7 +23,7 @@ from assistant.errors import AssistantError
 from assistant.testing import FakeAssistant
 from assistant.web.api import create_app
 from assistant.web.errors import INTERNAL_ERROR as API_INTERNAL_ERROR
-from assistant.web.feedback import FeedbackStore
+from assistant.web.feedback import MAX_REASON_CHARS, FeedbackStore
 from assistant.web.questions import QuestionLog
 from assistant.web.ui_chat import WebChat, new_session
 from assistant.web.ui_render import INTERNAL_ERROR
@@ -110,7 +110,42 @@ def test_a_question_log_that_cannot_be_written_costs_no_answer_and_is_logged(tmp
     assert SECRET in caplog.text and "PARK_FEEDBACK_DB" in caplog.text  # the whole error, for the operator
 
 
+def _answered(chat: WebChat) -> dict[str, Any]:
+    *_, (_, _, session, _) = chat.respond("合作区面积多大？", "auto", new_session())
+    return session
+
+
+def test_a_rating_the_database_cannot_keep_says_not_saved_without_the_error(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    store = FeedbackStore(_unwritable(tmp_path))
+    with pytest.raises(AssistantError) as failed:
+        store.record("面积？", "约3.89平方公里", [], 1)
+    exc = failed.value
+    chat = WebChat(FakeAssistant(), store)
+    session = _answered(chat)
+    status, box, after = chat.rate(1, False, "缺少香港园区", session)
+    assert status == f"⚠ 反馈未保存 Feedback not saved: {INTERNAL_ERROR}" and not _leaks(status, exc)
+    assert box == "缺少香港园区" and "rated" not in after["answers"]["1"]  # kept to try again; nothing recorded
+    assert f"saving a rating failed (assistant_error): {exc}" in caplog.text  # the whole of it, path included
+
+
+def test_a_rating_that_fails_unexpectedly_is_logged_with_its_trace(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(FeedbackStore):
+        def record(self, *args: Any, **kwargs: Any) -> int:
+            raise RuntimeError(f"lost /{SECRET}/feedback.sqlite3")
+
+    chat = WebChat(FakeAssistant(), Broken(tmp_path / "fb.sqlite3"))
+    status, _, _ = chat.rate(1, True, "", _answered(chat))
+    assert status == f"⚠ 反馈未保存 Feedback not saved: {INTERNAL_ERROR}" and SECRET not in status
+    assert "Traceback" in caplog.text and f"lost /{SECRET}/feedback.sqlite3" in caplog.text
+
+
 def test_the_askers_own_mistakes_are_still_told_as_they_are(tmp_path: Path) -> None:
     chat = WebChat(FakeAssistant(), FeedbackStore(tmp_path / "fb.sqlite3"))
     *_, (value, _, _, _) = chat.respond("面" * 1001, "auto", new_session())
     assert "The question has 1001 characters; at most 1000 are accepted — shorten it." in value[-1]["content"]
+    status, box, _ = chat.rate(1, False, "太长" * MAX_REASON_CHARS, _answered(chat))
+    assert status == (f"⚠ 反馈未保存 Feedback not saved: reason is {2 * MAX_REASON_CHARS} characters; shorten it to "
+                      f"at most {MAX_REASON_CHARS}")
+    assert box == "太长" * MAX_REASON_CHARS
