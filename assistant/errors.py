@@ -1,7 +1,7 @@
 """Errors the assistant raises. Every message says what failed and what to do next.
 
 Outer layers translate them: the CLI prints one line and exits non-zero, the API answers JSON 4xx/5xx,
-the web chat shows the message.
+the web chat shows what the API says (``assistant.web.errors.public_message``).
 """
 
 from __future__ import annotations
