@@ -161,5 +161,5 @@ def load_places(path: Path | None) -> dict[str, tuple[str, ...]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         name, _, english = line.split("#", 1)[0].strip().partition("\t")
         if name.strip():
-            places[to_simplified(name.strip())] = tuple(e.strip().lower() for e in english.split("|") if e.strip())
+            places[to_simplified(name.strip())] = tuple(e.strip() for e in english.split("|") if e.strip())
     return places

@@ -196,7 +196,8 @@ class Assistant:
         if not evidence.answerable:
             gap = (passages[evidence.gap[0]], evidence.gap[1]) if evidence.gap is not None else None
             declined = self.decliner.decline(question, language, passages, reason="no-evidence",
-                                             coverage=evidence.coverage, missing=evidence.missing, gap=gap)
+                                             coverage=evidence.coverage, missing=evidence.missing, gap=gap,
+                                             places=evidence.places)
             yield Sources()
             yield from emit(_timed(declined, {}, t0, evidence.confidence))
             return

@@ -36,10 +36,12 @@ class Decliner:
 
     def decline(self, question: str, lang: Lang, passages: Sequence[Passage], *, reason: str,
                 coverage: float | None = None, missing: str | None = None,
-                gap: tuple[Passage, tuple[int, int]] | None = None) -> Answer:
+                gap: tuple[Passage, tuple[int, int]] | None = None, places: Sequence[tuple[str, str]] = ()) -> Answer:
         """``missing``: the kind of detail asked for (``date``, ``money``, ``contact``) that the passages,
         though on the topic, do not state; the first line then says so. ``gap``: the passage span saying the
-        sources could not read what is asked (``missing`` is ``unread``), quoted and cited in that line."""
+        sources could not read what is asked (``missing`` is ``unread``), quoted and cited in that line.
+        ``places``: the other zones asked about (``missing`` is ``place``), as (Chinese, English name), named in
+        that line."""
         channel = self.official_channel()
         suggestions = self.suggestions(passages if reason != "injection" else [], lang)
         citations: tuple[Citation, ...] = ()
@@ -66,6 +68,8 @@ class Decliner:
                 gap_citation = dataclasses.replace(gap_citation, meta={**gap_citation.meta, "shown": shown})
             citations = (*citations, gap_citation)
             lead = message("decline.unread", lang).format(quote=f"{shown}[{gap_citation.n}]")
+        elif missing == "place" and places and reason == "no-evidence":
+            lead = message("decline.place", lang).format(place=_place_names(places, lang))
         elif missing is not None and missing != "unread" and reason == "no-evidence":
             lead = message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))
         else:
@@ -103,3 +107,11 @@ def _span_of(passage: Passage, sentence: str) -> tuple[int, int]:
     c = passage.chunk
     i = c.text.find(sentence)
     return (c.start + i, c.start + i + len(sentence)) if i >= 0 else (c.start, c.end)
+
+
+def _place_names(places: Sequence[tuple[str, str]], lang: Lang) -> str:
+    """The places, as the asker reads them: English names in English (the Chinese one where there is none)."""
+    if lang == "en":
+        return ", ".join(english or chinese for chinese, english in places)
+    names = "、".join(chinese for chinese, _ in places)
+    return to_traditional(names) if lang == "zh-Hant" else names

@@ -65,6 +65,8 @@ class Evidence:
     #: no quote states: the strict verdict is then "does not answer", whatever the confidence (the decline
     #: names what is missing).
     missing: str | None = None
+    #: When ``missing`` is ``place``: the places asked about that no quote names, each as (Chinese, English name).
+    places: tuple[tuple[str, str], ...] = ()
 
 
 class EvidenceJudge:
@@ -132,8 +134,10 @@ class EvidenceJudge:
         missing = next((k for k in answer_type.SPECIFIC if k in kinds and not holds(quoted, k)), None)
         if missing is None and answer_type.years_not_stated(query.asked, quoted):
             missing = "year"
-        if missing is None and answer_type.places_not_stated(query.asked, query.terms, quoted, self.elsewhere):
+        places = answer_type.places_not_stated(query.asked, query.terms, quoted, self.elsewhere)
+        if missing is None and places:
             missing = "place"
+        named = tuple((p, next(iter(self.elsewhere[p]), "")) for p in places) if missing == "place" else ()
         # A line saying the sources could not read what is asked says more than "the date is not given".
         at = self.unread_line(query, passages, quotes)
         if at is not None:
@@ -143,7 +147,7 @@ class EvidenceJudge:
             strict = bool(query.terms) and coverage >= self.min_coverage and missing is None
             answerable = bool(query.terms) and coverage >= floor and (lenient or missing is None)
             return Evidence(tuple(quotes), coverage, answerable, None, values, strict=strict, gap=at,
-                            missing=missing)
+                            missing=missing, places=named)
         confidence = self.model.probability(values)
         threshold = self.model.threshold
         if lenient and self.model.off_topic_threshold is not None:
@@ -152,7 +156,7 @@ class EvidenceJudge:
         answerable = bool(query.terms) and confidence >= threshold and (lenient or missing is None)
         strict = bool(query.terms) and confidence >= self.model.threshold and missing is None
         return Evidence(tuple(quotes), coverage, answerable, confidence, values, strict=strict, gap=at,
-                        missing=missing)
+                        missing=missing, places=named)
 
     def unread_line(self, query: Query, passages: Sequence[Passage], quotes: Sequence[Quote]
                     ) -> tuple[int, tuple[int, int]] | None:

@@ -249,8 +249,11 @@ def test_a_question_about_another_zone_no_quote_names_is_declined_and_the_declin
     assert park.answerable
     other = assistant.answer("前海的《河套测试促进条例》由哪个机关审议通过？")
     assert not other.answerable and other.meta["missing_detail"] == "place"
-    assert other.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
-        detail=message("kind.place", "zh-Hans"))
+    assert other.text.splitlines()[0] == message("decline.place", "zh-Hans").format(place="前海")  # named
+    hant = assistant.answer("前海嘅《河套測試促進條例》由邊個機關審議通過？", lang="zh-Hant")
+    assert hant.text.splitlines()[0] == message("decline.place", "zh-Hant").format(place="前海")
+    english = assistant.answer("Which body passed the 《河套测试促进条例》 in Qianhai?", lang="en")
+    assert english.text.splitlines()[0] == message("decline.place", "en").format(place="Qianhai")
     # Named as where the asker works, the place is not what is asked.
     here = assistant.answer("我在前海工作，《河套测试促进条例》由哪个机关审议通过？")
     assert here.meta.get("missing_detail") != "place"
@@ -273,7 +276,7 @@ def test_the_places_file_is_read_with_its_comments(tmp_path: Path) -> None:
     assert load_places(tmp_path / "none.txt") == {}
     path = tmp_path / "places.txt"
     path.write_text("# 其他园区\n前海\tQianhai\n橫琴  # 繁体也可\n新加坡\tsingapore | one-north\n\n", encoding="utf-8")
-    assert load_places(path) == {"前海": ("qianhai",), "横琴": (), "新加坡": ("singapore", "one-north")}
+    assert load_places(path) == {"前海": ("Qianhai",), "横琴": (), "新加坡": ("singapore", "one-north")}
 
 
 @pytest.mark.parametrize(("question", "kind"), [("违反《河套测试促进条例》会受到什么处罚？", "penalty"),
