@@ -95,16 +95,23 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def logged(exc: BaseException, doing: str) -> tuple[int, str, str]:
+    """Log the whole of ``exc`` (raised while ``doing``) for the operator, and return what a user is told of it:
+    ``(status, code, public message)`` — :func:`classify` for one of the package's errors (logged as one line with
+    its code), a 500 ``internal_error`` for anything else (logged with its stack trace)."""
+    if isinstance(exc, AssistantError):
+        status, code, message = classify(exc)
+        log.warning("%s failed (%s): %s", doing, code, exc)
+        return status, code, message
+    log.exception("%s failed: unexpected error", doing, exc_info=exc)
+    return 500, "internal_error", INTERNAL_ERROR
+
+
 def not_ready_response(exc: Exception) -> JSONResponse:
     """``/readyz`` when the assistant cannot say it is ready: 503 ``{"ready": false, "reason", "error"}``, the fault
     told as every route tells it (its code and public message). The probe is public, so the detail — an internal
     address, a path — goes to the log only."""
-    if isinstance(exc, AssistantError):
-        _, code, message = classify(exc)
-        log.warning("not ready (%s): %s", code, exc)
-    else:
-        code, message = "internal_error", INTERNAL_ERROR
-        log.exception("not ready: unexpected error", exc_info=exc)
+    _, code, message = logged(exc, "readiness check")
     error = ErrorBody(message=message, type="server_error", code=code)
     return JSONResponse({"ready": False, "reason": message, "error": error.model_dump()}, status_code=503)
 
@@ -123,9 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def assistant_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, AssistantError)
-        status, code, message = classify(exc)
-        log.warning("assistant error (%s): %s", code, exc)
-        return error_response(status, code, message)
+        return error_response(*logged(exc, "request"))
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,10 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from assistant.data import Answer, Delta, Sources, StreamEvent
-from assistant.errors import AssistantError
-from assistant.web.errors import INTERNAL_ERROR, ApiError, classify
-
-log = logging.getLogger(__name__)
+from assistant.web.errors import ApiError, logged
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
@@ -56,13 +52,9 @@ def stream_items(items: Iterator[StreamEvent], on_answer: Callable[[Answer, str]
                 yield from on_answer(item, "".join(sent))
                 return
         yield on_error("empty_stream", "The answer stream ended early — try again.")
-    except AssistantError as exc:
-        _, code, message = classify(exc)
-        log.warning("assistant error while streaming (%s): %s", code, exc)
+    except Exception as exc:
+        _, code, message = logged(exc, "streaming an answer")
         yield on_error(code, message)
-    except Exception:
-        log.exception("unexpected error while streaming")
-        yield on_error("internal_error", INTERNAL_ERROR)
 
 
 def unsent_rest(answer: Answer, sent: str) -> str:

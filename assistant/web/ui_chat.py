@@ -13,7 +13,6 @@ It comes back from the browser, so it is checked (:func:`checked_session`) befor
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,12 +21,10 @@ from typing import Any
 from assistant.data import Answer, AssistantLike, Delta, Message, citation_to_dict
 from assistant.errors import AssistantError
 from assistant.limits import Limits
-from assistant.web.errors import classify, public_message
+from assistant.web.errors import logged, public_message
 from assistant.web.feedback import FeedbackStore
 from assistant.web.questions import QuestionSink, record_answer, serving_build
 from assistant.web.ui_render import INTERNAL_ERROR, render_answer, render_error, render_question, render_text
-
-log = logging.getLogger(__name__)
 
 #: Minimum seconds between two streamed UI updates: a token-level stream need not repaint per token.
 STREAM_REPAINT_S = 0.05
@@ -62,15 +59,6 @@ def checked_session(value: Any) -> dict[str, Any]:
     checked = {"history": history[-MAX_SESSION_MESSAGES:], "chat": chat[-MAX_SESSION_MESSAGES:],
                "answers": answers if len(chat) <= MAX_SESSION_MESSAGES else {}, "turn": turn}
     return checked
-
-
-def _log_failure(doing: str, exc: Exception) -> None:
-    """The whole of a failure for the operator, whose visitor is told only its public message: one of the package's
-    errors as one line, with its code, anything else with its stack trace."""
-    if isinstance(exc, AssistantError):
-        log.warning("web chat: %s failed (%s): %s", doing, classify(exc)[1], exc)
-    else:
-        log.exception("web chat: %s failed", doing, exc_info=exc)
 
 
 class WebChat:
@@ -141,7 +129,7 @@ class WebChat:
             if final is None:
                 raise AssistantError("the assistant ended its answer without a result — please ask again")
         except Exception as exc:
-            _log_failure(f"answering {question[:200]!r}", exc)
+            logged(exc, f"web chat: answering {question[:200]!r}")  # the visitor is told its public message
             chat[-1] = {"role": "assistant", "content": render_error(exc)}
             # The failed turn stays visible but is not history: the assistant never answered it.
             yield chat, "", {**session, "chat": chat}, ""
@@ -184,7 +172,7 @@ class WebChat:
                       "confidence": record.get("confidence")},
             )
         except Exception as exc:
-            _log_failure("saving a rating", exc)
+            logged(exc, "web chat: saving a rating")
             return f"⚠ 反馈未保存 Feedback not saved: {public_message(exc, INTERNAL_ERROR)}", reason, session
         thumb = "👍" if rating > 0 else "👎"
         answers = {**session["answers"], str(index): {**record, "rated": rating, "feedback_id": row_id}}
