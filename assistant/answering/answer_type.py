@@ -99,6 +99,11 @@ def asked(question: str) -> set[str]:
     return {kind for kind, (ask, _) in KINDS.items() if ask.search(text)}
 
 
+def asks(question: str, kind: str) -> bool:
+    """Does ``question`` ask for an answer of ``kind``?"""
+    return bool(KINDS[kind][0].search(to_simplified(question)))
+
+
 def holds(text: str, kind: str) -> bool:
     """Does ``text`` state an answer of ``kind``?"""
     statement = KINDS[kind][1]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from assistant.answering.answer_type import asks
 from assistant.messages import text as message
 
 _WANTS_DATE = re.compile(r"\bwhen\b|\bwhat (?:date|day|year|time)\b|\bwhich (?:date|day|year)\b|\bsince when\b", re.I)
@@ -21,7 +22,6 @@ _WANTS_FIGURE = re.compile(r"\bhow (?:large|big|much|many|far|long|high|wide)\b|
                            r"(?:[\w-]+ ){0,4}(?:area|size|number|amount|rate|total|percentage|cap|limit|quota)\b"
                            r"|\b(?:what|which) (?:[\w-]+ ){0,3}(?:rate|percentage|amount)\b"  # "what tax rate do …"
                            r"|\bpercent", re.I)  # "what's the corporate income tax rate": the noun may come late
-_WANTS_NUMBER = re.compile(r"(?:document|file|reference|circular) (?:no\b|number)", re.I)
 #: A document's number with its issuer's prefix: 财税〔2024〕5号, 署贸函〔2024〕236号, 海关总署2026年第20号.
 _NUMBER = re.compile(r"[\u4e00-\u9fff]{0,6}[〔\[]\s*(?:19|20)\d{2}\s*[〕\]]\s*\d+\s*号"
                      r"|[\u4e00-\u9fff]{0,6}(?:(?:19|20)\d{2}年)?第\s*\d+\s*号")
@@ -71,6 +71,14 @@ def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
                               and not _is_year(m)))
 
 
+def _named(quote: str, terms: Sequence[str]) -> str:
+    """The clauses of ``quote`` that name most of the question's ``terms``, longer (more specific) terms counting
+    more: "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives."""
+    named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(quote)]
+    most = max((n for n, _ in named_by), default=0)
+    return "，".join(c for n, c in named_by if most and n == most)
+
+
 def _numbers(text: str) -> list[str]:
     return list(dict.fromkeys(m.group().strip().lstrip(_PARTICLES) for m in _NUMBER.finditer(text)))
 
@@ -113,13 +121,8 @@ def asked_for(question: str, quote: str, english: Callable[[str], str | None],
     ...           "出台了财税〔2024〕2号（企业所得税）、署贸函〔2024〕236号（海关措施）。", {}.get, ["海关"])
     ('docnum', ['署贸函〔2024〕236号'])
     """
-    # The clauses that name most of the question's terms, longer (more specific) terms counting more:
-    # "How big is the Hong Kong Park?" is 香港园区0.87平方公里, not every area the sentence gives.
-    named_by = [(sum(len(t) for t in set(terms) if t in c), c) for c in _CLAUSE.split(quote)]
-    most = max((n for n, _ in named_by), default=0)
-    named = "，".join(c for n, c in named_by if most and n == most)
-    if _WANTS_NUMBER.search(question):
-        found = _numbers(named) or _numbers(quote)
+    if asks(question, "docnum"):
+        found = _numbers(_named(quote, terms)) or _numbers(quote)
         if found:
             return "docnum", found[:3]
     if _WANTS_DATE.search(question):
@@ -127,7 +130,7 @@ def asked_for(question: str, quote: str, english: Callable[[str], str | None],
         if found:
             return "date", found[:3]
     if _WANTS_FIGURE.search(question):
-        found = _figures(named, english) or _figures(quote, english)
+        found = _figures(_named(quote, terms), english) or _figures(quote, english)
         if found:
             return "figure", found[:3]
     return None
