@@ -9,8 +9,9 @@ import pytest
 from support import make_fake_index
 
 from assistant.answering.answer_type import asked, holds, load_places, places_not_stated, years_not_stated
+from assistant.answering.assistant import Assistant
 from assistant.answering.extractive import select_quotes
-from assistant.data import Chunk, Passage
+from assistant.data import Answer, Chunk, Passage
 from assistant.messages import text as message
 from assistant.testing import FakeEmbedder
 from assistant.wiring import build_assistant
@@ -100,13 +101,9 @@ def test_the_time_asked_for_is_quoted_from_the_same_policy_though_its_words_are_
 
 
 def test_hours_no_quote_states_are_declined_though_a_date_is_quoted(tmp_path: Path) -> None:
-    source = tmp_path / "law.md"
-    source.write_text(DOC, encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    assistant = _over(tmp_path)
     hours = assistant.answer("《河套测试促进条例》规定的园区测试服务几点开放？")
-    assert not hours.answerable and hours.meta["missing_detail"] == "time"
-    assert hours.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
-        detail=message("kind.time", "zh-Hans"))
+    _declined_for(hours, "time")
 
 
 def test_a_contact_holds_only_the_kind_it_is() -> None:
@@ -169,11 +166,23 @@ title: 测试条例汇编
 """
 
 
+def _over(tmp_path: Path, text: str = DOC) -> Assistant:
+    """The assistant over an index of ``text`` alone (the fake embedder)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    source = tmp_path / "law.md"
+    source.write_text(text, encoding="utf-8")
+    return build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+
+
+def _declined_for(answer: Answer, kind: str, lang: str = "zh-Hans") -> None:
+    """``answer`` declines, and its first line says the sources do not give the detail of ``kind``."""
+    assert not answer.answerable and answer.meta["missing_detail"] == kind, answer.text
+    assert answer.text.splitlines()[0] == message("decline.detail", lang).format(detail=message(f"kind.{kind}", lang))
+
+
 @pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
 def test_a_date_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: Path, lang: str) -> None:
-    source = tmp_path / "law.md"
-    source.write_text(DOC, encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    assistant = _over(tmp_path)
     who = assistant.answer("《河套测试促进条例》由哪个机关审议通过？")
     assert who.answerable and "深圳市人大常委会" in who.text  # the topic is covered …
     question = {"zh-Hans": "《河套测试促进条例》是哪天审议通过的？",
@@ -194,9 +203,7 @@ def test_a_phone_number_no_quote_states_is_declined_though_the_website_is_quoted
     site = assistant.answer("河套测试服务中心的官网是什么？")
     assert site.answerable and "test.htcz.example.cn" in site.text
     phone = assistant.answer("河套測試服務中心有冇查詢電話？", lang="zh-Hant")
-    assert not phone.answerable and phone.meta["missing_detail"] == "phone"
-    assert phone.text.splitlines()[0] == message("decline.detail", "zh-Hant").format(
-        detail=message("kind.phone", "zh-Hant"))
+    _declined_for(phone, "phone", "zh-Hant")
 
 
 @pytest.mark.parametrize(("question", "quoted", "missing"), [
@@ -211,29 +218,20 @@ def test_years_not_stated(question: str, quoted: str, missing: list[str]) -> Non
 
 
 def test_a_year_no_quote_speaks_of_is_declined(tmp_path: Path) -> None:
-    source = tmp_path / "law.md"
-    source.write_text(DOC, encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    assistant = _over(tmp_path)
     stated = assistant.answer("2025年有多少家科研机构使用园区测试服务？")
     assert stated.answerable and "12家" in stated.text
     other = assistant.answer("2030年会有多少家科研机构使用园区测试服务？")
-    assert not other.answerable and other.meta["missing_detail"] == "year"
-    assert other.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
-        detail=message("kind.year", "zh-Hans"))
+    _declined_for(other, "year")
 
 
 def test_a_document_number_no_quote_states_is_declined_and_a_line_saying_it_was_not_read_is_quoted(
         tmp_path: Path) -> None:
-    source = tmp_path / "law.md"
-    source.write_text(DOC, encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
+    assistant = _over(tmp_path)
     number = assistant.answer("《河套测试促进条例》的文号是什么？")
-    assert not number.answerable and number.meta["missing_detail"] == "docnum"
-    assert number.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
-        detail=message("kind.docnum", "zh-Hans"))
+    _declined_for(number, "docnum")
     # Where the sources say they could not read it, that line is quoted rather than "not given".
-    source.write_text(DOC + "- 发文情况：《河套测试促进条例》的正式文号未读到。\n", encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index2", source), embedder=FakeEmbedder())
+    assistant = _over(tmp_path / "unread", DOC + "- 发文情况：《河套测试促进条例》的正式文号未读到。\n")
     unread = assistant.answer("《河套测试促进条例》的文号是什么？")
     assert not unread.answerable and unread.meta["missing_detail"] == "unread"
     assert any("正式文号未读到" in c.quote for c in unread.citations)
@@ -283,10 +281,5 @@ def test_the_places_file_is_read_with_its_comments(tmp_path: Path) -> None:
                                                 ("《河套测试促进条例》测试服务的申请截止日期是哪天？", "deadline")])
 def test_a_penalty_or_deadline_no_quote_states_is_declined_and_the_decline_names_it(tmp_path: Path, question: str,
                                                                                      kind: str) -> None:
-    source = tmp_path / "law.md"
-    source.write_text(DOC, encoding="utf-8")
-    assistant = build_assistant(make_fake_index(tmp_path / "index", source), embedder=FakeEmbedder())
-    answer = assistant.answer(question)
-    assert not answer.answerable and answer.meta["missing_detail"] == kind
-    assert answer.text.splitlines()[0] == message("decline.detail", "zh-Hans").format(
-        detail=message(f"kind.{kind}", "zh-Hans"))
+    assistant = _over(tmp_path)
+    _declined_for(assistant.answer(question), kind)
