@@ -150,6 +150,14 @@ def test_a_measure_in_one_sentence_is_checked_clause_by_clause(assistant: Assist
     assert refused.verdict == "unlikely"
 
 
+def test_the_measure_checked_is_the_one_the_user_asks_for(assistant: Assistant) -> None:
+    # The user's situation (a company's employee) is closer to the channel measure; what they ask for names
+    # the talent endorsement.
+    answer = assistant.answer("我是园区一家公司的兼职员工，一周只去两天，能办那个人才签注吗？")
+    assert [i.condition for i in answer.checklist] == [
+        "内地人才如果受雇于合作区的科技企业，先由园区管理部门备案，即可申请人才签注。"]
+
+
 def test_a_question_that_is_not_about_eligibility_has_no_checklist(assistant: Assistant) -> None:
     answer = assistant.answer("P07 的执行单位是哪个？")
     assert answer.verdict is None and answer.checklist == ()

@@ -128,7 +128,10 @@ class EligibilityChecker:
             return answer
         clause_vecs = self._embed(clauses)
         question_vec = self._embed([answer.question])[0]
-        found = find_conditions(self.reader, answer.passages, self.cues, lambda texts: self._focus(clause_vecs, texts),
+        # The measure asked about: the one closest to any of the user's clauses, the asking one included (能办那个
+        # 人才签注吗 names the measure; the user's situation alone may be closer to another).
+        asked_vecs = self._embed(user_clauses(answer.question))
+        found = find_conditions(self.reader, answer.passages, self.cues, lambda texts: self._focus(asked_vecs, texts),
                                 lambda texts: float((self._embed(texts) @ question_vec).max()))
         if found is None:
             return answer
