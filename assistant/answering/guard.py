@@ -71,6 +71,7 @@ def without_instructions(question: str) -> str:
     return result or question.strip()
 
 
+_THEN = re.compile(r"^\s*(?:那么|那(?![些时年里边样]))")
 _FOLLOWUP = re.compile(
     r"^(其中|那么|那|它|它们|这个|那个|这些|那些|该|上述|前者|后者|此外|另外|还有|还)|其中|上述|前者|后者|这一|该项|该条"
     # at that time, he / she / they (Cantonese 佢, 佢哋), that one (嗰)
@@ -164,4 +165,6 @@ def resolve_followup(question: str, history: Sequence[Message],
             topic = re.split(r"[：:，,。]", item.strip(), maxsplit=1)[0]
             rest = _ORDINAL_ZH.sub("", re.sub(r"^(其中|那么|那)", "", question))
             return f"{topic} {rest}".strip()
-    return f"{previous_user} {question}"
+    # 那 opening the follow-up (那个人这块呢: and the individual part?) goes, so that it does not glue to the word
+    # after it (那个 / 人)
+    return f"{previous_user} {_THEN.sub('', question)}"

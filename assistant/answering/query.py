@@ -31,6 +31,8 @@ class TermStats(Protocol):
 
     def known(self, term: str) -> bool: ...
 
+    def vocabulary(self) -> list[str]: ...
+
 
 def expand_query(question: str, glossary: Glossary) -> tuple[str, list[str]]:
     """The question folded to Simplified, with glossary terms appended; and those terms."""
@@ -95,6 +97,17 @@ class QueryParser:
         """The glossary entries that reach the sources (see :meth:`Glossary.reaching`), worked out once."""
         return self.glossary.reaching(self._used)
 
+    @functools.cached_property
+    def _longer(self) -> dict[str, tuple[str, ...]]:
+        """Each corpus word that ends longer corpus words (所得税: 个人所得税, 企业所得税), with them."""
+        words = set(self.stats.vocabulary())
+        longer: dict[str, list[str]] = {}
+        for w in words:
+            for k in range(2, len(w)):
+                if w[-k:] in words:
+                    longer.setdefault(w[-k:], []).append(w)
+        return {w: tuple(sorted(ws)) for w, ws in longer.items()}
+
     def missing_words(self, question: str) -> list[str]:
         """The words of ``question`` the vocabulary does not reach: English words that no glossary phrase puts
         into a word of the sources, and Chinese words the sources never use once spoken forms are rewritten —
@@ -133,11 +146,46 @@ class QueryParser:
         translated = {w for w in self._reachable.translated(simplified) if not self.stats.known(w)}
         terms = question_terms(text, self.stats.idf, self.stats.known, drop_unknown_latin=language == "en",
                                keep=set(tokenize(" ".join(expansion))), drop=self.colloquial.fillers | translated)
-        terms = with_equivalents(terms, groups)
+        terms = with_rivals(with_equivalents(terms, groups), self._longer)
         return Query(original=question, standalone=standalone, simplified=to_simplified(standalone), lang=language,
                      text=text, expansion=tuple(expansion), terms=terms,
                      unmatched=self._reachable.unmatched(simplified, self.colloquial.fillers),
                      excluded=excluded, focus=simplified)
+
+
+class Term(str):
+    """A question's term, with the longer words ending in it that name something else than the question's own
+    (个人所得税 for 所得税, when the question asks about 企业所得税): the term said only inside one of them is
+    not said (see :func:`said`)."""
+
+    rivals: tuple[str, ...] = ()
+
+    def __new__(cls, text: str, rivals: tuple[str, ...] = ()) -> Term:
+        term = super().__new__(cls, text)
+        term.rivals = rivals
+        return term
+
+
+def with_rivals(terms: Mapping[str, float], longer: Mapping[str, tuple[str, ...]]) -> dict[str, float]:
+    """``terms`` with each word that ends a longer term of the question (所得税 of 企业所得税) keyed as a
+    :class:`Term` whose rivals are the corpus' other words ending in it (个人所得税)."""
+    out: dict[str, float] = {}
+    said_words = {a for t in terms for a in t.split("|")}
+    for t, w in terms.items():
+        compounds = [c for c in terms if c != t and c.endswith(t)]
+        # not a rival: a word holding one of the question's compounds, or one whose other part the question
+        # says too (个人 and 所得税: 个人所得税)
+        rivals = tuple(r for r in longer.get(t, ()) if compounds and r[: -len(t)] not in said_words
+                       and not any(c == r or c in r or r in c for c in compounds))
+        out[Term(t, rivals) if rivals else t] = w
+    return out
+
+
+def said(term: str, text: str) -> bool:
+    """Does ``text`` say ``term`` (one of its ``|`` wordings), not only inside one of its rivals?"""
+    for rival in getattr(term, "rivals", ()):
+        text = text.replace(rival, "\x00")
+    return any(a in text for a in term.split("|"))
 
 
 IdfFn = Callable[[str], float]

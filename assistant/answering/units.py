@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answering.answer_type import IDENTIFIERS, holds
-from assistant.answering.query import DIGITS
+from assistant.answering.query import DIGITS, said
 from assistant.data import Chunk, Passage
 from assistant.knowledge.chunking import list_lead, split_sentences
 from assistant.lang import to_simplified
@@ -60,14 +60,14 @@ def coverage(text: str, terms: Mapping[str, float], context: str = "", passage: 
     lead = to_simplified(lead).lower()
     got = 0.0
     for t, w in terms.items():
-        alternatives = t.split("|")  # a term keyed with its equivalent wordings: any of them will do
-        if any(a in text for a in alternatives):
+        # a term keyed with its equivalent wordings (any of them will do), not said inside a rival word
+        if said(t, text):
             got += w
-        elif lead and any(a in lead for a in alternatives):
+        elif lead and said(t, lead):
             got += LEAD_WEIGHT * w
-        elif any(a in context for a in alternatives):
+        elif said(t, context):
             got += 0.5 * w
-        elif any(a in passage for a in alternatives):
+        elif said(t, passage):
             got += 0.25 * w
     return got / total
 

@@ -49,6 +49,9 @@ class Stats:
     def known(self, term: str) -> bool:
         return True
 
+    def vocabulary(self) -> list[str]:
+        return []
+
 
 def test_excluded_words_weigh_nothing_and_do_not_decide_the_answer_kind() -> None:
     parser = QueryParser(Glossary.load(REPO / "index" / "glossary.tsv"), Stats(),

@@ -138,6 +138,10 @@ def test_resolve_followup_without_an_ordinal_joins_the_previous_question() -> No
     joined = resolve_followup("当时有多少家企业进驻？", opened, _no_items)
     assert joined == "深圳分园什么时候开园的？ 当时有多少家企业进驻？"
     assert resolve_followup("佢幾時開園？", opened, _no_items).startswith("深圳分园什么时候开园的？ ")
+    # 那 opening it goes: 那个人 is "and the individual", not 那个 + 人
+    taxed = [Message("user", "深圳园区的企业所得税有优惠吗？")]
+    assert resolve_followup("那个人这块呢？", taxed, _no_items) == "深圳园区的企业所得税有优惠吗？ 个人这块呢？"
+    assert resolve_followup("那些企业呢？", taxed, _no_items).endswith(" 那些企业呢？")  # 那些 is a word
     assert resolve_followup("And how long is the bridge?", [Message("user", "When did the park open?")],
                             _no_items) == "When did the park open? And how long is the bridge?"
 

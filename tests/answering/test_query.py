@@ -8,7 +8,7 @@ import pytest
 from support import REPO
 
 from assistant.answering import answer_type
-from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser
+from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser, Term, said
 from assistant.answering.units import coverage
 from assistant.answering.vocabulary import Colloquial, Glossary, with_equivalents
 from assistant.knowledge.lexical import load_user_dict, tokenize
@@ -25,6 +25,9 @@ class Stats:
 
     def known(self, term: str) -> bool:
         return term in self.words
+
+    def vocabulary(self) -> list[str]:
+        return sorted(self.words)
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +228,15 @@ def test_missing_words_are_what_the_vocabulary_does_not_reach() -> None:
     missing = parser.missing_words("合作区到底嘅火锅店多唔多？")
     assert "火锅店" in missing and "到底" not in missing and "合作区" not in missing
     assert not any(len(w) == 1 for w in missing)  # single characters are left to the weights
+
+
+def test_a_word_ending_a_compound_of_the_question_does_not_count_inside_another_compound() -> None:
+    # 所得税 of 企业所得税 is not said by 个人所得税; 园区 of 香港园区 not by 深圳园区
+    parser = QueryParser(Glossary(), Stats({"企业", "所得税", "企业所得税", "个人所得税", "个人", "税率"}))
+    terms = parser.parse("企业所得税税率").terms
+    assert coverage("个人所得税税率", terms) < coverage("企业所得税税率", terms) == 1.0
+    assert coverage("所得税税率", terms) > coverage("个人所得税税率", terms)  # said alone, it counts
+    # the question names the other part too: 个人 and 所得税 say 个人所得税
+    both = parser.parse("企业所得税和个人的有啥不同").terms
+    assert coverage("个人所得税", both) > coverage("个人税", both)
+    assert said(Term("园区", ("深圳园区",)), "在园区注册") and not said(Term("园区", ("深圳园区",)), "深圳园区注册")

@@ -56,6 +56,9 @@ def test_the_parser_reads_a_typo_as_the_word_meant_before_search_and_weighting()
         def known(self, term: str) -> bool:
             return term in {"申请", "个税"}
 
+        def vocabulary(self) -> list[str]:
+            return ["申请", "个税"]
+
     parser = QueryParser(Glossary(), Stats(), correct={"申亲": "申请"}.get)
     query = parser.parse("个税怎么申亲")
     assert "申请" in query.text and "申亲" not in query.text
