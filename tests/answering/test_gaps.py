@@ -98,7 +98,7 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"details\.tsv:2: not a regular expression"):
         UnreadDetails.load(path)
     shipped = UnreadDetails.load(REPO / "index" / "unread_details.tsv")
-    assert {d.name for d in shipped.details} == {"amount", "procedure", "condition", "provisions"}
+    assert {d.name for d in shipped.details} == {"amount", "procedure", "condition", "provisions", "contents"}
 
 
 @pytest.mark.parametrize(("question", "line", "declined"), [
@@ -106,6 +106,11 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
     ("监管办法第十条具体写了啥？", "- 具体条文：未读到。", True),
     ("What do the articles of the customs rules say?", "- 具体条文：未读到。", True),
     ("监管办法什么时候实施？", "- 具体条文：未读到。", False),
+    ("政策包那28条具体都有哪些？", "- 条件与标准：具体条款、资助标准和申报流程未读到。", True),
+    # what something contains, when its contents were not read
+    ("这一定位具体包括哪些内容？", "3. 集聚区：页面在这一条处截断，具体内容未读到。", True),
+    ("What does the third positioning include?", "3. 集聚区：页面在这一条处截断，具体内容未读到。", True),
+    ("集聚区是三大定位之一吗？", "3. 集聚区：页面在这一条处截断，具体内容未读到。", False),
     # an amount asked with words between (补贴每个月有多少), a form (申请表), review criteria (评审标准)
     ("青年人才补贴每个月有多少？", "- 条件与标准：具体条款、资助标准和申报流程未读到。", True),
     ("入驻申请表在哪里拿？", "6. 未找到的信息：完整流程、表格和评审标准。这些内容均未读到。", True),
