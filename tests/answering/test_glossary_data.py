@@ -76,3 +76,12 @@ def test_parking_is_named_as_what_no_source_covers(glossary: Glossary) -> None:
 def test_words_of_many_senses_are_not_read_as_one_term_of_the_sources(glossary: Glossary, question: str) -> None:
     # "work out", "the first one", "month": read as 工作, 首批 or 月 they pulled unrelated lines in on tune.
     assert not {"工作", "首批", "月"} & set(glossary.expand(question.lower()))
+
+
+def test_every_glossary_entry_can_match_a_question() -> None:
+    # Questions are read through the spoken forms first (index/colloquial.tsv: 几时 → 什么时候), so an entry
+    # written with a spoken form (到几时) would never match.
+    colloquial = Colloquial.load(REPO / "index" / "colloquial.tsv")
+    keys = [line.split("\t")[0] for line in (REPO / "index" / "glossary.tsv").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert [k for k in keys if colloquial.rewrite(to_simplified(k)) != to_simplified(k)] == []
