@@ -172,7 +172,8 @@ def with_rivals(terms: Mapping[str, float], longer: Mapping[str, tuple[str, ...]
     out: dict[str, float] = {}
     said_words = {a for t in terms for a in t.split("|")}
     for t, w in terms.items():
-        compounds = [c for c in terms if c != t and c.endswith(t)]
+        # the question's words ending in it (a key's ``|`` wordings are alternatives, not one word)
+        compounds = [c for c in said_words if c != t and c.endswith(t)] if "|" not in t else []
         # not a rival: a word holding one of the question's compounds, or one whose other part the question
         # says too (个人 and 所得税: 个人所得税)
         rivals = tuple(r for r in longer.get(t, ()) if compounds and r[: -len(t)] not in said_words

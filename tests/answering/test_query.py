@@ -8,7 +8,7 @@ import pytest
 from support import REPO
 
 from assistant.answering import answer_type
-from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser, Term, said
+from assistant.answering.query import UNSEEN_BOOST, Query, QueryParser, Term, said, with_rivals
 from assistant.answering.units import coverage
 from assistant.answering.vocabulary import Colloquial, Glossary, with_equivalents
 from assistant.knowledge.lexical import load_user_dict, tokenize
@@ -240,3 +240,6 @@ def test_a_word_ending_a_compound_of_the_question_does_not_count_inside_another_
     both = parser.parse("企业所得税和个人的有啥不同").terms
     assert coverage("个人所得税", both) > coverage("个人税", both)
     assert said(Term("园区", ("深圳园区",)), "在园区注册") and not said(Term("园区", ("深圳园区",)), "深圳园区注册")
+    # a key's | wordings are alternatives (跨境|口岸: a glossary term's pieces), not a compound ending in 口岸
+    keyed = with_rivals({"跨境|口岸": 1.0, "口岸": 1.0}, {"口岸": ("福田口岸", "皇岗口岸")})
+    assert not any(getattr(t, "rivals", ()) for t in keyed)
