@@ -48,7 +48,7 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
                         r"|what time", re.I),
              re.compile(_CLOCK + r"|全天|24小时", re.I)),
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
-                         r"|amount|fee|cost|rent", re.I),
+                         r"|\b(?:amounts?|fees?|costs?|rents?|rental)\b", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
     "figure": (re.compile(r"多少|多大|多长|多远|多高|几成|比例|什么税率|哪个税率"
                           # how many of a counted thing: 几个, 几项, 几章, 几期 (not 几时, 几号, 几乎)
@@ -68,9 +68,9 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "penalty": (re.compile(r"处罚|惩罚|罚款|罚则|罚多少|怎么罚|会被罚|penalt|\bfined?\b|\bfines\b|sanction", re.I),
                 re.compile(r"处罚|惩罚|罚款|罚金|罚则|吊销|移出|取消.{0,6}资格|penalt|\bfined?\b|sanction", re.I)),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
-    "phone": (re.compile(r"电话|热线|phone|hotline|call\b", re.I), lambda text: bool(contact_parts(text)[2])),
+    "phone": (re.compile(r"电话|热线|phone|hotline|\bcall\b", re.I), lambda text: bool(contact_parts(text)[2])),
     "email": (re.compile(r"邮箱|电邮|e-?mail", re.I), lambda text: bool(contact_parts(text)[0])),
-    "website": (re.compile(r"网址|官网|网站|网页|website|web ?site|url\b", re.I),
+    "website": (re.compile(r"网址|官网|网站|网页|website|web ?site|\burl\b", re.I),
                 lambda text: bool(contact_parts(text)[1])),
     # The Policy Address (施政报告) is a speech, not a place.
     "address": (re.compile(r"地址|在哪办公|办公地点|(?<!policy )\baddress\b", re.I), _ADDRESS),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import make_fake_index
 
-from assistant.answering.answer_type import asked, holds, load_places, places_not_stated, years_not_stated
+from assistant.answering.answer_type import asked, asks, holds, load_places, places_not_stated, years_not_stated
 from assistant.answering.assistant import Assistant
 from assistant.answering.extractive import select_quotes
 from assistant.data import Answer, Chunk, Passage
@@ -283,3 +283,15 @@ def test_a_penalty_or_deadline_no_quote_states_is_declined_and_the_decline_names
                                                                                      kind: str) -> None:
     assistant = _over(tmp_path)
     _declined_for(assistant.answer(question), kind)
+
+
+@pytest.mark.parametrize(("question", "money"), [
+    ("What's the monthly rent at the branch?", True),
+    ("Is there a fee for the bus?", True),
+    ("Until when does the current subsidy run?", False),  # cur-rent is no rent
+    ("Are the two parks' rules different?", False),
+    ("Who can I call about the white list?", False),
+])
+def test_english_money_words_are_whole_words(question: str, money: bool) -> None:
+    assert asks(question, "money") is money
+    assert not asks("Can I recall the filing?", "phone")
