@@ -107,6 +107,9 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
     ("What do the articles of the customs rules say?", "- 具体条文：未读到。", True),
     ("监管办法什么时候实施？", "- 具体条文：未读到。", False),
     ("政策包那28条具体都有哪些？", "- 条件与标准：具体条款、资助标准和申报流程未读到。", True),
+    # "qualifying companies" names them; "do we qualify" asks the conditions
+    ("What tax rate can qualifying companies pay?", "- 条件：适用产业目录、实质性运营要求等具体条件未读到。", False),
+    ("Do we qualify for the 15% rate?", "- 条件：适用产业目录、实质性运营要求等具体条件未读到。", True),
     # what something contains, when its contents were not read
     ("这一定位具体包括哪些内容？", "3. 集聚区：页面在这一条处截断，具体内容未读到。", True),
     ("What does the third positioning include?", "3. 集聚区：页面在这一条处截断，具体内容未读到。", True),
