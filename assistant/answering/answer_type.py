@@ -65,7 +65,9 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "deadline": (re.compile(r"截止|最晚|最迟|deadline|due date|closing date|\bby when\b", re.I),
                  re.compile(r"截止|之前|以前|前(?:提交|申报|申请|完成|报送)|最晚|最迟|deadline|\bby\s+\d", re.I)),
     # A penalty or sanction for breaking a rule; the rule itself does not say it.
-    "penalty": (re.compile(r"处罚|惩罚|罚款|罚则|罚多少|怎么罚|会被罚|penalt|\bfined?\b|\bfines\b|sanction", re.I),
+    # "fine" alone is mostly "all right" (is that fine?): the noun comes with an article (the fine for …).
+    "penalty": (re.compile(r"处罚|惩罚|罚款|罚则|罚多少|怎么罚|会被罚|penalt|\b(?:fined|fines)\b|\b(?:a|the|any) fine\b"
+                           r"|sanction", re.I),
                 re.compile(r"处罚|惩罚|罚款|罚金|罚则|吊销|移出|取消.{0,6}资格|penalt|\bfined?\b|sanction", re.I)),
     # Contacts: the one asked for. A website does not answer "查询电话", nor a phone number "地址在哪".
     "phone": (re.compile(r"电话|热线|phone|hotline|\bcall\b", re.I), lambda text: bool(contact_parts(text)[2])),

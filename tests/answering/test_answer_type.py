@@ -295,3 +295,12 @@ def test_a_penalty_or_deadline_no_quote_states_is_declined_and_the_decline_names
 def test_english_money_words_are_whole_words(question: str, money: bool) -> None:
     assert asks(question, "money") is money
     assert not asks("Can I recall the filing?", "phone")
+
+
+@pytest.mark.parametrize(("question", "penalty"), [
+    ("What's the fine for carrying samples without a permit?", True),
+    ("Will we be fined?", True),
+    ("Is it fine to hand-carry reagents through the channel?", False),  # all right, not a penalty
+])
+def test_a_fine_is_asked_as_a_noun(question: str, penalty: bool) -> None:
+    assert asks(question, "penalty") is penalty
