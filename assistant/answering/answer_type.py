@@ -28,6 +28,9 @@ _CLOCK = (r"\d{1,2}[:：]\d{2}|(?<![第\d])\d{1,2}\s*点|上午|下午|中午|�
 _FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff])"
                      r"|(?<![第之唯统万])[一二两三四五六七八九十百千万]+\s*[章条项个家类大点方面所名人次批期]"
                      r"|[共有][一二两三四五六七八九十百千万]+")
+#: "when" asking (when does …, when's, … start when?, since / until when), not opening a clause (when I cross …).
+_WHEN = (r"\bwhen(?:'s|\s+(?:is|are|was|were|does|do|did|will|would|can|could|should|shall|has|have|had|may"
+         r"|might|must|exactly|roughly|approximately)\b|\s*[?？]|$)|\b(?:since|until|till|by) when\b")
 #: A date's parts (2023年10月27日, 9月7日): they say when, not how many.
 _DATE_PART = re.compile(r"(?<!\d)(?:19|20)\d{2}年(?:\d{1,2}月(?:\d{1,2}日)?)?|(?<!\d)\d{1,2}月\d{1,2}日")
 #: A street address: a number on a road, a building, a floor or room.
@@ -35,7 +38,7 @@ _ADDRESS = re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")
 
 #: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
 KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
-    "date": (re.compile(r"哪天|哪一天|几号(?!公告|文|令)|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|\bwhen\b"
+    "date": (re.compile(r"哪天|哪一天|几号(?!公告|文|令)|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|" + _WHEN +
                         r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
              # 2026年第20号公告 is a document number, not a date
              re.compile(r"(?<!\d)\d+\s*年(?!第?\d+号)|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:个月|天|日|周|个工作日|小时|分钟)"

@@ -304,3 +304,15 @@ def test_english_money_words_are_whole_words(question: str, money: bool) -> None
 ])
 def test_a_fine_is_asked_as_a_noun(question: str, penalty: bool) -> None:
     assert asks(question, "penalty") is penalty
+
+
+@pytest.mark.parametrize(("question", "date"), [
+    ("When does the regulation take effect?", True),
+    ("when's the deadline for the fund?", True),
+    ("the shuttle started when?", True),
+    ("Until when does the tax break last?", True),
+    ("What packaging rules apply when hand-carrying reagents?", False),  # a clause, not a question for a date
+    ("When I move to the park, will I pay less tax?", False),
+])
+def test_when_asks_for_a_date_only_as_a_question_word(question: str, date: bool) -> None:
+    assert asks(question, "date") is date
