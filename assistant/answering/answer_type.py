@@ -64,6 +64,12 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "docnum": (re.compile(r"文号|发文字号|文件号|文件编号|几号文|(?:document|file|reference|circular) (?:no\b|number)"
                           r"|\bref(?:erence)?\.? no\b", re.I),
                re.compile(r"[〔\[（(]\s*(?:19|20)\d{2}\s*[〕\]）)]\s*\d+\s*号|第\s*\d+\s*号")),
+    # How long a policy runs (有效期, until when): the line stating it, not any date of the policy.
+    "validity": (re.compile(r"有效期|有效到|到期|执行到|执行至|到什么时候为止|从什么时候到什么时候|由什么时候到什么时候"
+                            r"|\b(?:until|till) when\b|valid(?:ity| until| till| through)|expir"
+                            r"|\b(?:which|what) (?:time )?period\b|how long (?:does|will|is) (?:it|the [\w -]{1,40}) "
+                            r"(?:last|run|valid)", re.I),
+                 re.compile(r"有效期|执行至|执行到|到期|(?:至|到)\s*(?:19|20)\d{2}年")),
     # A deadline: a date by which something must be done (截止, 之前); a date alone (施行日期) does not say it.
     "deadline": (re.compile(r"截止|最晚|最迟|deadline|due date|closing date|\bby when\b", re.I),
                  re.compile(r"截止|之前|以前|前(?:提交|申报|申请|完成|报送)|最晚|最迟|deadline|\bby\s+\d", re.I)),
@@ -92,6 +98,10 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
 #: them: a rule or a list often answers it.
 SPECIFIC = ("date", "time", "money", "docnum", "deadline", "penalty", "phone", "email", "website", "address",
             "contact")
+
+#: Kinds that only guide which sentences are quoted (the policy's 有效期 line for "until when"), not weighed as
+#: evidence: a question about a policy's validity is answered by the policy, whether or not its line is read.
+QUOTING_ONLY = ("validity",)
 
 #: Kinds that name one thing (a document number, a phone number, an address): few sentences state one, and one
 #: that does is likely the answer; many sentences state a date or an amount.

@@ -110,7 +110,7 @@ class EvidenceJudge:
                 "dense_top": max((p.dense_score or 0.0 for p in passages), default=0.0),
                 "unseen": unseen / total, "unmatched": query.unmatched, "latin": float(query.latin),
                 # The question asks for a date, an amount, a contact … that the best quotes do not state.
-                "kind_missing": float(any(not holds(quoted, k)
+                "kind_missing": float(any(not holds(quoted, k) and k not in answer_type.QUOTING_ONLY
                                           for k in (answer_type.asked(query.asked) if kinds is None else kinds)))}
 
     def assess(self, query: Query, passages: Sequence[Passage], vectors: Sequence[np.ndarray] = (), *,

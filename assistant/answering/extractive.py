@@ -198,9 +198,9 @@ def select_quotes(question: str, passages: Sequence[Passage], terms: Mapping[str
 #: about another document's date.
 DETAIL_FLOOR = 0.3
 #: The kinds of detail fetched from the best sentence's policy when the chosen sentences lack it: the hours of
-#: a day only. A year or an amount turns up in many lines of a policy that do not answer what was asked
-#: (条例 "哪天审议通过" is not answered by "2025年已有12家机构使用").
-FETCHED_DETAILS = ("time",)
+#: a day and how long the policy runs (its 有效期 line). A year or an amount turns up in many lines of a policy
+#: that do not answer what was asked (条例 "哪天审议通过" is not answered by "2025年已有12家机构使用").
+FETCHED_DETAILS = ("time", "validity")
 
 
 def _add_detail(ranked: Sequence[Unit], kinds: Collection[str], good: dict[int, list[Unit]],
@@ -210,12 +210,13 @@ def _add_detail(ranked: Sequence[Unit], kinds: Collection[str], good: dict[int, 
     are few."""
     if not ranked:
         return
-    home = group_of(ranked[0].passage_index)
+    # the best sentence's own document, then those of the other quoted sentences
+    homes = list(dict.fromkeys([group_of(ranked[0].passage_index), *(group_of(i) for i in good)]))
     for kind in (k for k in FETCHED_DETAILS if k in kinds):
         if any(holds(u.text, kind) for units in good.values() for u in units):
             continue
-        detail = next((u for u in ranked if group_of(u.passage_index) == home and u.coverage >= DETAIL_FLOOR
-                       and holds(u.text, kind)), None)
+        detail = min((u for u in ranked if group_of(u.passage_index) in homes and u.coverage >= DETAIL_FLOOR
+                      and holds(u.text, kind)), key=lambda u: homes.index(group_of(u.passage_index)), default=None)
         if detail is not None:
             good.setdefault(detail.passage_index, []).append(detail)
 

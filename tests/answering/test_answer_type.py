@@ -316,3 +316,26 @@ def test_a_fine_is_asked_as_a_noun(question: str, penalty: bool) -> None:
 ])
 def test_when_asks_for_a_date_only_as_a_question_word(question: str, date: bool) -> None:
     assert asks(question, "date") is date
+
+
+def test_how_long_a_policy_runs_is_quoted_from_a_quoted_policy_though_the_best_sentence_is_elsewhere() -> None:
+    # The best sentence restates the subsidy (a digest); the policy quoted with it states until when it runs.
+    docs = (("digest.md", ("规划摘要",), "对境外高端人才和紧缺人才继续按税负差额给予补贴。"),
+            ("gba.md", ("大湾区个人所得税补贴通知",),
+             "适用对象：在大湾区工作的境外高端人才和紧缺人才。\n文号与日期：财税〔2023〕34号，执行至2027年12月31日。"),
+            ("other.md", ("另一项通知",), "有效期：2020年1月1日至2022年12月31日。"))
+    passages = [Passage(Chunk(Chunk.make_id(src, t), src, t, 0, len(t), heading, {}), 1.0) for src, heading, t in docs]
+    terms = {"高端人才": 1.0, "紧缺人才": 1.0, "补贴": 1.0, "大湾区": 1.0}
+    question = "Until when does the subsidy for overseas high-end talent run?"
+    assert asks(question, "validity") and holds("执行至2027年12月31日。", "validity")
+    quotes, _ = select_quotes(question, passages, terms, kinds=asked(question), kind_bonus=0.1)
+    quoted = [passages[q.passage_index].chunk.text[q.start : q.end] for q in quotes]
+    assert any("2027年12月31日" in q for q in quoted) and not any("2022年" in q for q in quoted), quoted
+
+
+def test_a_policy_s_validity_guides_the_quotes_but_is_no_missing_detail(tmp_path: Path) -> None:
+    assistant = _over(tmp_path)
+    question = "《河套测试促进条例》适用于哪个期间？For which period does it apply?"
+    assert asked(question) == {"validity"}
+    _, _, evidence = assistant._search(question, "zh-Hans", question, None)
+    assert evidence.features["kind_missing"] == 0.0  # DOC states no 有效期: the question is not weaker for it
