@@ -50,7 +50,9 @@ KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "time": (re.compile(r"几点|开放时间|办公时间|营业时间|上班时间|\b(?:opening|office|business) hours\b"
                         r"|what time", re.I),
              re.compile(_CLOCK + r"|全天|24小时", re.I)),
+    # A fund's size is an amount of money (基金规模有多大, how big is the fund).
     "money": (re.compile(r"多少钱|金额|资助多少|补贴多少|额度|费用|手续费|租金|how much (?:money|funding|does)"
+                         r"|基金[^，。？?]{0,8}(?:规模|多大|多少)|\bfund(?:'s)? size\b|how (?:big|large) is the fund"
                          r"|\b(?:amounts?|fees?|costs?|rents?|rental)\b", re.I),
               re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|港元|美元|港币|人民币)|(?:HK)?\$\s*\d|\d+(?:\.\d+)?\s*%")),
     "figure": (re.compile(r"多少|多大|多长|多远|多高|几成|比例|什么税率|哪个税率"

@@ -36,7 +36,9 @@ _SENTENCE = re.compile(r"[。；！？;!?]")
 #: A question for the rest of a detail (第六条后面还有什么条件, what other conditions): a line saying the rest was
 #: not read is its answer.
 _REST = re.compile(r"后面|后边|之后|此后|其余|其他|其它|剩下|剩余|余下|还有(?:什么|哪些|啥|咩|乜|别的)"
-                   r"|\b(?:other|else|remaining|rest of|further|additional)\b", re.I)
+                   # besides what is stated, is more required (除了…以外，还要求…吗)
+                   r"|除了|还要求|还需要|还须|还必须"
+                   r"|\b(?:other|else|remaining|rest of|further|additional|besides|apart from|in addition to)\b", re.I)
 
 
 @dataclass(frozen=True)

@@ -339,3 +339,12 @@ def test_a_policy_s_validity_guides_the_quotes_but_is_no_missing_detail(tmp_path
     assert asked(question) == {"validity"}
     _, _, evidence = assistant._search(question, "zh-Hans", question, None)
     assert evidence.features["kind_missing"] == 0.0  # DOC states no 有效期: the question is not weaker for it
+
+
+@pytest.mark.parametrize(("question", "money"), [
+    ("河套跨境双币早期母基金规模有多大？", True),
+    ("How big is the fund, and who manages it?", True),
+    ("深圳园区规模有多大？", False),  # the park's size is an area
+])
+def test_a_fund_s_size_is_an_amount_of_money(question: str, money: bool) -> None:
+    assert asks(question, "money") is money

@@ -106,6 +106,7 @@ def test_the_details_file_is_checked_when_loaded(tmp_path: Path) -> None:
     ("监管办法第十条具体写了啥？", "- 具体条文：未读到。", True),
     ("What do the articles of the customs rules say?", "- 具体条文：未读到。", True),
     ("监管办法什么时候实施？", "- 具体条文：未读到。", False),
+    ("电子账册是怎么规定的？在第几条？", "- 具体条文：未读到。", True),
     ("政策包那28条具体都有哪些？", "- 条件与标准：具体条款、资助标准和申报流程未读到。", True),
     # "qualifying companies" names them; "do we qualify" asks the conditions
     ("What tax rate can qualifying companies pay?", "- 条件：适用产业目录、实质性运营要求等具体条件未读到。", False),
@@ -127,6 +128,7 @@ def test_the_shipped_details_name_how_users_ask(question: str, line: str, declin
 
 @pytest.mark.parametrize(("question", "declined"), [
     ("第六条前三项之后还有什么条件？", True),  # the rest is what is asked: the line answers it
+    ("除了香港居民身份和在园区工作，是否还要求一年待满183日的条件？", True),  # more than the stated ones
     ("What other conditions are there after the first three?", True),
     ("享受优惠要满足什么条件？", False),  # the conditions as a whole: the passage gives the first ones
     ("What conditions must I meet?", False),
