@@ -39,7 +39,9 @@ _ADDRESS = re.compile(r"\d+号|路\d|大道|大厦|\d+楼|\d+室")
 #: kind → (how a question asks for it, how a text states it). Chinese and English; Simplified text.
 KINDS: dict[str, tuple[re.Pattern[str], Statement]] = {
     "date": (re.compile(r"哪天|哪一天|几号(?!公告|文|令)|哪年|哪一年|什么时候|何时|几时|日期|时间表|多久|" + _WHEN +
-                        r"|what (?:date|day|year)|which (?:date|day|year)|since when|how long", re.I),
+                        r"|what (?:date|day|year)|which (?:date|day|year)|since when"
+                        # how long it takes, not how long a bridge is (a length: a figure)
+                        r"|how long(?!\s+(?:is|was|are|were)\s+(?:the|this|that|its)\b)", re.I),
              # 2026年第20号公告 is a document number, not a date
              re.compile(r"(?<!\d)\d+\s*年(?!第?\d+号)|\d{1,2}月\d{1,2}日|\d{4}[-/.]\d{1,2}|\d+\s*(?:个月|天|日|周|个工作日|小时|分钟)"
                         r"|[一二两三四五六七八九十]+\s*(?:年|个月|天|周|个工作日|小时|分钟)"  # 三个工作日, 四小时

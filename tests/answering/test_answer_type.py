@@ -348,3 +348,13 @@ def test_a_policy_s_validity_guides_the_quotes_but_is_no_missing_detail(tmp_path
 ])
 def test_a_fund_s_size_is_an_amount_of_money(question: str, money: bool) -> None:
     assert asks(question, "money") is money
+
+
+@pytest.mark.parametrize(("question", "date"), [
+    ("How long does the approval take?", True),
+    ("How long can staff stay in Hong Kong each time?", True),
+    ("How long is the new bridge across the river?", False),  # a length: a figure
+])
+def test_how_long_asks_for_a_time_not_a_length(question: str, date: bool) -> None:
+    assert asks(question, "date") is date
+    assert asks(question, "figure")
