@@ -82,7 +82,9 @@ class Glossary:
                  if zh[0] == term and not _is_chinese_key(pattern)]
         # A phrase that says another one and more (shenzhen park area) is a user's wording of it, not its name.
         names = [p for p in names if not any(o != p and re.search(rf"(?<!\w){re.escape(o)}(?!\w)", p) for o in names)]
-        return max(names, key=lambda p: (len(p), p)) if names else None  # the fullest wording: not km2
+        # the fullest wording (not km2); of equally long ones, the first the file lists (shenzhen park, not
+        # shenzhen side: a user's wording added later)
+        return max(names, key=lambda p: (len(p), -names.index(p))) if names else None
 
     def names_in(self, text: str, limit: int = 10, min_chars: int = 3) -> list[tuple[str, str]]:
         """The Chinese terms of ``text`` with an English phrase in the glossary (``(国务院, state council)``), in
