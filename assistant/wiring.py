@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answering.answer_type import load_places
 from assistant.answering.answerability import ARTIFACT, AnswerabilityModel
 from assistant.answering.assistant import Assistant
+from assistant.answering.audiences import Audiences
 from assistant.answering.budget import CircuitBreaker, GuardedChatModel, ModelGate
 from assistant.answering.eligibility.cues import Cues
 from assistant.answering.llm import ChatModel
@@ -134,6 +135,7 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
                     chat_model: ChatModel | None = None, client: Any = None) -> Assistant:
     """The assistant over the built index, answering extractively or with the configured LLM."""
     retriever = build_retriever(settings, embedder, client=client)
+    cues = Cues.load(settings.index_dir / "eligibility.tsv")
     return Assistant(
         retriever=retriever,
         chat_model=chat_model if chat_model is not None else build_chat_model(settings),
@@ -148,12 +150,14 @@ def build_assistant(settings: Settings, *, embedder: Embedder | None = None,
         answerability=answerability_model(retriever.embedder.name),
         request_budget_s=settings.request_budget_s,
         lenient_gate=settings.lenient_gate,
-        eligibility=Cues.load(settings.index_dir / "eligibility.tsv"),
+        eligibility=cues,
         judge_checklist=settings.judge_checklist,
         prime_model=settings.uses_local_model,  # llama.cpp keeps the prefix in its prompt cache; an API may not
         topics=Topics(load_topic_names(settings.index_dir / "topics.tsv")),
         unread=UnreadDetails.load(settings.index_dir / "unread_details.tsv"),
         elsewhere=load_places(settings.index_dir / "elsewhere.txt"),
+        audiences=Audiences.load(settings.index_dir / "audiences.tsv",
+                                 lambda question: cues is not None and cues.search("ask", question) is not None),
     )
 
 

@@ -138,7 +138,7 @@ def make_tiny_settings(directory: Path, **overrides: Any) -> Settings:
     index_dir = directory / "index"
     shutil.copytree(TINY_SOURCES, index_dir / "sources")
     for name in ("glossary.tsv", "park_terms.txt", "colloquial.tsv", "eligibility.tsv", "topics.tsv",
-                 "unread_details.tsv", "elsewhere.txt"):
+                 "unread_details.tsv", "elsewhere.txt", "audiences.tsv"):
         shutil.copy2(REPO / "index" / name, index_dir / name)
     # No local model unless a test asks for one (local_model=<path>), even where it is installed.
     return Settings(index_dir=index_dir, feedback_db=directory / "feedback.sqlite3",

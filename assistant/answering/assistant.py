@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from assistant.answering.answerability import AnswerabilityModel
+from assistant.answering.audiences import Audiences
 from assistant.answering.budget import Deadline
 from assistant.answering.citations import make_citation
 from assistant.answering.decline import Decliner
@@ -61,7 +62,8 @@ class Assistant:
                  colloquial: Colloquial | None = None, answerability: AnswerabilityModel | None = None,
                  request_budget_s: float = 60.0, eligibility: Cues | None = None, lenient_gate: bool = True,
                  judge_checklist: bool = True, prime_model: bool = False, topics: Topics | None = None,
-                 unread: UnreadDetails | None = None, elsewhere: Mapping[str, Sequence[str]] | None = None) -> None:
+                 unread: UnreadDetails | None = None, elsewhere: Mapping[str, Sequence[str]] | None = None,
+                 audiences: Audiences | None = None) -> None:
         self.retriever = retriever
         self.prime_model = prime_model  # warm_up has the chat model read the fixed prompt start (a local server)
         self.top_k = top_k
@@ -71,7 +73,7 @@ class Assistant:
         self.reader = IndexReader(retriever.index)
         self.homophones = Homophones(self.reader.vocabulary, is_dictionary_word)
         self.parser = QueryParser(retriever.glossary, self.reader, colloquial, self.homophones.correct)
-        self.judge = EvidenceJudge(self.reader, answerability, unread=unread, elsewhere=elsewhere)
+        self.judge = EvidenceJudge(self.reader, answerability, unread=unread, elsewhere=elsewhere, audiences=audiences)
         self.extractive = ExtractiveAnswerer(self.reader, count_tokens, retriever.glossary.english)
         self.topics = topics or Topics()
         self.decliner = Decliner(self.reader, prompts, self.topics)

@@ -40,8 +40,8 @@ class Decliner:
         """``missing``: the kind of detail asked for (``date``, ``money``, ``contact``) that the passages,
         though on the topic, do not state; the first line then says so. ``gap``: the passage span saying the
         sources could not read what is asked (``missing`` is ``unread``), quoted and cited in that line.
-        ``places``: the other zones asked about (``missing`` is ``place``), as (Chinese, English name), named in
-        that line."""
+        ``places``: the other zones asked about (``missing`` is ``place``), or the groups a rule is asked for
+        (``group``), as (Chinese, English name), named in that line."""
         channel = self.official_channel()
         suggestions = self.suggestions(passages if reason != "injection" else [], lang)
         citations: tuple[Citation, ...] = ()
@@ -70,6 +70,8 @@ class Decliner:
             lead = message("decline.unread", lang).format(quote=f"{shown}[{gap_citation.n}]")
         elif missing == "place" and places and reason == "no-evidence":
             lead = message("decline.place", lang).format(place=_place_names(places, lang))
+        elif missing == "group" and places and reason == "no-evidence":
+            lead = message("decline.group", lang).format(group=_place_names(places, lang))
         elif missing is not None and missing != "unread" and reason == "no-evidence":
             lead = message("decline.detail", lang).format(detail=message(f"kind.{missing}", lang))
         else:

@@ -22,6 +22,7 @@ import numpy as np
 from assistant.answering import answer_type
 from assistant.answering.answer_type import holds
 from assistant.answering.answerability import AnswerabilityModel
+from assistant.answering.audiences import Audiences
 from assistant.answering.extractive import UNREAD, Quote, select_quotes
 from assistant.answering.query import DIGITS, Query
 from assistant.answering.units import coverage as term_coverage
@@ -65,7 +66,8 @@ class Evidence:
     #: no quote states: the strict verdict is then "does not answer", whatever the confidence (the decline
     #: names what is missing).
     missing: str | None = None
-    #: When ``missing`` is ``place``: the places asked about that no quote names, each as (Chinese, English name).
+    #: When ``missing`` is ``place`` or ``group``: the places, or the groups a rule is asked for, that no quote
+    #: names, each as (Chinese, English name).
     places: tuple[tuple[str, str], ...] = ()
 
 
@@ -75,9 +77,10 @@ class EvidenceJudge:
     def __init__(self, reader: IndexReader, model: AnswerabilityModel | None = None, *,
                  meaning_weight: float = MEANING_WEIGHT, kind_bonus: float = KIND_BONUS,
                  min_coverage: float = ANSWERABLE_MIN_COVERAGE, unread: UnreadDetails | None = None,
-                 elsewhere: Mapping[str, Sequence[str]] | None = None) -> None:
+                 elsewhere: Mapping[str, Sequence[str]] | None = None, audiences: Audiences | None = None) -> None:
         self.reader = reader
         self.elsewhere = elsewhere or {}  # other zones and their English names (index/elsewhere.txt)
+        self.audiences = audiences or Audiences()  # groups a rule may be asked for (index/audiences.tsv)
         self.model = model
         self.unread = unread or UnreadDetails()
         self.meaning_weight = meaning_weight
@@ -138,6 +141,9 @@ class EvidenceJudge:
         if missing is None and places:
             missing = "place"
         named = tuple((p, next(iter(self.elsewhere[p]), "")) for p in places) if missing == "place" else ()
+        groups = self.audiences.not_stated(query.asked, quoted)
+        if missing is None and groups:
+            missing, named = "group", tuple((g.name, g.english) for g in groups)
         # A line saying the sources could not read what is asked says more than "the date is not given".
         at = self.unread_line(query, passages, quotes)
         if at is not None:

@@ -26,6 +26,7 @@ from assistant.answering.eligibility.render import render_checklist, with_fact
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.knowledge.embedding import CachedEmbedder
+from assistant.messages import text as message
 from assistant.testing import FakeEmbedder
 from assistant.web.api import create_app
 from assistant.wiring import build_assistant, build_indexer
@@ -153,9 +154,29 @@ def test_a_measure_in_one_sentence_is_checked_clause_by_clause(assistant: Assist
 def test_the_measure_checked_is_the_one_the_user_asks_for(assistant: Assistant) -> None:
     # The user's situation (a company's employee) is closer to the channel measure; what they ask for names
     # the talent endorsement.
-    answer = assistant.answer("我是园区一家公司的兼职员工，一周只去两天，能办那个人才签注吗？")
+    answer = assistant.answer("我是园区一家公司的员工，经常要去香港，能办那个人才签注吗？")
     assert [i.condition for i in answer.checklist] == [
         "内地人才如果受雇于合作区的科技企业，先由园区管理部门备案，即可申请人才签注。"]
+
+
+@pytest.mark.parametrize(("question", "lang", "group"), [
+    ("我是澳门居民，受雇于合作区的科技企业，能申请人才签注吗？", "zh-Hans", "澳门居民"),
+    ("I'm a German researcher employed by a tech company in the zone. Can I apply for the talent endorsement?",
+     "en", "foreign nationals"),
+])
+def test_a_rule_asked_for_a_group_the_sources_do_not_name_is_declined_naming_it(assistant: Assistant, question: str,
+                                                                                   lang: str, group: str) -> None:
+    # The endorsement is for mainland talent (内地人才): whether it covers the group asked about is not said,
+    # and a checklist of the mainland rule's conditions would read as the asker's own.
+    answer = assistant.answer(question)
+    assert not answer.answerable and answer.checklist == () and answer.meta["missing_detail"] == "group"
+    assert answer.text.splitlines()[0] == message("decline.group", lang).format(group=group)
+
+
+def test_a_group_the_quotes_name_is_answered(assistant: Assistant) -> None:
+    # 香港居民 is named by the rule: the checklist answers; a spouse mentioned in passing names no group asked for
+    answer = assistant.answer("我老公是香港居民，在园区注册的企业任职，他能享受个人所得税优惠吗？")
+    assert answer.answerable and answer.checklist and answer.meta.get("missing_detail") != "group"
 
 
 def test_a_question_that_is_not_about_eligibility_has_no_checklist(assistant: Assistant) -> None:

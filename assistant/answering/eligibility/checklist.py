@@ -119,7 +119,10 @@ class EligibilityChecker:
         With a judge and a ``deadline`` the chat model judges the conditions too; ``earlier`` are the user's
         earlier turns (their words may decide a condition as well as the question's)."""
         declined = answer.mode == "decline"
-        if (declined and answer.meta.get("decline_reason") != "no-evidence") or not answer.passages \
+        # Declined because the rules found are for others than the group asked about (澳门居民, part-time staff):
+        # their conditions would read as the asker's.
+        if (declined and (answer.meta.get("decline_reason") != "no-evidence"
+                          or answer.meta.get("missing_detail") == "group")) or not answer.passages \
                 or not detect(answer.question, self.cues).eligible_question:
             return answer
         # The user's facts: the question's clauses, less the one that asks (能用吗 / can we use).
