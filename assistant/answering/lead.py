@@ -32,6 +32,8 @@ _FIGURE = re.compile(r"(?P<approx>约|近|超过|逾|不超过|最高)?(?P<numbe
                      r"(?P<magnitude>万|亿)?(?P<more2>多|余)?"
                      r"(?P<unit>平方公里|平方米|公里|米|港元|美元|元|%|人次|人|个|项|条|家|年|倍)?")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+#: The clause stating how long a policy runs: 有效期：2023年1月1日至2027年12月31日, 执行至2027年12月31日.
+_VALIDITY = re.compile(r"(?:有效期|执行期|执行至|执行到)[^。；;]*")
 #: 万 and 亿 are magnitudes, not units: 500万元 is 5 million yuan, 1.5万人 15,000 people.
 _MAGNITUDE = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 #: English for the units the glossary has no phrase for; counters (项, 条, 个, 家) stay as the number alone.
@@ -61,6 +63,19 @@ def _figure(m: re.Match[str], english: Callable[[str], str | None]) -> str:
     unit_en = "" if not unit or unit in _COUNTERS else english(unit) or _UNITS.get(unit, unit)
     sep = "" if unit_en in ("", "%") else " "
     return f"{approx}{number}{sep}{unit_en}".strip()
+
+
+def validity(quote: str) -> str | None:
+    """How long the policy ``quote`` speaks of runs, in English, from its 有效期 / 执行至 clause; None without one.
+
+    >>> validity("有效期：2023年1月1日至2027年12月31日。"), validity("财税〔2023〕34号，执行至2027年12月31日。")
+    ('1 January 2023 to 31 December 2027', 'until 31 December 2027')
+    """
+    m = _VALIDITY.search(quote)
+    dates = [_date(d) for d in _DATE.finditer(m.group(0))] if m else []
+    if not dates:
+        return None
+    return f"{dates[0]} to {dates[1]}" if len(dates) > 1 else f"until {dates[0]}"
 
 
 def _figures(text: str, english: Callable[[str], str | None]) -> list[str]:
@@ -147,6 +162,10 @@ def english_lead(question: str, quotes: Sequence[str], english: Callable[[str], 
     """
     if not quotes:
         return None
+    if asks(question, "validity"):  # the quote stating it may be a later one (fetched from the policy)
+        period = next(((n, p) for n, q in enumerate(quotes, 1) if (p := validity(q))), None)
+        if period is not None:
+            return message("lead.validity", "en").format(items=period[1], n=period[0])
     asked = asked_for(question, quotes[0], english, terms)
     if asked:
         return message(f"lead.{asked[0]}", "en").format(items=ITEM_SEPARATOR[asked[0]].join(asked[1]))

@@ -110,3 +110,11 @@ def test_glossary_names_a_chinese_term_in_english_by_its_fullest_phrase() -> Non
     assert glossary.english("平方公里") in ("square kilometres", "square kilometers")
     assert glossary.english("深圳园区") == "shenzhen park"
     assert glossary.english("没有这个词") is None
+
+
+def test_a_validity_question_is_led_by_the_period_from_the_quote_stating_it() -> None:
+    quotes = ["对境外高端人才和紧缺人才继续按税负差额给予补贴。",
+              "文号与日期：财税〔2023〕34号，2023年8月18日，执行至2027年12月31日。"]
+    lead = english_lead("Until when does the subsidy run?", quotes, {}.get)
+    assert lead == "In short: until 31 December 2027 [2]."  # the second quote states it, not the issue date
+    assert "until" not in (english_lead("When was the subsidy notice issued?", quotes[1:], {}.get) or "")
