@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answering.data_rows import pattern_rows
 from assistant.lang import to_simplified
 
 
@@ -50,19 +51,9 @@ class Audiences:
         when ``path`` is missing."""
         if path is None or not path.exists():
             return cls(applies=applies)
-        rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = [p.strip() for p in line.split("\t")]
-            if len(parts) != 4 or not all(parts):
-                raise ValueError(f"{path}:{number}: expected name<TAB>English name<TAB>question pattern<TAB>"
-                                 "source pattern")
-            try:
-                rows.append(Audience(parts[0], parts[1], re.compile(parts[2], re.I), re.compile(parts[3], re.I)))
-            except re.error as exc:
-                raise ValueError(f"{path}:{number}: not a regular expression ({exc})") from exc
-        return cls(tuple(rows), applies)
+        rows = pattern_rows(path, ("name", "English name", "question pattern", "source pattern"), patterns=2)
+        return cls(tuple(Audience(name, english, asked, named) for (name, english), (asked, named) in rows),
+                   applies)
 
     def not_stated(self, question: str, quoted: str) -> list[Audience]:
         """The groups ``question`` asks a rule for that ``quoted`` does not name (none unless it asks whether

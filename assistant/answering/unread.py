@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answering.data_rows import pattern_rows
 from assistant.answering.extractive import UNREAD
 from assistant.lang import to_simplified
 
@@ -62,19 +63,8 @@ class UnreadDetails:
         missing."""
         if path is None or not path.exists():
             return cls()
-        rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            if len(parts) != 3 or not all(p.strip() for p in parts):
-                raise ValueError(f"{path}:{number}: expected name<TAB>question pattern<TAB>line pattern")
-            name, asked, named = (p.strip() for p in parts)
-            try:
-                rows.append(Detail(name, re.compile(asked, re.I), re.compile(named, re.I)))
-            except re.error as exc:
-                raise ValueError(f"{path}:{number}: not a regular expression ({exc})") from exc
-        return cls(tuple(rows))
+        rows = pattern_rows(path, ("name", "question pattern", "line pattern"), patterns=2)
+        return cls(tuple(Detail(name, asked, named) for (name,), (asked, named) in rows))
 
     def asked(self, question: str) -> tuple[Detail, ...]:
         """The details ``question`` asks for."""
